@@ -1,0 +1,1 @@
+"""HTTP API (FastAPI): arrives with the platform-API issue."""

@@ -1,0 +1,293 @@
+"""`codist`: the command line of the Chuxiong co-distribution platform.
+
+Human-readable output by default; ``--json`` prints one JSON document on stdout, while
+logs and progress go to stderr. Bad input gives a one-line message on stderr and exit
+status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from routing.errors import InputError
+from routing.network import (
+    PLACE_KINDS,
+    Place,
+    RoadNetwork,
+    load_network,
+    parse_location,
+    resolve,
+    shortest_route,
+)
+from routing.network.datafiles import imported_network_path
+from routing.network.modeled import modeled_statistics
+from routing.network.places import load_counties
+
+EXIT_INPUT = 2
+
+
+class CliError(Exception):
+    """A usage mistake detected by the CLI itself."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise CliError(message)
+
+
+def _emit(args: argparse.Namespace, doc: Any, human: Callable[[], None]) -> None:
+    if args.json:
+        json.dump(doc, sys.stdout, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        human()
+
+
+def _network(args: argparse.Namespace) -> RoadNetwork:
+    return load_network(args.network, overrides=args.overrides)
+
+
+def _in_scope_counties() -> set[str]:
+    return {c["county_code"] for c in load_counties() if c["in_scope"] == "1"}
+
+
+# ---- network info ------------------------------------------------------------------------
+def cmd_network_info(args: argparse.Namespace) -> int:
+    net = _network(args)
+    on_net = Counter(p.kind for p in net.places if p.located)
+    listed = Counter(p.kind for p in net.places)
+    unlocated = [p for p in net.places if not p.located]
+    doc: dict[str, Any] = {
+        "nodes": net.n_nodes,
+        "edges": net.n_edges,
+        "km": round(net.total_km(), 1),
+        "places": {k: on_net.get(k, 0) for k in PLACE_KINDS},
+        "source": net.source,
+        "description": net.meta.get("description", ""),
+        "places_listed": {k: listed.get(k, 0) for k in PLACE_KINDS},
+        "unlocated": [
+            {"id": p.id, "kind": p.kind, "name_zh": p.name_zh, "county_code": p.county_code}
+            for p in unlocated
+        ],
+        **modeled_statistics(net),
+    }
+    if "circuity" in net.meta:
+        doc["circuity"] = net.meta["circuity"]
+
+    def human() -> None:
+        print(f"Road network: {net.source}")
+        if net.meta.get("description"):
+            print(f"  {net.meta['description']}")
+        print(f"  {net.n_nodes} nodes, {net.n_edges} road links, {doc['km']:.1f} km of road")
+        by_class = ", ".join(f"{k} {v}" for k, v in doc["edges_by_class"].items())
+        by_src = ", ".join(f"{k} {v}" for k, v in doc["edges_by_length_source"].items())
+        print(f"  links by class: {by_class}")
+        print(f"  link lengths: {by_src}")
+        if "circuity" in doc:
+            c = doc["circuity"]
+            for name in ("trunk", "county"):
+                s = c[f"{name}_sample"]
+                if s:
+                    print(
+                        f"  circuity {name}: {c['factors'][name]:.2f} (median of {s['n']} "
+                        f"published distances; IQR {s['q1']:.2f}-{s['q3']:.2f}, "
+                        f"range {s['min']:.2f}-{s['max']:.2f})"
+                    )
+        print("Places on the network (listed in total):")
+        for k in PLACE_KINDS:
+            print(f"  {k:<9} {on_net.get(k, 0):>4}  ({listed.get(k, 0)})")
+        print(f"Unlocated places ({len(unlocated)}): no published coordinate, not on the network")
+        for p in unlocated:
+            if p.kind != "village":
+                print(f"  {p.kind:<9} {p.id:<13} {p.name_zh} ({p.name_pinyin})")
+        villages = Counter(p.county_code for p in unlocated if p.kind == "village")
+        if villages:
+            per = ", ".join(f"{c}: {n}" for c, n in sorted(villages.items()))
+            print(f"  villages by county: {per}")
+            print("  (list them with: codist places --kind village --unlocated)")
+
+    _emit(args, doc, human)
+    return 0
+
+
+# ---- network import ----------------------------------------------------------------------
+def cmd_network_import(args: argparse.Namespace) -> int:
+    from routing.network.osm_import import import_osm
+    from routing.network.places import apply_overrides, load_places
+
+    out: Path = args.out or imported_network_path()
+    places = load_places()
+    if args.overrides is not None:
+        places = apply_overrides(places, args.overrides)
+    started = time.perf_counter()
+    net = import_osm(args.file, places, progress=lambda msg: print(msg, file=sys.stderr))
+    net.save(out)
+    attached = sum(1 for p in net.places if p.located)
+    doc = {
+        "file": str(out),
+        "nodes": net.n_nodes,
+        "edges": net.n_edges,
+        "km": round(net.total_km(), 1),
+        "places_attached": attached,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+
+    def human() -> None:
+        print(
+            f"Imported {args.file}: {net.n_nodes} nodes, {net.n_edges} road links, "
+            f"{doc['km']:.1f} km; {attached} places attached. Written to {out}."
+        )
+        if args.out is None:
+            print("It is now the active network; delete that file to return to the modeled one.")
+
+    _emit(args, doc, human)
+    return 0
+
+
+# ---- places ------------------------------------------------------------------------------
+def _place_doc(p: Place) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "kind": p.kind,
+        "name_zh": p.name_zh,
+        "name_pinyin": p.name_pinyin,
+        "county_code": p.county_code,
+        "township_code": p.township_code,
+        "lon": p.lon,
+        "lat": p.lat,
+        "located": p.located,
+    }
+
+
+def cmd_places(args: argparse.Namespace) -> int:
+    net = _network(args)
+    known = {c["county_code"] for c in load_counties()}
+    for code in args.county or []:
+        if code not in known:
+            raise InputError("--county", f"unknown county code {code!r} (known: {sorted(known)})")
+    scope = set(args.county) if args.county else _in_scope_counties()
+    rows = [
+        p
+        for p in net.places
+        if (args.all or p.county_code in scope or (p.kind == "warehouse" and not args.county))
+        and (args.kind is None or p.kind == args.kind)
+        and (not args.unlocated or not p.located)
+    ]
+
+    def human() -> None:
+        for p in rows:
+            where = f"{p.lon:.5f},{p.lat:.5f}" if p.lon is not None else "unlocated"
+            print(f"{p.id:<13} {p.kind:<9} {p.county_code}  {where:<20} {p.name_zh} ({p.name_pinyin})")
+        print(f"{len(rows)} places", file=sys.stderr)
+
+    _emit(args, [_place_doc(p) for p in rows], human)
+    return 0
+
+
+# ---- route -------------------------------------------------------------------------------
+def cmd_route(args: argparse.Namespace) -> int:
+    net = _network(args)
+    origin, dest = resolve(
+        net, [parse_location(args.origin), parse_location(args.destination)], ["FROM", "TO"]
+    )
+    route = shortest_route(net, origin, dest, profile=args.profile)
+    doc = route.as_dict()
+    doc["profile"] = args.profile
+    doc["network"] = net.source
+
+    def human() -> None:
+        names: dict[int, str] = {}
+        for p in sorted(net.places, key=lambda p: PLACE_KINDS.index(p.kind), reverse=True):
+            if p.node >= 0:
+                names[p.node] = p.name_zh
+        via = " -> ".join(names.get(n, f"node {n}") for n in route.nodes)
+        hours, rem = divmod(route.duration_s, 3600)
+        print(
+            f"{args.origin} -> {args.destination} by {args.profile}: "
+            f"{route.distance_m / 1000:.1f} km, {hours} h {rem // 60:02d} min"
+        )
+        print(f"  via {via}")
+        if net.source == "modeled":
+            print("  (modeled road network: distances partly published, partly estimated)")
+
+    _emit(args, doc, human)
+    return 0
+
+
+# ---- parser ------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    common = _Parser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    common.add_argument(
+        "--network", type=Path, default=None, help="a network file from 'codist network import'"
+    )
+    common.add_argument(
+        "--overrides",
+        type=Path,
+        default=None,
+        help="CSV of corrected place coordinates (id,lon,lat,source,surveyed_on,notes)",
+    )
+    parser = _Parser(prog="codist", description="Chuxiong urban-rural co-distribution platform")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    network = sub.add_parser("network", help="the road network")
+    nsub = network.add_subparsers(dest="network_command", required=True, parser_class=_Parser)
+    info = nsub.add_parser("info", parents=[common], help="describe the loaded road network")
+    info.set_defaults(func=cmd_network_info)
+    imp = nsub.add_parser(
+        "import", parents=[common], help="build the network from an OpenStreetMap extract"
+    )
+    imp.add_argument("file", type=Path, help="FILE.osm or FILE.osm.pbf")
+    imp.add_argument("-o", "--out", type=Path, default=None, help="where to write the network")
+    imp.set_defaults(func=cmd_network_import)
+
+    places = sub.add_parser("places", parents=[common], help="list places")
+    places.add_argument("--kind", choices=PLACE_KINDS)
+    places.add_argument(
+        "--county", action="append", metavar="CODE", help="county code (repeatable)"
+    )
+    places.add_argument(
+        "--all", action="store_true", help="include Chuxiong city's townships and villages"
+    )
+    places.add_argument("--unlocated", action="store_true", help="only places without coordinates")
+    places.set_defaults(func=cmd_places)
+
+    route = sub.add_parser("route", parents=[common], help="shortest road route")
+    route.add_argument("origin", metavar="FROM", help="place id or lon,lat")
+    route.add_argument("destination", metavar="TO", help="place id or lon,lat")
+    route.add_argument("--profile", default="van", help="truck, van or motorbike (default van)")
+    route.set_defaults(func=cmd_route)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return int(args.func(args))
+    except CliError as e:
+        print(f"codist: error: {e} (see codist --help)", file=sys.stderr)
+    except InputError as e:
+        print(f"codist: error: {e}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("codist: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # a bug, not the user's fault: one line, details on request
+        if os.environ.get("CODIST_DEBUG"):
+            raise
+        print(f"codist: internal error: {type(e).__name__}: {e} (CODIST_DEBUG=1 shows more)",
+              file=sys.stderr)
+        return 1
+    return EXIT_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""Choosing and loading the active road network, with an on-disk compiled cache.
+
+Which network: an explicit path, else ``$CODIST_NETWORK``, else the network written by
+``codist network import`` (``data/road_network/imported/network.npz``), else the bundled
+modeled network. The modeled network is rebuilt only when one of its input files changes
+(places, overrides, published distances, boundaries, speeds); otherwise the compiled
+``.npz`` in the cache is read directly.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from routing.network.datafiles import cache_dir, file_digest, imported_network_path
+from routing.network.graph import RoadNetwork, read_network
+from routing.network.modeled import BUILDER_VERSION, build_modeled_network, published_distances_path
+from routing.network.places import (
+    apply_overrides,
+    attach_places,
+    load_places,
+    overrides_path,
+    places_path,
+)
+from routing.network.snap import boundary_path
+from routing.network.speeds import speeds_path
+
+
+def active_network_path() -> Path | None:
+    """The network file in use, or None for the bundled modeled network."""
+    env = os.environ.get("CODIST_NETWORK")
+    if env:
+        return Path(env)
+    imported = imported_network_path()
+    return imported if imported.exists() else None
+
+
+def overrides_in_use(overrides: Path | None = None) -> Path | None:
+    """The place-overrides CSV in use: the argument, ``$CODIST_PLACE_OVERRIDES`` or the bundled one."""
+    if overrides is not None:
+        return overrides
+    env = os.environ.get("CODIST_PLACE_OVERRIDES")
+    if env:
+        return Path(env)
+    default = overrides_path()
+    return default if default.exists() else None
+
+
+def load_network(path: Path | None = None, *, overrides: Path | None = None) -> RoadNetwork:
+    """Load the active road network with the place overrides applied.
+
+    Args:
+        path: a compiled network file (from ``codist network import``); default: see module.
+        overrides: a CSV of corrected place coordinates; default: see ``overrides_in_use``.
+    """
+    path = path or active_network_path()
+    overrides = overrides_in_use(overrides)
+    if path is not None:
+        return _load_file(path, overrides)
+    return _load_modeled(overrides)
+
+
+def _load_file(path: Path, overrides: Path | None) -> RoadNetwork:
+    network = read_network(path)
+    digest = file_digest(path)
+    if overrides is not None:
+        places = apply_overrides(list(network.places), overrides)
+        changed = [p for p, q in zip(places, network.places, strict=True) if p != q]
+        if changed:
+            places = attach_places(network.node_lon, network.node_lat, places)
+            network = network.with_places(tuple(places))
+            digest = file_digest(path, overrides)
+    object.__setattr__(network, "digest", digest)
+    return network
+
+
+def _load_modeled(overrides: Path | None) -> RoadNetwork:
+    inputs = [
+        places_path(),
+        published_distances_path(),
+        boundary_path(),
+        speeds_path(),
+    ]
+    if overrides is not None:
+        inputs.append(overrides)
+    digest = file_digest(*inputs, extra=BUILDER_VERSION)
+    cached = cache_dir() / f"modeled-{digest}.npz"
+    if cached.exists():
+        return read_network(cached, digest=digest)
+    places = load_places()
+    if overrides is not None:
+        places = apply_overrides(places, overrides)
+    network = build_modeled_network(places)
+    network.save(cached)
+    object.__setattr__(network, "digest", digest)
+    return network

@@ -1,0 +1,286 @@
+"""The bundled *modeled* road network of Chuxiong, built from published facts.
+
+No OpenStreetMap extract of the prefecture can be shipped, so the bundled graph is a model:
+
+- nodes are the located places (places sharing a point share a node);
+- trunk links join every county seat to the prefecture city and to the seats of the
+  counties it borders; county links join each township to its county seat; township links
+  join neighbouring townships (Gabriel graph of the township points, capped in length,
+  crossing county lines where counties touch); village links join a village to its
+  township;
+- a link's length is the published road distance where one exists
+  (``published_distances.csv``), otherwise great-circle length x a circuity factor
+  calibrated on those published distances, one for trunk and one for county roads.
+
+Every edge records whether its length is ``published`` or ``modeled``; the geometry of a
+modeled link is a straight line between its end points.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.spatial import Delaunay
+
+from routing.errors import InputError
+from routing.network.datafiles import data_dir
+from routing.network.geometry import LocalProjection, haversine_m
+from routing.network.graph import LENGTH_SOURCES, Place, RoadNetwork, edges_from_lists
+from routing.network.snap import load_boundary
+from routing.network.speeds import SpeedTable, load_speeds
+
+BUILDER_VERSION = "modeled-1"
+# Neighbouring townships farther apart than this (straight line) get no direct link.
+TOWNSHIP_LINK_CAP_M = 40_000.0
+DESCRIPTION = (
+    "MODELED road network of Chuxiong prefecture: built from published place coordinates "
+    "and published road distances, not from surveyed road geometry (no OpenStreetMap "
+    "extract of the prefecture is available). Link geometry is a straight line; link "
+    "lengths are published road distances where known, otherwise great-circle length x a "
+    "calibrated circuity factor."
+)
+
+
+def published_distances_path() -> Path:
+    return data_dir() / "published_distances.csv"
+
+
+@dataclass(frozen=True)
+class PublishedDistance:
+    from_id: str
+    to_id: str
+    road_m: float
+    kind: str
+    use_as_link: bool
+    source_url: str
+
+
+def load_published_distances(path: Path | None = None) -> list[PublishedDistance]:
+    path = path or published_distances_path()
+    with path.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    out = []
+    for line, r in enumerate(rows, start=2):
+        try:
+            km = float(r["road_km"])
+        except (KeyError, ValueError):
+            raise InputError(f"{path.name} line {line} road_km", "not a number") from None
+        out.append(
+            PublishedDistance(
+                from_id=r["from_id"],
+                to_id=r["to_id"],
+                road_m=km * 1000.0,
+                kind=r["kind"],
+                use_as_link=r.get("use_as_link", "1") == "1",
+                source_url=r.get("source_url", ""),
+            )
+        )
+    return out
+
+
+def _spread(values: list[float]) -> dict[str, float]:
+    """Median, quartiles and range of circuity ratios (rounded for reports)."""
+    if not values:
+        return {}
+    q = np.percentile(values, [25, 50, 75]) if len(values) > 1 else [values[0]] * 3
+    return {
+        "n": len(values),
+        "median": round(float(q[1]), 3),
+        "q1": round(float(q[0]), 3),
+        "q3": round(float(q[2]), 3),
+        "min": round(min(values), 3),
+        "max": round(max(values), 3),
+    }
+
+
+def _gabriel_pairs(points_m: np.ndarray) -> set[tuple[int, int]]:
+    """Gabriel edges: Delaunay edges whose diametral circle holds no other point."""
+    n = len(points_m)
+    if n < 2:
+        return set()
+    if n == 2:
+        return {(0, 1)}
+    tri = Delaunay(points_m)
+    candidates: set[tuple[int, int]] = set()
+    for simplex in tri.simplices:
+        for a in range(3):
+            i, j = sorted((int(simplex[a]), int(simplex[(a + 1) % 3])))
+            candidates.add((i, j))
+    out = set()
+    for i, j in candidates:
+        mid = (points_m[i] + points_m[j]) / 2
+        r2 = np.sum((points_m[i] - mid) ** 2)
+        d2 = np.sum((points_m - mid) ** 2, axis=1)
+        d2[[i, j]] = np.inf
+        if not np.any(d2 < r2 * (1 - 1e-9)):
+            out.add((i, j))
+    return out
+
+
+def neighbouring_counties(codes: list[str]) -> set[tuple[str, str]]:
+    """Pairs of counties whose polygons touch (a 200 m buffer absorbs simplification)."""
+    geoms = load_boundary().counties
+    out = set()
+    for a in codes:
+        for b in codes:
+            if a < b and a in geoms and b in geoms:
+                if geoms[a].buffer(0.002).intersects(geoms[b].buffer(0.002)):
+                    out.add((a, b))
+    return out
+
+
+def build_modeled_network(
+    places: list[Place],
+    published: list[PublishedDistance] | None = None,
+    speeds: SpeedTable | None = None,
+) -> RoadNetwork:
+    """Build the modeled network from places (with coordinates) and published distances."""
+    speeds = speeds or load_speeds()
+    published = published if published is not None else load_published_distances()
+    by_id = {p.id: p for p in places}
+
+    # Nodes: one per distinct located point.
+    node_of_point: dict[tuple[float, float], int] = {}
+    node_lon: list[float] = []
+    node_lat: list[float] = []
+    place_node: dict[str, int] = {}
+    for p in places:
+        if p.lon is None or p.lat is None:
+            continue
+        key = (round(p.lon, 6), round(p.lat, 6))
+        if key not in node_of_point:
+            node_of_point[key] = len(node_lon)
+            node_lon.append(p.lon)
+            node_lat.append(p.lat)
+        place_node[p.id] = node_of_point[key]
+    lon_arr, lat_arr = np.array(node_lon), np.array(node_lat)
+
+    def gc(a: int, b: int) -> float:
+        return float(haversine_m(lon_arr[a], lat_arr[a], lon_arr[b], lat_arr[b]))
+
+    # Published road distances by node pair (every value kept for the report).
+    pub_values: dict[tuple[int, int], list[float]] = defaultdict(list)
+    ratios: dict[str, list[float]] = {"trunk": [], "county": []}
+    rejected: list[str] = []
+    for d in published:
+        if not d.use_as_link or d.from_id not in place_node or d.to_id not in place_node:
+            continue
+        a, b = place_node[d.from_id], place_node[d.to_id]
+        straight = gc(a, b)
+        if a == b or d.road_m < straight:
+            rejected.append(f"{d.from_id}-{d.to_id} {d.road_m / 1000:.1f} km")
+            continue
+        pub_values[(min(a, b), max(a, b))].append(d.road_m)
+        both_seats = all(by_id[x].kind in ("hub", "warehouse") for x in (d.from_id, d.to_id))
+        ratios["trunk" if both_seats else "county"].append(d.road_m / straight)
+
+    factors: dict[str, float] = {}
+    for cls in ("trunk", "county", "township", "village", "access"):
+        setting = speeds.circuity.get(cls, "calibrated")
+        if setting == "calibrated":
+            sample = ratios["trunk"] if cls == "trunk" and ratios["trunk"] else ratios["county"]
+            factors[cls] = float(np.median(sample)) if sample else 1.4
+        else:
+            factors[cls] = float(setting)
+
+    edges: dict[tuple[int, int], tuple[str, str]] = {}  # node pair -> (class, why)
+
+    def link(a_id: str, b_id: str, cls: str, why: str) -> None:
+        if a_id not in place_node or b_id not in place_node:
+            return
+        a, b = place_node[a_id], place_node[b_id]
+        if a == b:
+            return
+        key = (min(a, b), max(a, b))
+        rank = ("trunk", "county", "township", "village")
+        # A pair linked twice keeps the higher road class (e.g. seat-seat and Gabriel).
+        if key not in edges or rank.index(cls) < rank.index(edges[key][0]):
+            edges[key] = (cls, why)
+
+    warehouse = next(p for p in places if p.kind == "warehouse")
+    seat_of: dict[str, str] = {warehouse.county_code: warehouse.id}
+    for p in places:
+        if p.kind == "hub":
+            seat_of[p.county_code] = p.id
+    for county, seat in seat_of.items():
+        if seat != warehouse.id:
+            link(seat, warehouse.id, "trunk", "county seat - prefecture city")
+    for a, b in neighbouring_counties(sorted(seat_of)):
+        link(seat_of[a], seat_of[b], "trunk", f"neighbouring county seats {a}-{b}")
+
+    towns = [p for p in places if p.kind == "township" and p.id in place_node]
+    for t in towns:
+        if t.county_code in seat_of:
+            link(t.id, seat_of[t.county_code], "county", "township - its county seat")
+    proj = LocalProjection(float(lat_arr.mean()) if len(lat_arr) else 25.0)
+    if towns:
+        pts = proj(np.array([t.lon for t in towns]), np.array([t.lat for t in towns]))
+        for i, j in _gabriel_pairs(pts):
+            if np.hypot(*(pts[i] - pts[j])) <= TOWNSHIP_LINK_CAP_M:
+                link(towns[i].id, towns[j].id, "township", "neighbouring townships")
+
+    town_by_code = {t.id: t for t in towns}
+    for v in places:
+        if v.kind != "village" or v.id not in place_node:
+            continue
+        parent = town_by_code.get(v.township_code)
+        if parent is None:
+            # The village's own township has no point: join the nearest located township
+            # of the same county instead, and say so.
+            same = [t for t in towns if t.county_code == v.county_code] or towns
+            dist = [gc(place_node[v.id], place_node[t.id]) for t in same]
+            parent = same[int(np.argmin(dist))]
+            link(v.id, parent.id, "village", "village - nearest located township")
+        else:
+            link(v.id, parent.id, "village", "village - its township")
+
+    classes = speeds.classes
+    edge_rows = []
+    n_published = 0
+    for (a, b), (cls, _why) in sorted(edges.items()):
+        if (a, b) in pub_values:
+            # Sources disagree at times (older figures predate new roads): the shortest
+            # published figure is today's road.
+            length = min(pub_values[(a, b)])
+            source = LENGTH_SOURCES.index("published")
+            n_published += 1
+        else:
+            length = gc(a, b) * factors[cls]
+            source = LENGTH_SOURCES.index("modeled")
+        geom = np.array([[lon_arr[a], lat_arr[a]], [lon_arr[b], lat_arr[b]]])
+        edge_rows.append((a, b, length, speeds.class_index(cls), source, False, geom))
+
+    snapped = tuple(
+        replace(p, node=place_node[p.id], snap_m=0.0) if p.id in place_node else p for p in places
+    )
+    meta: dict[str, Any] = {
+        "source": "modeled",
+        "builder": BUILDER_VERSION,
+        "description": DESCRIPTION,
+        "circuity": {
+            "factors": {k: round(v, 3) for k, v in factors.items()},
+            "trunk_sample": _spread(ratios["trunk"]),
+            "county_sample": _spread(ratios["county"]),
+        },
+        "published_links": n_published,
+        "rejected_published": rejected,
+        "township_link_cap_m": TOWNSHIP_LINK_CAP_M,
+    }
+    return edges_from_lists(lon_arr, lat_arr, edge_rows, classes, snapped, meta)
+
+
+def modeled_statistics(network: RoadNetwork) -> dict[str, Any]:
+    """Edge counts by class and by length source, for reports."""
+    by_class: dict[str, int] = defaultdict(int)
+    by_source: dict[str, int] = defaultdict(int)
+    for c, s in zip(network.edge_class.tolist(), network.edge_length_source.tolist(), strict=True):
+        by_class[network.classes[c]] += 1
+        by_source[LENGTH_SOURCES[s]] += 1
+    return {"edges_by_class": dict(by_class), "edges_by_length_source": dict(by_source)}
+
+

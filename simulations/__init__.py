@@ -1,0 +1,1 @@
+"""Demand scenarios and co-distribution simulations."""
