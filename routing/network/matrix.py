@@ -103,7 +103,10 @@ def resolve(
     point_ix: list[int] = []
     for i, loc in enumerate(locations):
         if isinstance(loc, str):
-            place = network.place(loc)
+            try:
+                place = network.place(loc)
+            except InputError as e:
+                raise InputError(labels[i], e.reason) from None
             if not place.located or place.lon is None or place.lat is None:
                 raise InputError(labels[i], f"place {loc} ({place.name_zh}) has no coordinates")
             out[i] = Waypoint(labels[i], place.lon, place.lat, place.node, 0.0)
