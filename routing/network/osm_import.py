@@ -103,9 +103,9 @@ class _WayCollector(osmium.SimpleHandler):
         self.missing_refs = 0
 
     def way(self, w: Any) -> None:
-        self.seen += 1
-        if self.progress is not None and self.seen % PROGRESS_EVERY_WAYS == 0:
+        if self.progress is not None and self.seen and self.seen % PROGRESS_EVERY_WAYS == 0:
             self.progress(f"read {self.seen:,} ways ({self.kept:,} drivable)")
+        self.seen += 1
         tags = w.tags
         highway = tags.get("highway")
         if highway is None or highway in _NOT_ROADS:
@@ -175,7 +175,8 @@ def _read_ways(
 def _ranges(start: np.ndarray, length: np.ndarray) -> np.ndarray:
     """Concatenation of arange(start[i], start[i] + length[i]) for all i."""
     offsets = np.concatenate([[0], np.cumsum(length)])
-    return np.arange(offsets[-1], dtype=np.int64) - np.repeat(offsets[:-1] - start, length)
+    shift = np.repeat(offsets[:-1] - start, length)
+    return np.arange(offsets[-1], dtype=np.int64) - np.asarray(shift, dtype=np.int64)
 
 
 def _edge_positions(piece_of: np.ndarray, is_break: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
