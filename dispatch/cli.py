@@ -185,7 +185,9 @@ def cmd_places(args: argparse.Namespace) -> int:
     def human() -> None:
         for p in rows:
             where = f"{p.lon:.5f},{p.lat:.5f}" if p.lon is not None else "unlocated"
-            print(f"{p.id:<13} {p.kind:<9} {p.county_code}  {where:<20} {p.name_zh} ({p.name_pinyin})")
+            print(
+                f"{p.id:<13} {p.kind:<9} {p.county_code}  {where:<20} {p.name_zh} ({p.name_pinyin})"
+            )
         print(f"{len(rows)} places", file=sys.stderr)
 
     _emit(args, [_place_doc(p) for p in rows], human)
@@ -283,8 +285,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as e:  # a bug, not the user's fault: one line, details on request
         if os.environ.get("CODIST_DEBUG"):
             raise
-        print(f"codist: internal error: {type(e).__name__}: {e} (CODIST_DEBUG=1 shows more)",
-              file=sys.stderr)
+        print(
+            f"codist: internal error: {type(e).__name__}: {e} (CODIST_DEBUG=1 shows more)",
+            file=sys.stderr,
+        )
         return 1
     return EXIT_INPUT
 

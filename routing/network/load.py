@@ -36,7 +36,7 @@ def active_network_path() -> Path | None:
 
 
 def overrides_in_use(overrides: Path | None = None) -> Path | None:
-    """The place-overrides CSV in use: the argument, ``$CODIST_PLACE_OVERRIDES`` or the bundled one."""
+    """The place-overrides CSV in use: argument, ``$CODIST_PLACE_OVERRIDES``, or bundled."""
     if overrides is not None:
         return overrides
     env = os.environ.get("CODIST_PLACE_OVERRIDES")

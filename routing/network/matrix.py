@@ -13,6 +13,7 @@ distances are the metres of that same route.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -160,7 +161,7 @@ def hierarchy(network: RoadNetwork, profile: str) -> ContractionHierarchy:
         ch = build_contraction_hierarchy(tail, head, duration, length, network.n_nodes)
         if path is not None:
             tmp = path.with_name(path.name + ".tmp.npz")
-            np.savez(tmp, **ch.to_arrays())
+            np.savez(tmp, **ch.to_arrays())  # type: ignore[arg-type]
             tmp.replace(path)
     _hierarchies[key] = ch
     return ch
@@ -219,7 +220,7 @@ def shortest_route(
     keys = (tail * n + head)[order]
     total_s, total_m = 0.0, 0.0
     coords: list[np.ndarray] = [np.array([[origin.lon, origin.lat]])]
-    for a, b in zip(nodes[:-1], nodes[1:], strict=True):
+    for a, b in itertools.pairwise(nodes):
         k = order[np.searchsorted(keys, a * n + b)]
         total_s += float(duration[k])
         total_m += float(length[k])
@@ -233,9 +234,8 @@ def shortest_route(
     if origin.lon == destination.lon and origin.lat == destination.lat:
         a_sec, a_m = a_sec * 0, a_m * 0
     return Route(
-        distance_m=int(round(total_m + a_m.sum())),
-        duration_s=int(round(total_s + a_sec.sum())),
+        distance_m=round(total_m + float(a_m.sum())),
+        duration_s=round(total_s + float(a_sec.sum())),
         nodes=nodes,
         geometry=linestring(np.vstack(coords)),
     )
-

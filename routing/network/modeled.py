@@ -125,13 +125,8 @@ def _gabriel_pairs(points_m: np.ndarray) -> set[tuple[int, int]]:
 def neighbouring_counties(codes: list[str]) -> set[tuple[str, str]]:
     """Pairs of counties whose polygons touch (a 200 m buffer absorbs simplification)."""
     geoms = load_boundary().counties
-    out = set()
-    for a in codes:
-        for b in codes:
-            if a < b and a in geoms and b in geoms:
-                if geoms[a].buffer(0.002).intersects(geoms[b].buffer(0.002)):
-                    out.add((a, b))
-    return out
+    grown = {c: geoms[c].buffer(0.002) for c in codes if c in geoms}
+    return {(a, b) for a in grown for b in grown if a < b and grown[a].intersects(grown[b])}
 
 
 def build_modeled_network(
@@ -207,11 +202,11 @@ def build_modeled_network(
     for p in places:
         if p.kind == "hub":
             seat_of[p.county_code] = p.id
-    for county, seat in seat_of.items():
+    for seat in seat_of.values():
         if seat != warehouse.id:
             link(seat, warehouse.id, "trunk", "county seat - prefecture city")
-    for a, b in neighbouring_counties(sorted(seat_of)):
-        link(seat_of[a], seat_of[b], "trunk", f"neighbouring county seats {a}-{b}")
+    for ca, cb in neighbouring_counties(sorted(seat_of)):
+        link(seat_of[ca], seat_of[cb], "trunk", f"neighbouring county seats {ca}-{cb}")
 
     towns = [p for p in places if p.kind == "township" and p.id in place_node]
     for t in towns:
@@ -282,5 +277,3 @@ def modeled_statistics(network: RoadNetwork) -> dict[str, Any]:
         by_class[network.classes[c]] += 1
         by_source[LENGTH_SOURCES[s]] += 1
     return {"edges_by_class": dict(by_class), "edges_by_length_source": dict(by_source)}
-
-

@@ -104,7 +104,7 @@ class _WayCollector(osmium.SimpleHandler):
 
     def way(self, w: Any) -> None:
         if self.progress is not None and self.seen and self.seen % PROGRESS_EVERY_WAYS == 0:
-            self.progress(f"read {self.seen:,} ways ({self.kept:,} drivable)")
+            self.progress(f"read {self.seen:,} highway ways ({self.kept:,} drivable)")
         self.seen += 1
         tags = w.tags
         highway = tags.get("highway")
@@ -262,7 +262,7 @@ def import_osm(
             reason += f" (highway tags of {', '.join(sorted(speeds.osm_highway))})"
         raise InputError(FIELD, reason)
     if progress is not None:
-        progress(f"read {ways.seen:,} ways; building the graph from {ways.kept:,} drivable ways")
+        progress(f"read {ways.seen:,} highway ways; {ways.kept:,} drivable ones make the graph")
         if ways.missing_refs:
             progress(f"{ways.missing_refs:,} node references without a location were skipped")
 

@@ -150,7 +150,9 @@ def attach_places(node_lon: np.ndarray, node_lat: np.ndarray, places: list[Place
             out[i] = replace(out[i], node=int(node), snap_m=float(d))
         else:
             note = f"{out[i].notes}; " if out[i].notes else ""
-            out[i] = replace(out[i], notes=f"{note}{d / 1000:.1f} km from the network: not attached")
+            out[i] = replace(
+                out[i], notes=f"{note}{d / 1000:.1f} km from the network: not attached"
+            )
     return out
 
 

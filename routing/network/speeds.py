@@ -35,7 +35,9 @@ class SpeedTable:
             return self.profiles.index(profile)
         except ValueError:
             known = ", ".join(self.profiles)
-            raise NotFoundError("profile", f"unknown profile {profile!r} (known: {known})") from None
+            raise NotFoundError(
+                "profile", f"unknown profile {profile!r} (known: {known})"
+            ) from None
 
     def speeds_mps(self, profile: str) -> np.ndarray:
         """Speed in m/s per class for one profile (0 where forbidden)."""

@@ -120,7 +120,9 @@ def test_route_matches_the_matrix_and_has_geometry(network: RoadNetwork) -> None
     assert abs(route.distance_m - m.distances_m[0, 0]) <= 1
     coords = route.geometry["coordinates"]
     assert route.geometry["type"] == "LineString"
-    assert coords[0] == pytest.approx([a.lon, a.lat]) and coords[-1] == pytest.approx([b.lon, b.lat])
+    assert coords[0] == pytest.approx([a.lon, a.lat]) and coords[-1] == pytest.approx(
+        [b.lon, b.lat]
+    )
     assert route.nodes[0] == a.node and route.nodes[-1] == b.node
 
 

@@ -44,7 +44,10 @@ def test_hubs_share_the_node_of_their_seat_township(network: RoadNetwork) -> Non
 def test_published_distances_are_used_as_lengths(network: RoadNetwork) -> None:
     lengths = {}
     for u, v, length, src in zip(
-        network.edge_u, network.edge_v, network.edge_length_m, network.edge_length_source,
+        network.edge_u,
+        network.edge_v,
+        network.edge_length_m,
+        network.edge_length_source,
         strict=True,
     ):
         lengths[(min(u, v), max(u, v))] = (length, LENGTH_SOURCES[src])

@@ -77,7 +77,8 @@ def _write(tmp_path: Path, text: str) -> Path:
 def test_override_moves_a_place(tmp_path: Path) -> None:
     path = _write(
         tmp_path,
-        "id,lon,lat,source,surveyed_on,notes\n532329101001,102.401,25.539,county survey,2026-11-01,\n",
+        "id,lon,lat,source,surveyed_on,notes\n"
+        "532329101001,102.401,25.539,county survey,2026-11-01,\n",
     )
     places = apply_overrides(load_places(), path)
     moved = next(p for p in places if p.id == "532329101001")
