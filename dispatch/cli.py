@@ -212,8 +212,13 @@ def cmd_route(args: argparse.Namespace) -> int:
                 names[p.node] = p.name_zh
         via = " -> ".join(names.get(n, f"node {n}") for n in route.nodes)
         hours, rem = divmod(route.duration_s, 3600)
+
+        def label(text: str) -> str:
+            loc = parse_location(text)
+            return f"{net.place(loc).name_zh} ({loc})" if isinstance(loc, str) else text
+
         print(
-            f"{args.origin} -> {args.destination} by {args.profile}: "
+            f"{label(args.origin)} -> {label(args.destination)} by {args.profile}: "
             f"{route.distance_m / 1000:.1f} km, {hours} h {rem // 60:02d} min"
         )
         print(f"  via {via}")

@@ -42,8 +42,9 @@ _ARRAY_FIELDS = (
     "down_aux",
 )
 
-# Node ordering: priority = ED * edge difference + DN * contracted neighbours + LVL * level.
-_PRIO_EDGE_DIFF = 1.0
+# Node ordering: priority = ED * edge difference + DN * contracted neighbours + LVL * level
+# (level = 1 + max level of the contracted neighbours). Tuned on grid-like road graphs.
+_PRIO_EDGE_DIFF = 2.0
 _PRIO_DELETED = 1.0
 _PRIO_LEVEL = 1.0
 
@@ -100,17 +101,20 @@ class ContractionHierarchy:
         return ch
 
     def _check(self) -> None:
-        """Raise InputError unless the arrays have consistent shapes."""
+        """Raise InputError unless shapes and node ids are consistent (the kernels trust them)."""
         n = self.n_nodes
         if n < 0 or self.rank.shape != (n,):
             raise InputError("rank", f"expected shape ({n},), got {self.rank.shape}")
         for side in ("up", "down"):
             indptr = getattr(self, f"{side}_indptr")
-            m = getattr(self, f"{side}_indices").shape[0]
+            indices = getattr(self, f"{side}_indices")
+            m = indices.shape[0]
             if indptr.shape != (n + 1,) or indptr[0] != 0 or indptr[-1] != m:
                 raise InputError(f"{side}_indptr", "inconsistent with the node/edge counts")
             if np.any(np.diff(indptr) < 0):
                 raise InputError(f"{side}_indptr", "not non-decreasing")
+            if m and (indices.min() < 0 or indices.max() >= n):
+                raise InputError(f"{side}_indices", f"node ids must lie in [0, {n})")
             for name in ("weight", "aux"):
                 if getattr(self, f"{side}_{name}").shape != (m,):
                     raise InputError(f"{side}_{name}", f"expected shape ({m},)")
@@ -125,8 +129,9 @@ class ContractionHierarchy:
 def _heap_grow(hk, hv):
     nk = np.empty(2 * hk.shape[0], np.float64)
     nv = np.empty(2 * hv.shape[0], np.int32)
-    nk[: hk.shape[0]] = hk
-    nv[: hv.shape[0]] = hv
+    for i in range(hk.shape[0]):
+        nk[i] = hk[i]
+        nv[i] = hv[i]
     return nk, nv
 
 
@@ -147,8 +152,7 @@ def _heap_push(hk, hv, size, key, val):
 
 @njit(cache=True)
 def _heap_pop(hk, hv, size):
-    """Remove the top of a lazy min-heap of ``size`` entries (size - 1 remain)."""
-    size -= 1
+    """Remove the top of a lazy min-heap; ``size`` is the entry count *after* removal."""
     lk = hk[size]
     lv = hv[size]
     i = 0
@@ -222,9 +226,10 @@ def _pool_append(start, length, cap, nbr, wt, ax, used, x, y, w, a):
             nn = np.empty(size, np.int32)
             nw = np.empty(size, np.float64)
             na = np.empty(size, np.float64)
-            nn[: used[0]] = nbr[: used[0]]
-            nw[: used[0]] = wt[: used[0]]
-            na[: used[0]] = ax[: used[0]]
+            for k in range(used[0]):
+                nn[k] = nbr[k]
+                nw[k] = wt[k]
+                na[k] = ax[k]
             nbr, wt, ax = nn, nw, na
         s = start[x]
         ns = used[0]
@@ -259,7 +264,7 @@ def _pool_remove(start, length, nbr, wt, ax, x, y):
 
 @njit(cache=True)
 def _pool_improve(start, length, nbr, wt, ax, x, y, w, a):
-    """Lower the weight of x's entry for y to w if smaller; return 0 unchanged, 1 lowered, -1 absent."""
+    """Lower x's entry for y to weight w if smaller: 1 lowered, 0 unchanged, -1 no entry."""
     s = start[x]
     for k in range(s, s + length[x]):
         if nbr[k] == y:
@@ -338,8 +343,8 @@ def _find_shortcuts(
         while size > 0:
             d = hk[0]
             x = hv[0]
-            _heap_pop(hk, hv, size)
             size -= 1
+            _heap_pop(hk, hv, size)
             if d > dist[x]:
                 continue
             if d > maxd:
@@ -403,8 +408,10 @@ def _contract_graph(n, tail, head, weight, aux, sim_limit, contract_limit, c_ed,
         i_cap[x] = i_len[x] + 2
         po += o_cap[x]
         pi += i_cap[x]
-    o_used = np.array([po], np.int64)
-    i_used = np.array([pi], np.int64)
+    o_used = np.zeros(1, np.int64)
+    o_used[0] = po
+    i_used = np.zeros(1, np.int64)
+    i_used[0] = pi
     o_nbr = np.empty(2 * po + 16, np.int32)
     o_w = np.empty(2 * po + 16, np.float64)
     o_a = np.empty(2 * po + 16, np.float64)
@@ -440,55 +447,84 @@ def _contract_graph(n, tail, head, weight, aux, sim_limit, contract_limit, c_ed,
 
     deleted = np.zeros(n, np.int64)
     level = np.zeros(n, np.int64)
-    nmark = np.full(n, -1, np.int64)
-    nbrs = np.empty(n, np.int64)
-    prio = np.empty(n, np.float64)
-    for v in range(n):
-        cnt, hk, hv = _find_shortcuts(
-            v, sim_limit, o_start, o_len, o_nbr, o_w, o_a, i_start, i_len, i_nbr, i_w, i_a,
-            dist, stamp, tmark, cur, hk, hv, buf_u, buf_x, buf_w, buf_a, False,
-        )  # fmt: skip
-        prio[v] = c_ed * (cnt - o_len[v] - i_len[v])
-    heap = np.arange(n).astype(np.int64)
-    pos = np.arange(n).astype(np.int64)
+    nmark = np.empty(n, np.int64)
+    prio = np.zeros(n, np.float64)
+    fresh = np.zeros(n, np.int64)  # number of contractions done when prio[x] was computed
+    pend = np.empty(n, np.int64)  # nodes whose priority must be recomputed
+    npend = n
+    heap = np.empty(n, np.int64)
+    pos = np.empty(n, np.int64)
+    for x in range(n):
+        nmark[x] = -1
+        pend[x] = x
+        heap[x] = x
+        pos[x] = x
     hsize = n
-    for i in range(n // 2 - 1, -1, -1):
-        _ih_down(heap, pos, prio, i, hsize)
-
+    heapified = False
     rank = np.empty(n, np.int32)
     r = 0
-    while hsize > 0:
-        v = heap[0]
-        # lazy update: recompute the top's priority; if it is no longer the minimum, requeue
-        cnt, hk, hv = _find_shortcuts(
-            v, sim_limit, o_start, o_len, o_nbr, o_w, o_a, i_start, i_len, i_nbr, i_w, i_a,
-            dist, stamp, tmark, cur, hk, hv, buf_u, buf_x, buf_w, buf_a, False,
-        )  # fmt: skip
-        p = c_ed * (cnt - o_len[v] - i_len[v]) + c_dn * deleted[v] + c_lvl * level[v]
-        if p > prio[v]:
-            prio[v] = p
-            _ih_down(heap, pos, prio, 0, hsize)
-            if heap[0] != v:
+    # False: pend = nodes to (re)prioritise; True: pend[0] = the node to contract.
+    # (Initialised from an expression: a literal would make numba compile _find_shortcuts
+    # a second time for the literal type.)
+    contracting = n < 0
+    while True:
+        # a single call site of _find_shortcuts (numba compiles and inlines it only once):
+        # priorities of all nodes at first, then of the neighbours of the last contracted
+        # node or of a stale queue top (lazy update); or the shortcuts of the node contracted
+        for k in range(npend):
+            y = pend[k]
+            if contracting:
+                need = o_len[y] * i_len[y]
+                if need > buf_u.shape[0]:
+                    size = max(need, 2 * buf_u.shape[0])
+                    buf_u = np.empty(size, np.int32)
+                    buf_x = np.empty(size, np.int32)
+                    buf_w = np.empty(size, np.float64)
+                    buf_a = np.empty(size, np.float64)
+            cnt, hk, hv = _find_shortcuts(
+                y, contract_limit if contracting else sim_limit, o_start, o_len, o_nbr, o_w,
+                o_a, i_start, i_len, i_nbr, i_w, i_a, dist, stamp, tmark, cur, hk, hv,
+                buf_u, buf_x, buf_w, buf_a, contracting,
+            )  # fmt: skip
+            if contracting:
+                break
+            p = c_ed * (cnt - o_len[y] - i_len[y]) + c_dn * deleted[y] + c_lvl * level[y]
+            old = prio[y]
+            prio[y] = p
+            fresh[y] = r
+            if heapified:
+                if p < old:
+                    _ih_up(heap, pos, prio, pos[y])
+                elif p > old:
+                    _ih_down(heap, pos, prio, pos[y], hsize)
+        if not contracting:
+            npend = 0
+            if not heapified:
+                for i in range(n // 2 - 1, -1, -1):
+                    _ih_down(heap, pos, prio, i, hsize)
+                heapified = True
+            if hsize == 0:
+                break
+            v = heap[0]
+            if fresh[v] != r:
+                pend[0] = v
+                npend = 1
                 continue
-        # pop v
-        hsize -= 1
-        if hsize > 0:
-            heap[0] = heap[hsize]
-            pos[heap[0]] = 0
-            _ih_down(heap, pos, prio, 0, hsize)
-        pos[v] = -1
-        # contract v: find shortcuts with the full witness limit, then insert them
-        need = o_len[v] * i_len[v]
-        if need > buf_u.shape[0]:
-            size = max(need, 2 * buf_u.shape[0])
-            buf_u = np.empty(size, np.int32)
-            buf_x = np.empty(size, np.int32)
-            buf_w = np.empty(size, np.float64)
-            buf_a = np.empty(size, np.float64)
-        cnt, hk, hv = _find_shortcuts(
-            v, contract_limit, o_start, o_len, o_nbr, o_w, o_a, i_start, i_len, i_nbr, i_w,
-            i_a, dist, stamp, tmark, cur, hk, hv, buf_u, buf_x, buf_w, buf_a, True,
-        )  # fmt: skip
+            # pop v; contract it in the next round
+            hsize -= 1
+            if hsize > 0:
+                heap[0] = heap[hsize]
+                pos[heap[0]] = 0
+                _ih_down(heap, pos, prio, np.int64(0), hsize)  # int64, not a literal
+            pos[v] = -1
+            pend[0] = v
+            npend = 1
+            contracting = True
+            continue
+        # insert the shortcuts found for v = pend[0]
+        contracting = False
+        v = pend[0]
+        npend = 0
         for k in range(cnt):
             u = buf_u[k]
             x = buf_x[k]
@@ -505,37 +541,25 @@ def _contract_graph(n, tail, head, weight, aux, sim_limit, contract_limit, c_ed,
         rank[v] = r
         r += 1
         # detach v from its neighbours; v's own lists stay frozen as its up/down edges
-        nn = 0
         for e in range(o_start[v], o_start[v] + o_len[v]):
             y = o_nbr[e]
             _pool_remove(i_start, i_len, i_nbr, i_w, i_a, y, v)
             if nmark[y] != v:
                 nmark[y] = v
-                nbrs[nn] = y
-                nn += 1
+                pend[npend] = y
+                npend += 1
         for e in range(i_start[v], i_start[v] + i_len[v]):
             y = i_nbr[e]
             _pool_remove(o_start, o_len, o_nbr, o_w, o_a, y, v)
             if nmark[y] != v:
                 nmark[y] = v
-                nbrs[nn] = y
-                nn += 1
-        for k in range(nn):
-            y = nbrs[k]
+                pend[npend] = y
+                npend += 1
+        for k in range(npend):
+            y = pend[k]
             deleted[y] += 1
             if level[y] < level[v] + 1:
                 level[y] = level[v] + 1
-            cnt, hk, hv = _find_shortcuts(
-                y, sim_limit, o_start, o_len, o_nbr, o_w, o_a, i_start, i_len, i_nbr, i_w,
-                i_a, dist, stamp, tmark, cur, hk, hv, buf_u, buf_x, buf_w, buf_a, False,
-            )  # fmt: skip
-            p = c_ed * (cnt - o_len[y] - i_len[y]) + c_dn * deleted[y] + c_lvl * level[y]
-            old = prio[y]
-            prio[y] = p
-            if p < old:
-                _ih_up(heap, pos, prio, pos[y])
-            else:
-                _ih_down(heap, pos, prio, pos[y], hsize)
 
     # compact the frozen lists into CSR
     up_indptr = np.zeros(n + 1, np.int64)
@@ -593,8 +617,8 @@ def _upward_search(
     while size > 0:
         d = hk[0]
         x = hv[0]
-        _heap_pop(hk, hv, size)
         size -= 1
+        _heap_pop(hk, hv, size)
         if d > dist[x]:
             continue
         stalled = False
@@ -638,86 +662,101 @@ def _many_to_many(
 ):
     ns = sources.shape[0]
     nt = targets.shape[0]
-    wmat = np.full((ns, nt), np.inf)
-    amat = np.full((ns, nt), np.inf)
-    dist = np.full(n, np.inf)
+    wmat = np.empty((ns, nt), np.float64)
+    amat = np.empty((ns, nt), np.float64)
+    for i in range(ns):
+        for j in range(nt):
+            wmat[i, j] = np.inf
+            amat[i, j] = np.inf
+    dist = np.empty(n, np.float64)
+    for x in range(n):
+        dist[x] = np.inf
     daux = np.zeros(n, np.float64)
     touched = np.empty(n, np.int32)
     nodes = np.empty(n, np.int32)
     hk = np.empty(256, np.float64)
     hv = np.empty(256, np.int32)
 
-    # backward searches: fill buckets
+    # bucket entries (node, target index, dist to target, aux), grouped by node after phase 0
     cap = 1024
     b_node = np.empty(cap, np.int32)
     b_t = np.empty(cap, np.int32)
     b_d = np.empty(cap, np.float64)
     b_a = np.empty(cap, np.float64)
     nb = 0
-    for j in range(nt):
-        cnt, n_touch, hk, hv = _upward_search(
-            targets[j], dn_indptr, dn_idx, dn_w, dn_a, up_indptr, up_idx, up_w,
-            dist, daux, hk, hv, touched, nodes,
-        )  # fmt: skip
-        if nb + cnt > cap:
-            cap = max(2 * cap, nb + cnt)
-            t1 = np.empty(cap, np.int32)
-            t2 = np.empty(cap, np.int32)
-            t3 = np.empty(cap, np.float64)
-            t4 = np.empty(cap, np.float64)
-            t1[:nb] = b_node[:nb]
-            t2[:nb] = b_t[:nb]
-            t3[:nb] = b_d[:nb]
-            t4[:nb] = b_a[:nb]
-            b_node, b_t, b_d, b_a = t1, t2, t3, t4
-        for k in range(cnt):
-            x = nodes[k]
-            b_node[nb] = x
-            b_t[nb] = j
-            b_d[nb] = dist[x]
-            b_a[nb] = daux[x]
-            nb += 1
-        for k in range(n_touch):
-            dist[touched[k]] = np.inf
-
-    # bucket entries grouped by node (counting sort)
     bptr = np.zeros(n + 1, np.int64)
-    for k in range(nb):
-        bptr[b_node[k] + 1] += 1
-    for x in range(n):
-        bptr[x + 1] += bptr[x]
-    fill = bptr[:n].copy()
-    s_t = np.empty(nb, np.int32)
-    s_d = np.empty(nb, np.float64)
-    s_a = np.empty(nb, np.float64)
-    for k in range(nb):
-        x = b_node[k]
-        p = fill[x]
-        s_t[p] = b_t[k]
-        s_d[p] = b_d[k]
-        s_a[p] = b_a[k]
-        fill[x] = p + 1
-
-    # forward searches: scan buckets
-    for i in range(ns):
-        cnt, n_touch, hk, hv = _upward_search(
-            sources[i], up_indptr, up_idx, up_w, up_a, dn_indptr, dn_idx, dn_w,
-            dist, daux, hk, hv, touched, nodes,
-        )  # fmt: skip
-        wrow = wmat[i]
-        arow = amat[i]
-        for k in range(cnt):
-            x = nodes[k]
-            df = dist[x]
-            af = daux[x]
-            for q in range(bptr[x], bptr[x + 1]):
-                c = df + s_d[q]
-                j = s_t[q]
-                if c < wrow[j]:
-                    wrow[j] = c
-                    arow[j] = af + s_a[q]
-        for k in range(n_touch):
-            dist[touched[k]] = np.inf
+    # phase 0: backward upward searches from the targets fill the buckets;
+    # phase 1: forward upward searches from the sources scan them.
+    # (one call site for the search keeps the numba compile time down)
+    for phase in range(2):
+        if phase == 0:
+            roots = targets
+            g_ptr, g_idx, g_w, g_a = dn_indptr, dn_idx, dn_w, dn_a
+            s_ptr, s_idx, s_w = up_indptr, up_idx, up_w
+        else:
+            roots = sources
+            g_ptr, g_idx, g_w, g_a = up_indptr, up_idx, up_w, up_a
+            s_ptr, s_idx, s_w = dn_indptr, dn_idx, dn_w
+        for i in range(roots.shape[0]):
+            cnt, n_touch, hk, hv = _upward_search(
+                roots[i], g_ptr, g_idx, g_w, g_a, s_ptr, s_idx, s_w, dist, daux, hk, hv,
+                touched, nodes,
+            )  # fmt: skip
+            if phase == 0:
+                if nb + cnt > cap:
+                    cap = max(2 * cap, nb + cnt)
+                    t1 = np.empty(cap, np.int32)
+                    t2 = np.empty(cap, np.int32)
+                    t3 = np.empty(cap, np.float64)
+                    t4 = np.empty(cap, np.float64)
+                    for k in range(nb):
+                        t1[k] = b_node[k]
+                        t2[k] = b_t[k]
+                        t3[k] = b_d[k]
+                        t4[k] = b_a[k]
+                    b_node, b_t, b_d, b_a = t1, t2, t3, t4
+                for k in range(cnt):
+                    x = nodes[k]
+                    b_node[nb] = x
+                    b_t[nb] = i
+                    b_d[nb] = dist[x]
+                    b_a[nb] = daux[x]
+                    nb += 1
+            else:
+                wrow = wmat[i]
+                arow = amat[i]
+                for k in range(cnt):
+                    x = nodes[k]
+                    df = dist[x]
+                    af = daux[x]
+                    for q in range(bptr[x], bptr[x + 1]):
+                        c = df + b_d[q]
+                        j = b_t[q]
+                        if c < wrow[j]:
+                            wrow[j] = c
+                            arow[j] = af + b_a[q]
+            for k in range(n_touch):
+                dist[touched[k]] = np.inf
+        if phase == 0:
+            # group the bucket entries by node (counting sort)
+            for k in range(nb):
+                bptr[b_node[k] + 1] += 1
+            for x in range(n):
+                bptr[x + 1] += bptr[x]
+            fill = np.empty(n, np.int64)
+            for x in range(n):
+                fill[x] = bptr[x]
+            s_t = np.empty(nb, np.int32)
+            s_d = np.empty(nb, np.float64)
+            s_a = np.empty(nb, np.float64)
+            for k in range(nb):
+                x = b_node[k]
+                q = fill[x]
+                s_t[q] = b_t[k]
+                s_d[q] = b_d[k]
+                s_a[q] = b_a[k]
+                fill[x] = q + 1
+            b_t, b_d, b_a = s_t, s_d, s_a
     return wmat, amat
 
 
@@ -734,7 +773,7 @@ def build_contraction_hierarchy(
     n_nodes: int,
     *,
     witness_settled_limit: int = 500,
-    priority_settled_limit: int = 50,
+    priority_settled_limit: int = 20,
 ) -> ContractionHierarchy:
     """Contract a DIRECTED graph given as edge arrays (tail -> head).
 
@@ -848,8 +887,9 @@ def many_to_many(
         usrc.astype(np.int32),
         utgt.astype(np.int32),
     )
-    if usrc.size != src.size:
+    # np.unique sorts: map back to the caller's order (and repeats) unless it is the identity
+    if usrc.size != src.size or np.any(usrc != src):
         wmat, amat = wmat[src_inv], amat[src_inv]
-    if utgt.size != tgt.size:
+    if utgt.size != tgt.size or np.any(utgt != tgt):
         wmat, amat = wmat[:, tgt_inv], amat[:, tgt_inv]
     return wmat, amat

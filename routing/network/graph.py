@@ -14,13 +14,15 @@ import json
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy.sparse import csr_matrix
 
 from routing.errors import InputError, NotFoundError
 from routing.network.speeds import SpeedTable, load_speeds
+
+if TYPE_CHECKING:
+    from scipy.sparse import csr_matrix
 
 FORMAT_VERSION = 1
 LENGTH_SOURCES = ("modeled", "published", "osm")
@@ -146,6 +148,10 @@ class RoadNetwork:
 
     def csr(self, profile: str, weight: str = "duration") -> csr_matrix:
         """Sparse adjacency weighted by ``duration`` (s) or ``length`` (m); parallel arcs: min."""
+        from scipy.sparse import csr_matrix
+
+        if weight not in ("duration", "length"):
+            raise InputError("weight", f"{weight!r} is not 'duration' or 'length'")
         tail, head, duration, length, _ = self.arc_costs(profile)
         w = duration if weight == "duration" else length
         order = np.lexsort((w, head, tail))

@@ -16,18 +16,19 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy.sparse.csgraph import dijkstra
 
 from routing.errors import InputError
-from routing.network.ch import ContractionHierarchy, build_contraction_hierarchy, many_to_many
 from routing.network.datafiles import cache_dir, file_digest
 from routing.network.geometry import linestring
 from routing.network.graph import RoadNetwork
 from routing.network.snap import NodeIndex, check_inside
 from routing.network.speeds import SpeedTable, load_speeds, speeds_path
+
+if TYPE_CHECKING:
+    from routing.network.ch import ContractionHierarchy
 
 Location = str | tuple[float, float] | Sequence[float]
 
@@ -144,6 +145,9 @@ _hierarchies: dict[tuple[str, str], ContractionHierarchy] = {}
 
 def hierarchy(network: RoadNetwork, profile: str) -> ContractionHierarchy:
     """The contraction hierarchy for a profile, from memory, the disk cache, or built."""
+    # Imported here: numba is heavy and most commands never need a matrix.
+    from routing.network.ch import ContractionHierarchy, build_contraction_hierarchy
+
     speeds_digest = file_digest(speeds_path())
     key = (f"{network.digest}-{speeds_digest}", profile)
     if key in _hierarchies:
@@ -174,6 +178,8 @@ def travel_matrix(
     profile: str = "van",
 ) -> Matrix:
     """Durations (s) and distances (m) from every source to every target."""
+    from routing.network.ch import many_to_many
+
     speeds = load_speeds()
     speeds.profile_index(profile)
     targets = sources if targets is None else targets
@@ -184,9 +190,10 @@ def travel_matrix(
     t_sec, t_m = _access_costs(network, targets, profile, speeds)
     dur = dur + s_sec[:, None] + t_sec[None, :]
     dist = dist + s_m[:, None] + t_m[None, :]
-    same = np.array(
-        [[a.lon == b.lon and a.lat == b.lat for b in targets] for a in sources], dtype=bool
-    ).reshape(len(sources), len(targets))
+    # A waypoint to itself (same point, not merely the same node) costs nothing.
+    s_xy = np.array([(w.lon, w.lat) for w in sources], dtype=float).reshape(-1, 2)
+    t_xy = np.array([(w.lon, w.lat) for w in targets], dtype=float).reshape(-1, 2)
+    same = (s_xy[:, None, 0] == t_xy[None, :, 0]) & (s_xy[:, None, 1] == t_xy[None, :, 1])
     dur[same] = 0.0
     dist[same] = 0.0
     ok = np.isfinite(dur)
@@ -201,6 +208,8 @@ def shortest_route(
     network: RoadNetwork, origin: Waypoint, destination: Waypoint, profile: str = "van"
 ) -> Route:
     """The fastest route between two waypoints, with its GeoJSON geometry."""
+    from scipy.sparse.csgraph import dijkstra
+
     speeds = load_speeds()
     tail, head, duration, length, arc_edge = network.arc_costs(profile, speeds)
     graph = network.csr(profile)

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.spatial import Delaunay
 
 from routing.errors import InputError
 from routing.network.datafiles import data_dir
@@ -100,6 +99,8 @@ def _spread(values: list[float]) -> dict[str, float]:
 
 def _gabriel_pairs(points_m: np.ndarray) -> set[tuple[int, int]]:
     """Gabriel edges: Delaunay edges whose diametral circle holds no other point."""
+    from scipy.spatial import Delaunay
+
     n = len(points_m)
     if n < 2:
         return set()

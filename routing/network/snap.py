@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import shapely
-from scipy.spatial import cKDTree
 from shapely.geometry import shape
 from shapely.ops import unary_union
 
@@ -79,6 +78,8 @@ class NodeIndex:
     """KD-tree over the network's nodes (in a local metric projection)."""
 
     def __init__(self, node_lon: np.ndarray, node_lat: np.ndarray) -> None:
+        from scipy.spatial import cKDTree
+
         self.node_lon, self.node_lat = node_lon, node_lat
         lat0 = float(np.mean(node_lat)) if len(node_lat) else 25.0
         self.proj = LocalProjection(lat0)
