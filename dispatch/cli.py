@@ -24,12 +24,14 @@ from routing.network import (
     RoadNetwork,
     load_network,
     parse_location,
+    read_network,
     resolve,
     shortest_route,
 )
-from routing.network.datafiles import imported_network_path
+from routing.network.datafiles import file_digest, imported_network_path
 from routing.network.modeled import modeled_statistics
 from routing.network.places import load_counties
+from routing.network.speeds import load_speeds
 
 EXIT_INPUT = 2
 
@@ -119,7 +121,12 @@ def cmd_network_info(args: argparse.Namespace) -> int:
 
 
 # ---- network import ----------------------------------------------------------------------
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
 def cmd_network_import(args: argparse.Namespace) -> int:
+    from routing.network.matrix import hierarchy
     from routing.network.osm_import import import_osm
     from routing.network.places import apply_overrides, load_places
 
@@ -128,9 +135,24 @@ def cmd_network_import(args: argparse.Namespace) -> int:
     if args.overrides is not None:
         places = apply_overrides(places, args.overrides)
     started = time.perf_counter()
-    net = import_osm(args.file, places, progress=lambda msg: print(msg, file=sys.stderr))
+    net = import_osm(args.file, places, progress=_progress)
+    if not net.place("WH-CX").located:
+        raise InputError(
+            "osm_file",
+            f"no road of {args.file.name} lies within 5 km of the prefecture warehouse "
+            "WH-CX: is this an extract of Chuxiong?",
+        )
     net.save(out)
     attached = sum(1 for p in net.places if p.located)
+    if not args.skip_hierarchies:
+        # Build the matrix hierarchies now (minutes on a prefecture extract) rather than
+        # in the middle of the first daily plan.
+        saved = read_network(out, digest=file_digest(out))
+        for profile in load_speeds().profiles:
+            t = time.perf_counter()
+            _progress(f"preparing fast matrices for {profile} ...")
+            hierarchy(saved, profile)
+            _progress(f"  done in {time.perf_counter() - t:.1f} s")
     doc = {
         "file": str(out),
         "nodes": net.n_nodes,
@@ -254,6 +276,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     imp.add_argument("file", type=Path, help="FILE.osm or FILE.osm.pbf")
     imp.add_argument("-o", "--out", type=Path, default=None, help="where to write the network")
+    imp.add_argument(
+        "--skip-hierarchies",
+        action="store_true",
+        help="do not prepare the matrix hierarchies now (they are built on first use)",
+    )
     imp.set_defaults(func=cmd_network_import)
 
     places = sub.add_parser("places", parents=[common], help="list places")

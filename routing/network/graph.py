@@ -85,7 +85,7 @@ class RoadNetwork:
     classes: tuple[str, ...]
     places: tuple[Place, ...]
     meta: dict[str, Any] = field(default_factory=dict)
-    digest: str = ""
+    digest: str = ""  # identity of the nodes and edges, for caches keyed by the graph
 
     # ---- sizes and lookups -------------------------------------------------------------
     @property

@@ -10,6 +10,7 @@ modeled network. The modeled network is rebuilt only when one of its input files
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from routing.network.datafiles import cache_dir, file_digest, imported_network_path
@@ -61,16 +62,14 @@ def load_network(path: Path | None = None, *, overrides: Path | None = None) -> 
 
 
 def _load_file(path: Path, overrides: Path | None) -> RoadNetwork:
-    network = read_network(path)
-    digest = file_digest(path)
+    # Overrides move places, not roads: the digest (the graph's identity for cached
+    # hierarchies) stays that of the file.
+    network = read_network(path, digest=file_digest(path))
     if overrides is not None:
         places = apply_overrides(list(network.places), overrides)
-        changed = [p for p, q in zip(places, network.places, strict=True) if p != q]
-        if changed:
+        if places != list(network.places):
             places = attach_places(network.node_lon, network.node_lat, places)
             network = network.with_places(tuple(places))
-            digest = file_digest(path, overrides)
-    object.__setattr__(network, "digest", digest)
     return network
 
 
@@ -90,7 +89,6 @@ def _load_modeled(overrides: Path | None) -> RoadNetwork:
     places = load_places()
     if overrides is not None:
         places = apply_overrides(places, overrides)
-    network = build_modeled_network(places)
+    network = replace(build_modeled_network(places), digest=digest)
     network.save(cached)
-    object.__setattr__(network, "digest", digest)
     return network

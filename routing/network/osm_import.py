@@ -12,14 +12,13 @@ points) is a matter of seconds.
 Only the largest weakly connected part of the road graph is kept: a stray fragment (a
 car park, a road cut by the extract's border) would otherwise capture places and leave them
 unreachable. Places are snapped to the nearest remaining node; a place farther than
-:data:`MAX_SNAP_M` from every node lies outside the extract and stays unlocated.
+``places.MAX_SNAP_M`` from every node lies outside the extract and stays unlocated.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +30,10 @@ from scipy.sparse.csgraph import connected_components
 from routing.errors import InputError
 from routing.network.geometry import haversine_m
 from routing.network.graph import LENGTH_SOURCES, Place, RoadNetwork
-from routing.network.places import load_places
-from routing.network.snap import NodeIndex
+from routing.network.places import attach_places, load_places
 from routing.network.speeds import load_speeds
 
 FIELD = "osm_file"
-# A place farther than this from every road node of the extract is outside the extract.
-MAX_SNAP_M = 5_000.0
 PROGRESS_EVERY_WAYS = 50_000
 
 # Tag values, following the OSM wiki (Key:access, Key:oneway).
@@ -213,30 +209,6 @@ def _largest_component(u: np.ndarray, v: np.ndarray, n: int) -> np.ndarray:
     return np.asarray(labels == np.argmax(np.bincount(labels)))
 
 
-def _snap_places(
-    places: list[Place], node_lon: np.ndarray, node_lat: np.ndarray, file_name: str
-) -> tuple[Place, ...]:
-    """Snap located places to their nearest node; unlocated places keep node -1."""
-    out = [replace(p, node=-1, snap_m=0.0) for p in places]
-    located = [i for i, p in enumerate(places) if p.lon is not None and p.lat is not None]
-    if not located:
-        return tuple(out)
-    lon = np.array([places[i].lon for i in located], dtype=np.float64)
-    lat = np.array([places[i].lat for i in located], dtype=np.float64)
-    node, dist = NodeIndex(node_lon, node_lat).nearest(lon, lat)
-    for i, k, d in zip(located, node.tolist(), dist.tolist(), strict=True):
-        if d <= MAX_SNAP_M:
-            out[i] = replace(out[i], node=int(k), snap_m=float(d))
-        else:
-            note = (
-                f"outside the OSM extract {file_name}: nearest road node {d / 1000.0:.1f} km "
-                "away, not snapped"
-            )
-            notes = f"{out[i].notes}; {note}" if out[i].notes else note
-            out[i] = replace(out[i], notes=notes)
-    return tuple(out)
-
-
 def import_osm(
     path: Path,
     places: list[Place] | None = None,
@@ -340,8 +312,13 @@ def import_osm(
         "dropped_nodes": dropped_nodes,
         "highway_counts": dict(sorted(ways.highway_counts.items())),
     }
-    snapped = _snap_places(
-        load_places() if places is None else places, node_lon, node_lat, path.name
+    snapped = tuple(
+        attach_places(
+            node_lon,
+            node_lat,
+            load_places() if places is None else places,
+            where=f"the OSM extract {path.name}",
+        )
     )
     if progress is not None:
         n_snapped = sum(1 for p in snapped if p.node >= 0)

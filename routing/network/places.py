@@ -130,11 +130,19 @@ def apply_overrides(places: list[Place], path: Path) -> list[Place]:
 
 
 # A place farther than this from every node is outside the network's extent.
-MAX_PLACE_SNAP_M = 5_000.0
+MAX_SNAP_M = 5_000.0
 
 
-def attach_places(node_lon: np.ndarray, node_lat: np.ndarray, places: list[Place]) -> list[Place]:
-    """Snap every located place to its nearest node; far-away places stay unattached."""
+def attach_places(
+    node_lon: np.ndarray,
+    node_lat: np.ndarray,
+    places: list[Place],
+    where: str = "the network",
+) -> list[Place]:
+    """Snap every located place to its nearest node; far-away places stay unattached.
+
+    ``where`` names the network in the note left on a place farther than MAX_SNAP_M.
+    """
     from routing.network.snap import NodeIndex
 
     located = [i for i, p in enumerate(places) if p.lon is not None and p.lat is not None]
@@ -146,13 +154,12 @@ def attach_places(node_lon: np.ndarray, node_lat: np.ndarray, places: list[Place
     lat = np.array([places[i].lat for i in located], dtype=float)
     nodes, dist = index.nearest(lon, lat)
     for i, node, d in zip(located, nodes.tolist(), dist.tolist(), strict=True):
-        if d <= MAX_PLACE_SNAP_M:
+        if d <= MAX_SNAP_M:
             out[i] = replace(out[i], node=int(node), snap_m=float(d))
         else:
-            note = f"{out[i].notes}; " if out[i].notes else ""
-            out[i] = replace(
-                out[i], notes=f"{note}{d / 1000:.1f} km from the network: not attached"
-            )
+            note = f"outside {where}: nearest road node {d / 1000.0:.1f} km away, not snapped"
+            notes = f"{out[i].notes}; {note}" if out[i].notes else note
+            out[i] = replace(out[i], notes=notes)
     return out
 
 

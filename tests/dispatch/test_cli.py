@@ -111,3 +111,36 @@ def test_console_entry_point_runs_without_traceback() -> None:
         check=False,
     )
     assert help_proc.returncode == 0 and "--profile" in help_proc.stdout
+
+
+def test_import_then_use_the_imported_network(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    fixture = Path(__file__).parents[1] / "data" / "osm" / "small_town.osm"
+    out = tmp_path / "net.npz"
+    code, stdout, err = run(capsys, "network", "import", str(fixture), "-o", str(out), "--json")
+    assert code == 0, err
+    doc = json.loads(stdout)
+    assert doc["file"] == str(out) and doc["nodes"] > 0
+    assert "preparing fast matrices for van" in err
+    code, stdout, _ = run(capsys, "network", "info", "--network", str(out), "--json")
+    assert code == 0
+    info = json.loads(stdout)
+    assert info["source"] == "osm" and info["places"]["warehouse"] == 1
+    code, stdout, _ = run(capsys, "route", "WH-CX", "101.55,25.03", "--network", str(out), "--json")
+    assert code == 0 and json.loads(stdout)["distance_m"] > 0
+
+
+def test_import_of_an_extract_elsewhere_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    far = tmp_path / "beijing.osm"
+    far.write_text(
+        "<?xml version='1.0' encoding='UTF-8'?>\n<osm version='0.6'>\n"
+        "<node id='1' lat='39.90' lon='116.39'/><node id='2' lat='39.91' lon='116.40'/>\n"
+        "<way id='10'><nd ref='1'/><nd ref='2'/><tag k='highway' v='primary'/></way>\n</osm>\n",
+        encoding="utf-8",
+    )
+    code, _, err = run(capsys, "network", "import", str(far), "-o", str(tmp_path / "x.npz"))
+    assert code == 2 and "is this an extract of Chuxiong?" in err
+    assert not (tmp_path / "x.npz").exists()

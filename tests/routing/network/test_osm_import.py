@@ -13,8 +13,8 @@ from scipy.sparse.csgraph import dijkstra
 from routing.errors import InputError
 from routing.network.geometry import haversine_m, polyline_length_m
 from routing.network.graph import LENGTH_SOURCES, Place, RoadNetwork, read_network
-from routing.network.osm_import import MAX_SNAP_M, import_osm
-from routing.network.places import load_places
+from routing.network.osm_import import import_osm
+from routing.network.places import MAX_SNAP_M, load_places
 from routing.network.speeds import load_speeds
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "osm"
