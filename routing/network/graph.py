@@ -24,6 +24,8 @@ from routing.network.speeds import SpeedTable, load_speeds
 if TYPE_CHECKING:
     from scipy.sparse import csr_matrix
 
+    from routing.network.snap import NodeIndex
+
 FORMAT_VERSION = 1
 LENGTH_SOURCES = ("modeled", "published", "osm")
 PLACE_KINDS = ("warehouse", "hub", "township", "village")
@@ -110,6 +112,13 @@ class RoadNetwork:
             return self._place_index[place_id]
         except KeyError:
             raise NotFoundError("place", f"unknown place id {place_id!r}") from None
+
+    @cached_property
+    def node_index(self) -> NodeIndex:
+        """Spatial index of the nodes (built on first use)."""
+        from routing.network.snap import NodeIndex
+
+        return NodeIndex(self.node_lon, self.node_lat)
 
     def located_places(self) -> list[Place]:
         return [p for p in self.places if p.located]

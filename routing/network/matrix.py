@@ -24,7 +24,7 @@ from routing.errors import InputError
 from routing.network.datafiles import cache_dir, file_digest
 from routing.network.geometry import linestring
 from routing.network.graph import RoadNetwork
-from routing.network.snap import NodeIndex, check_inside
+from routing.network.snap import check_inside
 from routing.network.speeds import SpeedTable, load_speeds, speeds_path
 
 if TYPE_CHECKING:
@@ -73,18 +73,6 @@ class Route:
 
 
 # ---- waypoints ---------------------------------------------------------------------------
-_node_indexes: dict[int, NodeIndex] = {}
-
-
-def node_index(network: RoadNetwork) -> NodeIndex:
-    """The network's spatial index (built once per loaded network)."""
-    key = id(network)
-    if key not in _node_indexes:
-        _node_indexes.clear()
-        _node_indexes[key] = NodeIndex(network.node_lon, network.node_lat)
-    return _node_indexes[key]
-
-
 def parse_location(text: str) -> Location:
     """A place id, or ``lon,lat`` (two numbers) as a point."""
     parts = text.split(",")
@@ -120,7 +108,7 @@ def resolve(
         lon = np.array([float(locations[i][0]) for i in point_ix])
         lat = np.array([float(locations[i][1]) for i in point_ix])
         check_inside(lon, lat, [labels[i] for i in point_ix])
-        nodes, dist = node_index(network).nearest(lon, lat)
+        nodes, dist = network.node_index.nearest(lon, lat)
         for k, i in enumerate(point_ix):
             out[i] = Waypoint(labels[i], lon[k], lat[k], int(nodes[k]), float(dist[k]))
     return [w for w in out if w is not None]

@@ -12,7 +12,7 @@ from routing.errors import InputError
 from routing.network import RoadNetwork, resolve, shortest_route, travel_matrix
 from routing.network.geometry import haversine_m
 from routing.network.graph import to_networkx
-from routing.network.matrix import node_index, parse_location
+from routing.network.matrix import parse_location
 
 
 def _ids(network: RoadNetwork) -> list[str]:
@@ -23,7 +23,7 @@ def test_snapping_agrees_with_brute_force(network: RoadNetwork) -> None:
     rng = np.random.default_rng(7)
     lon = rng.uniform(101.0, 102.3, 200)
     lat = rng.uniform(24.7, 25.9, 200)
-    nodes, dist = node_index(network).nearest(lon, lat)
+    nodes, dist = network.node_index.nearest(lon, lat)
     for i in range(len(lon)):
         d = haversine_m(lon[i], lat[i], network.node_lon, network.node_lat)
         # The KD-tree ranks in a local projection: allow a metre-level tie.
