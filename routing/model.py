@@ -20,6 +20,7 @@ Semantics the solver, the checker and the reports all share:
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -183,7 +184,7 @@ def _windows(value: Any, where: str) -> tuple[TimeWindow, ...]:
     for k, tw in enumerate(value):
         out.append(_window(tw, f"{where}[{k}]"))
     out.sort(key=lambda w: w.start)
-    for a, b in zip(out, out[1:], strict=False):
+    for a, b in itertools.pairwise(out):
         if b.start <= a.end:
             raise InputError(where, "time windows overlap")
     return tuple(out)
@@ -508,10 +509,7 @@ class ProblemBuilder:
         )
         tasks = tuple(self._fill_dims(t, n_dims) for t in self._tasks)
         shipments = tuple(
-            s
-            if s.amount
-            else Shipment(s.index, s.pickup, s.delivery, (0,) * n_dims, s.skills, s.priority)
-            for s in self._shipments
+            s if s.amount else replace(s, amount=(0,) * n_dims) for s in self._shipments
         )
         locations = tuple(self._locations) if self._locations else (None,) * n_loc
         return Problem(
