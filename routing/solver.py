@@ -1,0 +1,387 @@
+"""The optimisation engine on Google OR-Tools: the only module that imports ``ortools``.
+
+``solve(problem, time_limit, seed)`` turns a :class:`routing.model.Problem` into an OR-Tools
+routing model (capacities with simultaneous pickup and delivery, time windows with waiting,
+shipments as pickup-and-delivery pairs, skills, breaks, task / travel / distance limits,
+VROOM-style costs), searches, and returns a :class:`routing.solution.Solution`. Tasks no
+vehicle can serve at all are screened out first with a reason (``routing.reasons``); the
+rest are optional at a penalty so that a usable plan always comes back.
+
+Dropping a task costs more than any route could save by leaving it out; dropping a task of
+higher priority costs more than dropping any number of lower-priority ones (VROOM's order:
+priority first, then the number of tasks, then cost).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+from routing.model import MAX_TIME, Problem, Step, Vehicle
+from routing.reasons import explain, screen
+from routing.solution import RoutePlan, Solution, Unassigned
+
+FIRST_SOLUTION = routing_enums_pb2.FirstSolutionStrategy
+METAHEURISTIC = routing_enums_pb2.LocalSearchMetaheuristic
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """How to search: first-solution strategy and metaheuristic names (OR-Tools enums)."""
+
+    first_solution: str = "PARALLEL_CHEAPEST_INSERTION"
+    metaheuristic: str = "GUIDED_LOCAL_SEARCH"
+    gls_lambda: float = 0.1
+
+
+class _Model:
+    """An OR-Tools routing model of a problem, restricted to the servable tasks."""
+
+    def __init__(self, problem: Problem, tasks: Sequence[int]) -> None:
+        self.problem = problem
+        self.tasks = list(tasks)
+        n_t, n_v = len(self.tasks), len(problem.vehicles)
+        self.n_nodes = n_t + 2 * n_v
+        starts = [n_t + v for v in range(n_v)]
+        ends = [n_t + n_v + v for v in range(n_v)]
+        self.manager = pywrapcp.RoutingIndexManager(self.n_nodes, n_v, starts, ends)
+        self.routing = pywrapcp.RoutingModel(self.manager)
+        self.solver = self.routing.solver()
+        self.node_of_task = {t: k for k, t in enumerate(self.tasks)}
+
+        task_objs = [problem.tasks[t] for t in self.tasks]
+        self.loc = np.array(
+            [t.location for t in task_objs]
+            + [-1 if v.start is None else v.start for v in problem.vehicles]
+            + [-1 if v.end is None else v.end for v in problem.vehicles],
+            dtype=np.int64,
+        )
+        self.service = np.array([t.service_s for t in task_objs] + [0] * (2 * n_v), np.int64)
+        self.setup = np.array([t.setup_s for t in task_objs] + [0] * (2 * n_v), np.int64)
+
+        self._build_time_and_cost()
+        self._build_loads()
+        self._build_limits()
+        self._build_pairs_skills_and_drops()
+
+    # ---- matrices ------------------------------------------------------------------------
+    def _node_matrix(self, matrix: np.ndarray) -> np.ndarray:
+        """Location matrix -> node matrix (0 to and from a vehicle without start/end)."""
+        virtual = self.loc < 0
+        safe = np.where(virtual, 0, self.loc)
+        out = matrix[np.ix_(safe, safe)].astype(np.int64)
+        out[virtual, :] = 0
+        out[:, virtual] = 0
+        return out
+
+    def _build_time_and_cost(self) -> None:
+        p, routing = self.problem, self.routing
+        travel_cache: dict[tuple[str, float], tuple[np.ndarray, np.ndarray]] = {}
+        self.vehicle_travel: list[tuple[np.ndarray, np.ndarray]] = []
+        time_cb: dict[tuple[str, float], int] = {}
+        cost_cb: dict[tuple[str, float, int, int], int] = {}
+        time_evaluators = []
+        differs = self.loc[:, None] != self.loc[None, :]
+        for v in p.vehicles:
+            key = (v.profile, v.speed_factor)
+            if key not in travel_cache:
+                dur, dist = p.travel(v)
+                travel_cache[key] = (self._node_matrix(dur), self._node_matrix(dist))
+            node_dur, node_dist = travel_cache[key]
+            self.vehicle_travel.append((node_dur, node_dist))
+            if key not in time_cb:
+                transit = self.service[:, None] + np.where(differs, self.setup[None, :], 0)
+                transit = transit + node_dur
+                np.fill_diagonal(transit, 0)
+                time_cb[key] = routing.RegisterTransitMatrix(transit.tolist())
+            time_evaluators.append(time_cb[key])
+            ckey = (v.profile, v.speed_factor, v.per_hour, v.per_km)
+            if ckey not in cost_cb:
+                cost = np.rint(v.per_hour * node_dur / 3600 + v.per_km * node_dist / 1000)
+                cost_cb[ckey] = routing.RegisterTransitMatrix(cost.astype(np.int64).tolist())
+            routing.SetArcCostEvaluatorOfVehicle(cost_cb[ckey], v.index)
+            if v.fixed_cost:
+                routing.SetFixedCostOfVehicle(v.fixed_cost, v.index)
+        self.max_arc_cost = 0
+        for v in p.vehicles:
+            node_dur, node_dist = self.vehicle_travel[v.index]
+            arc = (
+                v.per_hour * node_dur.max(initial=0) / 3600
+                + v.per_km * node_dist.max(initial=0) / 1000
+            )
+            self.max_arc_cost = max(self.max_arc_cost, int(arc) + 1)
+
+        horizon = self._horizon()
+        routing.AddDimensionWithVehicleTransits(time_evaluators, horizon, horizon, False, "time")
+        self.time = routing.GetDimensionOrDie("time")
+        for v in p.vehicles:
+            tw = v.time_window
+            self.time.CumulVar(routing.Start(v.index)).SetRange(tw.start, min(tw.end, horizon))
+            self.time.CumulVar(routing.End(v.index)).SetMax(min(tw.end, horizon))
+            routing.AddVariableMinimizedByFinalizer(self.time.CumulVar(routing.End(v.index)))
+            routing.AddVariableMaximizedByFinalizer(self.time.CumulVar(routing.Start(v.index)))
+        for k, t in enumerate(self.tasks):
+            windows = p.tasks[t].time_windows
+            var = self.time.CumulVar(self.manager.NodeToIndex(k))
+            var.SetRange(windows[0].start, min(windows[-1].end, horizon))
+            for a, b in itertools.pairwise(windows):
+                if b.start > a.end + 1:
+                    var.RemoveInterval(a.end + 1, b.start - 1)
+        self._build_breaks(horizon)
+
+    def _horizon(self) -> int:
+        """A bound on any time in a schedule (finite even when windows are open)."""
+        p = self.problem
+        vehicle_ends = [v.time_window.end for v in p.vehicles]
+        if all(e < MAX_TIME for e in vehicle_ends):
+            return max(vehicle_ends)  # every vehicle is back by then
+        times = [v.time_window.start for v in p.vehicles] + [
+            w.end if w.end < MAX_TIME else w.start
+            for t in self.tasks
+            for w in p.tasks[t].time_windows
+        ]
+        longest_leg = max((int(d.max(initial=0)) for d, _ in self.vehicle_travel), default=0)
+        work = int(self.service.sum() + self.setup.sum()) + (len(self.tasks) + 2) * longest_leg
+        breaks = sum(b.service_s for v in p.vehicles for b in v.breaks)
+        return int(min(max(times) + work + breaks, MAX_TIME))
+
+    def _build_breaks(self, horizon: int) -> None:
+        p = self.problem
+        if not any(v.breaks for v in p.vehicles):
+            return
+        visit = (self.service + self.setup).tolist()
+        self.break_vars: dict[int, list[pywrapcp.IntervalVar]] = {}
+        for v in p.vehicles:
+            intervals = []
+            for b in v.breaks:
+                first, last = b.time_windows[0].start, min(b.time_windows[-1].end, horizon)
+                iv = self.solver.FixedDurationIntervalVar(
+                    first, last, b.service_s, False, f"break {v.id}/{b.id}"
+                )
+                for a, c in itertools.pairwise(b.time_windows):
+                    if c.start > a.end + 1:
+                        iv.StartExpr().Var().RemoveInterval(a.end + 1, c.start - 1)
+                intervals.append(iv)
+                self.routing.AddIntervalToAssignment(iv)
+            if intervals:
+                self.time.SetBreakIntervalsOfVehicle(intervals, v.index, visit)
+                self.break_vars[v.index] = intervals
+
+    # ---- loads ---------------------------------------------------------------------------
+    def _build_loads(self) -> None:
+        """Per dimension: remaining deliveries (R) and picked-up load (P); R + P <= capacity."""
+        p, routing = self.problem, self.routing
+        n_t = len(self.tasks)
+        amounts = p.shipment_amounts()
+        for k in range(p.n_dims):
+            deliv = np.zeros(self.n_nodes, np.int64)
+            picked = np.zeros(self.n_nodes, np.int64)
+            for node, t in enumerate(self.tasks):
+                task = p.tasks[t]
+                if task.kind == "job":
+                    deliv[node] = task.delivery[k]
+                    picked[node] = task.pickup[k]
+                else:
+                    a = amounts[task.shipment][k]
+                    picked[node] = a if task.kind == "pickup" else -a
+            caps = [int(v.capacity[k]) for v in p.vehicles]
+            dims = []
+            if deliv.any():
+                cb = routing.RegisterUnaryTransitVector((-deliv).tolist())
+                routing.AddDimensionWithVehicleCapacity(cb, 0, caps, False, f"deliveries{k}")
+                dim = routing.GetDimensionOrDie(f"deliveries{k}")
+                for v in p.vehicles:
+                    dim.CumulVar(routing.End(v.index)).SetValue(0)
+                dims.append(dim)
+            if picked.any():
+                cb = routing.RegisterUnaryTransitVector(picked.tolist())
+                routing.AddDimensionWithVehicleCapacity(cb, 0, caps, True, f"pickups{k}")
+                dims.append(routing.GetDimensionOrDie(f"pickups{k}"))
+            if len(dims) == 2:
+                self._bound_sum(dims[0], dims[1], caps, n_t)
+
+    def _bound_sum(
+        self, a: pywrapcp.RoutingDimension, b: pywrapcp.RoutingDimension, caps: list[int], n_t: int
+    ) -> None:
+        """On-board load = remaining deliveries + picked-up goods never exceeds capacity."""
+        routing, solver = self.routing, self.solver
+        same = len(set(caps)) == 1
+        for node in range(n_t):
+            i = self.manager.NodeToIndex(node)
+            total = a.CumulVar(i) + b.CumulVar(i)
+            if same:
+                solver.Add(total <= caps[0])
+            else:
+                cap = solver.Element([max(caps), *caps], routing.VehicleVar(i) + 1)
+                solver.Add(total <= cap)
+        for v, cap in enumerate(caps):
+            for i in (routing.Start(v), routing.End(v)):
+                solver.Add(a.CumulVar(i) + b.CumulVar(i) <= cap)
+
+    # ---- limits, pairs, skills, drops ------------------------------------------------------
+    def _build_limits(self) -> None:
+        p, routing = self.problem, self.routing
+        if any(v.max_tasks is not None for v in p.vehicles):
+            ones = [1] * len(self.tasks) + [0] * (2 * len(p.vehicles))
+            cb = routing.RegisterUnaryTransitVector(ones)
+            caps = [len(self.tasks) if v.max_tasks is None else v.max_tasks for v in p.vehicles]
+            routing.AddDimensionWithVehicleCapacity(cb, 0, caps, True, "tasks")
+        for name, limit, pick in (
+            ("travel", "max_travel_time", 0),
+            ("distance", "max_distance", 1),
+        ):
+            limits = [getattr(v, limit) for v in p.vehicles]
+            if all(x is None for x in limits):
+                continue
+            cbs = {}
+            evaluators = []
+            for v in p.vehicles:
+                key = (v.profile, v.speed_factor)
+                if key not in cbs:
+                    cbs[key] = routing.RegisterTransitMatrix(
+                        self.vehicle_travel[v.index][pick].tolist()
+                    )
+                evaluators.append(cbs[key])
+            big = int(sum(m[pick].max(initial=0) for m in self.vehicle_travel)) * (
+                len(self.tasks) + 2
+            )
+            caps = [big if x is None else int(x) for x in limits]
+            routing.AddDimensionWithVehicleTransitAndCapacity(evaluators, 0, caps, True, name)
+
+    def _build_pairs_skills_and_drops(self) -> None:
+        p, routing, solver = self.problem, self.routing, self.solver
+        n_tasks = len(self.tasks)
+        base = max((v.fixed_cost for v in p.vehicles), default=0) + 2 * self.max_arc_cost + 1
+        for t, node in self.node_of_task.items():
+            task = p.tasks[t]
+            index = self.manager.NodeToIndex(node)
+            penalty = base * (1 + task.priority * (n_tasks + 1))
+            routing.AddDisjunction([index], int(penalty))
+            allowed = [v.index for v in p.vehicles if v.can_serve(task)]
+            if len(allowed) < len(p.vehicles):
+                routing.SetAllowedVehiclesForIndex(allowed, index)
+        for s in p.shipments:
+            if s.pickup not in self.node_of_task:
+                continue
+            pi = self.manager.NodeToIndex(self.node_of_task[s.pickup])
+            di = self.manager.NodeToIndex(self.node_of_task[s.delivery])
+            routing.AddPickupAndDelivery(pi, di)
+            solver.Add(routing.VehicleVar(pi) == routing.VehicleVar(di))
+            solver.Add(routing.ActiveVar(pi) == routing.ActiveVar(di))
+            solver.Add(self.time.CumulVar(pi) <= self.time.CumulVar(di))
+
+    # ---- solving -------------------------------------------------------------------------
+    def parameters(
+        self, time_limit: float, config: SearchConfig, solution_limit: int | None
+    ) -> pywrapcp.DefaultRoutingSearchParameters:
+        params = pywrapcp.DefaultRoutingSearchParameters()
+        params.first_solution_strategy = getattr(FIRST_SOLUTION, config.first_solution)
+        params.local_search_metaheuristic = getattr(METAHEURISTIC, config.metaheuristic)
+        params.guided_local_search_lambda_coefficient = config.gls_lambda
+        params.time_limit.FromMilliseconds(max(1, int(time_limit * 1000)))
+        if solution_limit is not None:
+            params.solution_limit = solution_limit
+        return params
+
+    def routes_from(self, assignment: pywrapcp.Assignment) -> list[RoutePlan]:
+        p, routing = self.problem, self.routing
+        plans = []
+        for v in p.vehicles:
+            index = routing.Start(v.index)
+            visits: list[tuple[int, int]] = []  # (task index, service start)
+            index = assignment.Value(routing.NextVar(index))
+            while not routing.IsEnd(index):
+                node = self.manager.IndexToNode(index)
+                visits.append((self.tasks[node], assignment.Value(self.time.CumulVar(index))))
+                index = assignment.Value(routing.NextVar(index))
+            if not visits:
+                continue
+            steps = [Step(p.tasks[t].kind, t) for t, _ in visits]
+            steps = self._place_breaks(v, visits, steps, assignment)
+            plans.append(RoutePlan(v.index, tuple(steps)))
+        return plans
+
+    def _place_breaks(
+        self,
+        v: Vehicle,
+        visits: list[tuple[int, int]],
+        steps: list[Step],
+        assignment: pywrapcp.Assignment,
+    ) -> list[Step]:
+        intervals = getattr(self, "break_vars", {}).get(v.index)
+        if not intervals:
+            return steps
+        # A break goes before the first visit whose service starts after the break began.
+        placed: list[tuple[int, int]] = []
+        for k, iv in enumerate(intervals):
+            start = assignment.StartValue(iv)
+            pos = next((i for i, (_, s) in enumerate(visits) if s >= start), len(visits))
+            placed.append((pos, k))
+        out: list[Step] = []
+        for i, step in enumerate([*steps, Step("end")]):
+            out.extend(Step("break", k) for pos, k in sorted(placed) if pos == i)
+            if step.kind != "end":
+                out.append(step)
+        return out
+
+
+def solve(
+    problem: Problem,
+    time_limit: float = 10.0,
+    seed: int = 0,
+    *,
+    config: SearchConfig | None = None,
+    solution_limit: int | None = None,
+    initial: Sequence[RoutePlan] | None = None,
+) -> Solution:
+    """Optimise routes for a problem within ``time_limit`` seconds.
+
+    The search is deterministic for a given problem, seed and ``solution_limit``; under a
+    wall-clock limit alone, a faster or busier machine explores more or less of it.
+    ``seed`` is reserved for the randomised parts of the search.
+    """
+    started = time.perf_counter()
+    config = config or SearchConfig()
+    impossible = screen(problem)
+    servable = [t.index for t in problem.tasks if t.index not in impossible]
+    model = _Model(problem, servable)
+    remaining = max(0.05, time_limit - (time.perf_counter() - started))
+    params = model.parameters(remaining, config, solution_limit)
+    if initial:
+        routes: list[list[int]] = [[] for _ in problem.vehicles]
+        for plan in initial:
+            routes[plan.vehicle] = [
+                model.manager.NodeToIndex(model.node_of_task[s.ref])
+                for s in plan.steps
+                if s.kind != "break" and s.ref in model.node_of_task
+            ]
+        start = model.routing.ReadAssignmentFromRoutes(routes, True)
+        assignment = model.routing.SolveFromAssignmentWithParameters(start, params)
+    else:
+        assignment = model.routing.SolveWithParameters(params)
+    if assignment is None:
+        routes_out: list[RoutePlan] = []
+        status = int(model.routing.status())
+    else:
+        routes_out = model.routes_from(assignment)
+        status = int(model.routing.status())
+    routed = {s.ref for r in routes_out for s in r.steps if s.kind != "break"}
+    used = {r.vehicle for r in routes_out}
+    unassigned: list[Unassigned] = list(impossible.values())
+    unassigned += [explain(problem, t, used) for t in servable if t not in routed]
+    unassigned.sort(key=lambda u: u.task)
+    return Solution(
+        routes=tuple(routes_out),
+        unassigned=tuple(unassigned),
+        stats={
+            "seconds": round(time.perf_counter() - started, 3),
+            "status": status,
+            "objective": None if assignment is None else int(assignment.ObjectiveValue()),
+            "seed": seed,
+        },
+    )
