@@ -37,6 +37,14 @@ class SearchConfig:
     first_solution: str = "PARALLEL_CHEAPEST_INSERTION"
     metaheuristic: str = "GUIDED_LOCAL_SEARCH"
     gls_lambda: float = 0.1
+    # Iterated local search with SISR ruin-and-recreate (OR-Tools >= 9.12).
+    ils: bool = False
+    sisr_max_sequence: int = 10
+    sisr_avg_removed: int = 10
+    sisr_bypass: float = 0.01
+    recreate: str = "LOCAL_CHEAPEST_INSERTION"
+    improve_perturbed: bool = True
+    sa_automatic: bool = True
 
 
 class _Model:
@@ -191,6 +199,12 @@ class _Model:
                     picked[node] = a if task.kind == "pickup" else -a
             caps = [int(v.capacity[k]) for v in p.vehicles]
             dims = []
+            if deliv.any() and not picked.any():
+                # Deliveries only: the load peaks at the start, so the classic cumulative
+                # dimension (sum of deliveries <= capacity) is exact and propagates best.
+                cb = routing.RegisterUnaryTransitVector(deliv.tolist())
+                routing.AddDimensionWithVehicleCapacity(cb, 0, caps, True, f"deliveries{k}")
+                continue
             if deliv.any():
                 cb = routing.RegisterUnaryTransitVector((-deliv).tolist())
                 routing.AddDimensionWithVehicleCapacity(cb, 0, caps, False, f"deliveries{k}")
@@ -286,6 +300,19 @@ class _Model:
         params.time_limit.FromMilliseconds(max(1, int(time_limit * 1000)))
         if solution_limit is not None:
             params.solution_limit = solution_limit
+        if config.ils:
+            params.use_iterated_local_search = True
+            ils = params.iterated_local_search_parameters
+            ils.improve_perturbed_solution = config.improve_perturbed
+            rr = ils.ruin_recreate_parameters
+            del rr.ruin_strategies[:]
+            sisr = rr.ruin_strategies.add().sisr
+            sisr.max_removed_sequence_size = config.sisr_max_sequence
+            sisr.avg_num_removed_visits = config.sisr_avg_removed
+            sisr.bypass_factor = config.sisr_bypass
+            rr.recreate_strategy.heuristic = getattr(FIRST_SOLUTION, config.recreate)
+            sa = ils.reference_solution_acceptance_strategy.simulated_annealing
+            sa.automatic_temperatures = config.sa_automatic
         return params
 
     def routes_from(self, assignment: pywrapcp.Assignment) -> list[RoutePlan]:
