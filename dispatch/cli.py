@@ -251,6 +251,98 @@ def cmd_route(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- solve and bench ---------------------------------------------------------------------
+def _read_json(path: str) -> Any:
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise InputError("PROBLEM", f"cannot read {path} ({e.strerror})") from None
+    except UnicodeDecodeError:
+        raise InputError("PROBLEM", f"{path} is not UTF-8 text") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(
+            "PROBLEM", f"{path} is not valid JSON ({e.msg} at line {e.lineno})"
+        ) from None
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def cmd_solve(args: argparse.Namespace) -> int:
+    from routing.run import answer
+    from routing.vroom_io import error_document
+
+    if args.time_limit <= 0:
+        raise InputError("--time-limit", "must be a positive number of seconds")
+    try:
+        doc = _read_json(args.problem)
+        needs_network = isinstance(doc, dict) and "matrices" not in doc and "matrix" not in doc
+        network = _network(args) if needs_network else None
+        result = answer(
+            doc, time_limit=args.time_limit, seed=args.seed, plan=args.plan, network=network
+        )
+    except InputError as e:
+        if args.json:
+            print(json.dumps(error_document(e), ensure_ascii=False))
+        raise
+    text = json.dumps(result, ensure_ascii=False)
+    if args.output is not None:
+        _write_atomically(args.output, text + "\n")
+
+    def human() -> None:
+        s = result["summary"]
+        print(
+            f"{s['routes']} routes, {s['unassigned']} unassigned, cost {s['cost']}, "
+            f"{s['distance'] / 1000:.1f} km, {s['duration'] / 3600:.2f} h of driving"
+        )
+        for r in result["routes"]:
+            ids = [str(st.get("id")) for st in r["steps"] if st["type"] not in ("start", "end")]
+            print(f"  vehicle {r['vehicle']}: {' '.join(ids)}  ({r['distance'] / 1000:.1f} km)")
+        for u in result["unassigned"]:
+            print(f"  unassigned {u['type']} {u['id']}: {u['reason']} - {u['detail']}")
+        if args.output is not None:
+            print(f"Solution written to {args.output}", file=sys.stderr)
+
+    _emit(args, result, human)
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from routing.bench import read_bks, run_bench
+    from routing.check import check_solution
+    from routing.solver import solve
+
+    if args.time_limit <= 0:
+        raise InputError("--time-limit", "must be a positive number of seconds")
+    bks = read_bks(args.bks) if args.bks is not None else None
+    gaps = []
+    for n, row in enumerate(
+        run_bench(args.files, args.time_limit, args.seed, bks, solve, check_solution), start=1
+    ):
+        if args.json:
+            print(json.dumps(row), flush=True)
+        else:
+            gap = f"{row['gap_pct']:+.2f} %" if row.get("gap_pct") is not None else ""
+            print(
+                f"{row['instance']:<14} cost {row['cost']:>12} vehicles {row['vehicles']:>3} "
+                f"{'feasible' if row['feasible'] else 'INFEASIBLE':<10} {row['seconds']:>6.1f} s "
+                f"{gap}",
+                flush=True,
+            )
+        if row.get("gap_pct") is not None:
+            gaps.append(row["gap_pct"])
+        _progress(f"[{n}/{len(args.files)}] {row['instance']} done")
+    if gaps:
+        _progress(f"mean gap {sum(gaps) / len(gaps):.2f} % over {len(gaps)} instances")
+    return 0
+
+
 # ---- parser ------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
@@ -299,6 +391,27 @@ def build_parser() -> argparse.ArgumentParser:
     route.add_argument("destination", metavar="TO", help="place id or lon,lat")
     route.add_argument("--profile", default="van", help="truck, van or motorbike (default van)")
     route.set_defaults(func=cmd_route)
+
+    solve = sub.add_parser("solve", parents=[common], help="solve a VROOM-format problem")
+    solve.add_argument("problem", metavar="PROBLEM.json", help="problem document ('-': stdin)")
+    solve.add_argument("--time-limit", type=float, default=10.0, help="seconds (default 10)")
+    solve.add_argument("--seed", type=int, default=0)
+    solve.add_argument("-o", "--output", type=Path, default=None, help="write the solution here")
+    solve.add_argument(
+        "--plan",
+        action="store_true",
+        help="plan mode: evaluate the vehicles' given steps without optimising",
+    )
+    solve.set_defaults(func=cmd_solve)
+
+    bench = sub.add_parser("bench", parents=[common], help="solve benchmark instances")
+    bench.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    bench.add_argument("--time-limit", type=float, default=10.0, help="seconds per instance")
+    bench.add_argument("--seed", type=int, default=0)
+    bench.add_argument(
+        "--bks", type=Path, default=None, help="CSV of best-known values (instance,vehicles,cost)"
+    )
+    bench.set_defaults(func=cmd_bench)
     return parser
 
 

@@ -472,6 +472,20 @@ class ProblemBuilder:
         self._vehicles.append(vehicle)
         return vehicle.index
 
+    def task_id(self, index: int) -> int:
+        return self._tasks[index].id
+
+    def shipment_tasks(self, index: int) -> tuple[int, int]:
+        s = self._shipments[index]
+        return s.pickup, s.delivery
+
+    def matrix_size(self) -> int:
+        return next(iter(self._durations.values())).shape[0] if self._durations else 0
+
+    def profiles(self) -> list[str]:
+        """The vehicles' profiles, in first-seen order."""
+        return list(dict.fromkeys(v.profile for v in self._vehicles))
+
     def build(self) -> Problem:
         """Check cross-references and freeze."""
         if not self._vehicles:

@@ -9,6 +9,7 @@ out although some vehicle could serve them alone: the vehicles able to do it are
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -126,6 +127,11 @@ def screen(problem: Problem) -> dict[int, Unassigned]:
     return out
 
 
+def _amount_text(amount: Sequence[int] | np.ndarray) -> str:
+    values = [int(x) for x in amount]
+    return str(values[0]) if len(values) == 1 else str(values)
+
+
 def _generic_detail(problem: Problem, reason: str, stops: list[Task]) -> str:
     first = stops[0]
     if reason == "skills":
@@ -137,7 +143,10 @@ def _generic_detail(problem: Problem, reason: str, stops: list[Task]) -> str:
             need = np.asarray(problem.shipments[first.shipment].amount)
         able = [v for v in problem.vehicles if first.skills <= v.skills]
         largest = max((tuple(v.capacity) for v in able), default=())
-        return f"it needs {tuple(int(x) for x in need)}, more than any vehicle carries {largest}"
+        return (
+            f"it needs {_amount_text(need)}, more than the largest able vehicle carries "
+            f"({_amount_text(largest)})"
+        )
     if reason == "max_tasks":
         return "every vehicle able to serve it allows fewer tasks than it needs"
     return "no vehicle can serve it"
