@@ -100,7 +100,10 @@ def parse_problem(doc: Any, network: RoadNetwork | None = None) -> Problem:
     if matrices is not None and not isinstance(matrices, dict):
         raise InputError("matrices", "must be an object keyed by profile")
     locs = _Locations(has_matrices=matrices is not None)
-    builder = ProblemBuilder()
+    # The first vehicle's capacity fixes the number of amount dimensions, so a job with a
+    # wrong-sized amount is the one named in the error.
+    capacity = vehicles[0].get("capacity")
+    builder = ProblemBuilder(len(capacity) if isinstance(capacity, list) else None)
     job_task: dict[int, int] = {}
     pickup_task: dict[int, int] = {}
     delivery_task: dict[int, int] = {}
