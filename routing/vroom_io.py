@@ -343,3 +343,73 @@ def solution_document(
         "computing_times": dict(computing_times or {}),
     }
     return {"code": 0, "summary": summary, "unassigned": unassigned, "routes": routes}
+
+
+def _windows_doc(windows: Sequence[Any]) -> list[list[int]]:
+    return [[w.start, min(w.end, 2**32 - 1)] for w in windows]
+
+
+def problem_document(problem: Problem) -> dict[str, Any]:
+    """A Problem as a VROOM problem document (explicit matrices and location indices)."""
+    jobs, shipments = [], []
+    for t in problem.tasks:
+        if t.kind != "job":
+            continue
+        job: dict[str, Any] = {
+            "id": t.id,
+            "location_index": t.location,
+            "setup": t.setup_s,
+            "service": t.service_s,
+            "delivery": list(t.delivery),
+            "pickup": list(t.pickup),
+            "skills": sorted(t.skills),
+            "priority": t.priority,
+            "time_windows": _windows_doc(t.time_windows),
+        }
+        jobs.append(job)
+    for s in problem.shipments:
+        ends = {}
+        for kind, index in (("pickup", s.pickup), ("delivery", s.delivery)):
+            t = problem.tasks[index]
+            ends[kind] = {
+                "id": t.id,
+                "location_index": t.location,
+                "setup": t.setup_s,
+                "service": t.service_s,
+                "time_windows": _windows_doc(t.time_windows),
+            }
+        shipments.append(
+            {"amount": list(s.amount), "skills": sorted(s.skills), "priority": s.priority, **ends}
+        )
+    vehicles = []
+    for v in problem.vehicles:
+        doc: dict[str, Any] = {
+            "id": v.id,
+            "profile": v.profile,
+            "capacity": list(v.capacity),
+            "skills": sorted(v.skills),
+            "time_window": _windows_doc([v.time_window])[0],
+            "speed_factor": v.speed_factor,
+            "costs": {"fixed": v.fixed_cost, "per_hour": v.per_hour, "per_km": v.per_km},
+        }
+        if v.start is not None:
+            doc["start_index"] = v.start
+        if v.end is not None:
+            doc["end_index"] = v.end
+        for key in ("max_tasks", "max_travel_time", "max_distance"):
+            if getattr(v, key) is not None:
+                doc[key] = getattr(v, key)
+        if v.breaks:
+            doc["breaks"] = [
+                {"id": b.id, "service": b.service_s, "time_windows": _windows_doc(b.time_windows)}
+                for b in v.breaks
+            ]
+        vehicles.append(doc)
+    matrices = {
+        profile: {
+            "durations": problem.durations[profile].tolist(),
+            "distances": problem.distances[profile].tolist(),
+        }
+        for profile in problem.durations
+    }
+    return {"vehicles": vehicles, "jobs": jobs, "shipments": shipments, "matrices": matrices}
