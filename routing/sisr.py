@@ -1,0 +1,1012 @@
+"""SISR: a ruin-and-recreate metaheuristic whose routes seed OR-Tools' final polish.
+
+*Slack Induction by String Removals* (Christiaens & Vanden Berghe, Transportation Science
+54(2), 2020), on the full :class:`routing.model.Problem` semantics except breaks and travel
+or distance limits (:func:`supports`). Every iteration
+
+1. **ruins** the current solution: a random routed seed task, then its nearest tasks in
+   turn; the route of each, if not ruined yet, loses a *string* (consecutive tasks holding
+   that task) or a *split string* (a longer string of which a random inner part is kept),
+   until ``k_s`` routes are ruined. The partner of a removed shipment task goes with it.
+   Sizes as in the paper: ``l_s_max = min(L_max, mean tasks per used route)``,
+   ``k_s = floor(U(1, 4 c / (1 + l_s_max)))``, string length ``floor(U(1, min(|t|,
+   l_s_max) + 1))``, split with probability 1/2, kept part ``m`` grown while ``U > 0.01``;
+2. **recreates**: the unrouted jobs and shipments (removed or still unassigned), in random
+   (weight 4), decreasing demand (4), far-from-depot (2) or close-to-depot (1) order, each
+   go to their cheapest feasible position over all routes (a shipment as a pickup/delivery
+   pair on one route), each position being skipped ("blink") with probability 0.01. Empty
+   vehicles are candidates too (paying their fixed cost), one per class of identical
+   vehicles. A task with no feasible position stays unassigned at a penalty;
+3. **accepts** by simulated annealing: the new solution replaces the current one if its
+   objective is below ``current - T ln U``; the best one is kept. ``T`` cools
+   exponentially from ``T0`` to ``Tf`` over the time budget (or over ``max_iterations``).
+
+Temperatures. The paper uses ``T0 = 100`` and ``Tf = 1`` on instances whose coordinates
+span 0..1000 (CVRPLIB X), where the mean distance between two customers is about 520 (the
+mean distance of two uniform points in a square is 0.52 of its side). Made scale-free,
+with ``a`` = the mean arc cost between the tasks' locations (over the vehicle types):
+``T0 = T0_PER_ARC * a`` and ``Tf = TF_PER_ARC * a``; see the constants below (measured on
+Solomon and X at our much shorter budgets).
+
+Objective (the OR-Tools model's): per used vehicle its fixed cost plus, per arc, the
+vehicle type's ``round(per_hour * s / 3600 + per_km * m / 1000)``; an unassigned task costs
+``base * (1 + priority * (n_tasks + 1))`` with ``base = max fixed cost + 2 * max arc cost +
+1``, so fewer (and lower-priority) unassigned tasks always win over cost.
+
+Feasibility is exact for the model: time windows (several per task; waiting allowed) and
+setup (only after a move) via each route's earliest departures and latest feasible starts
+(a multi-window backward pass), so a job insertion is checked in O(1) (one more node when
+the successor's setup changes); a shipment insertion propagates the shifted times between
+pickup and delivery. Loads: job deliveries are on board from the start, job pickups until
+the end, shipment amounts between pickup and delivery; prefix/suffix maxima of the load
+profile check a job in O(dims). Also skills, ``max_tasks``, vehicle shifts, start/end
+locations (``None`` = no travel), speed factors and cost types.
+
+The core runs in numba (``njit(cache=True)``); the problem is flattened into arrays once
+per call and nothing is cached between calls. The random generator is our own xorshift64*,
+so a run is deterministic for a given seed when ``max_iterations`` ends it (the time limit
+still stops it, as a safety net).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numba
+import numpy as np
+from numba import njit
+
+from routing.model import Problem, Step
+from routing.solution import RoutePlan
+
+__all__ = ["SisrResult", "improve", "supports"]
+
+# ---- parameters (the paper's, made scale-free where they carry units) ----------------------
+AVG_REMOVED = 10.0  # c-bar: mean number of tasks removed per ruin
+MAX_STRING = 10.0  # L_max: longest string removed from one route
+SPLIT_RATE = 0.5  # probability of a split string instead of a string
+SPLIT_DEPTH = 0.01  # beta: the kept part of a split string grows while U > beta
+BLINK_RATE = 0.01  # probability of skipping an insertion position
+T0_PER_ARC = 100.0 / 520.0  # initial temperature / mean arc cost
+TF_PER_ARC = 1.0 / 520.0  # final temperature / mean arc cost
+N_NEIGHBOURS = 100  # nearest tasks kept per task for the ruin
+TIME_CHECK = 4  # iterations between clock reads
+
+# ---- flat layout ----------------------------------------------------------------------------
+# task columns
+T_LOC, T_SETUP, T_SERV, T_TW0, T_TW1, T_PARTNER, T_KIND, T_PEN = range(8)
+N_TCOL = 8
+# vehicle columns
+V_TYPE, V_START, V_END, V_TWS, V_TWE, V_FIXED, V_MAXT, V_CLASS = range(8)
+N_VCOL = 8
+KIND_JOB, KIND_PICKUP, KIND_DELIVERY = 0, 1, 2
+INF = 1 << 60  # "never" / "no position": far above any time or cost sum
+
+
+@dataclass(frozen=True)
+class SisrResult:
+    routes: tuple[RoutePlan, ...]
+    unassigned: tuple[int, ...]  # task indices it could not insert
+    cost: int  # objective value in problem cost units (route costs incl. fixed)
+    iterations: int
+    seconds: float
+
+
+def supports(problem: Problem) -> bool:
+    """False when the problem uses features the heuristic does not model (vehicle breaks,
+    max_travel_time, max_distance); the solver then runs OR-Tools alone."""
+    for v in problem.vehicles:
+        if v.breaks or v.max_travel_time is not None or v.max_distance is not None:
+            return False
+        for s in v.steps:  # plan-mode time bounds on steps are not modelled either
+            if (s.service_at, s.service_after, s.service_before) != (None, None, None):
+                return False
+    return True
+
+
+# ---- random numbers (xorshift64*) ------------------------------------------------------------
+@njit(cache=True)
+def _next(st: Any) -> Any:
+    x = st[0]
+    x ^= x >> np.uint64(12)
+    x ^= x << np.uint64(25)
+    x ^= x >> np.uint64(27)
+    st[0] = x
+    return x * np.uint64(0x2545F4914F6CDD1D)
+
+
+@njit(cache=True)
+def _rand(st: Any) -> float:
+    """Uniform in [0, 1)."""
+    return float(_next(st) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@njit(cache=True)
+def _randint(st: Any, k: int) -> int:
+    """Uniform in 0..k-1 (k >= 1)."""
+    x = int(_rand(st) * k)
+    return x if x < k else k - 1
+
+
+@njit(cache=True)
+def _now() -> float:
+    with numba.objmode(t="float64"):
+        t = time.perf_counter()
+    return t
+
+
+# ---- time windows ----------------------------------------------------------------------------
+@njit(cache=True)
+def _begin(arrival: int, tw_s: Any, tw_e: Any, a: int, b: int) -> int:
+    """Earliest start >= arrival inside windows a..b-1 (sorted), INF if none."""
+    for w in range(a, b):
+        if arrival <= tw_e[w]:
+            s = tw_s[w]
+            return s if s > arrival else arrival
+    return INF
+
+
+@njit(cache=True)
+def _latest(bound: int, tw_s: Any, tw_e: Any, a: int, b: int) -> int:
+    """Latest start <= bound inside windows a..b-1, -INF if none."""
+    for w in range(b - 1, a - 1, -1):
+        if tw_s[w] <= bound:
+            e = tw_e[w]
+            return e if e < bound else bound
+    return -INF
+
+
+# ---- one route's derived data ----------------------------------------------------------------
+@njit(cache=True)
+def _recompute(P: Any, S: Any, r: int) -> None:
+    """Locations, earliest departures, latest starts, loads and cost of route r.
+
+    Positions: 0 = start, k = 1..len = task r_nodes[r, k-1], len+1 = end. r_dep holds the
+    departure of each position (the arrival at the end); r_lat the latest start of setup
+    and service that keeps the rest feasible (the end: the shift end).
+    """
+    T, tw_s, tw_e, t_init, t_delta, allowed, V, v_cap, dur, cst, adj, keys = P
+    r_len, r_nodes, r_loc, r_dep, r_lat, r_load, r_fmax, r_bmax, r_cost, t_route, t_pos = S
+    ty = V[r, V_TYPE]
+    n_dims = t_init.shape[1]
+    ln = r_len[r]
+    r_loc[r, 0] = V[r, V_START]
+    for k in range(1, ln + 1):
+        node = r_nodes[r, k - 1]
+        r_loc[r, k] = T[node, T_LOC]
+        t_route[node] = r
+        t_pos[node] = k
+    r_loc[r, ln + 1] = V[r, V_END]
+    dep = V[r, V_TWS]
+    r_dep[r, 0] = dep
+    if ln == 0:
+        r_dep[r, 1] = dep
+        r_lat[r, 0] = V[r, V_TWE]
+        r_lat[r, 1] = V[r, V_TWE]
+        for d in range(n_dims):
+            r_load[r, 0, d] = 0
+            r_fmax[r, 0, d] = 0
+            r_bmax[r, 0, d] = 0
+        r_cost[r] = 0
+        return
+    cost = 0
+    for k in range(1, ln + 1):
+        node = r_nodes[r, k - 1]
+        pl = r_loc[r, k - 1]
+        lc = r_loc[r, k]
+        b = _begin(dep + dur[ty, pl, lc], tw_s, tw_e, T[node, T_TW0], T[node, T_TW1])
+        if b >= INF:
+            dep = INF
+        else:
+            dep = b + T[node, T_SERV] + (T[node, T_SETUP] if pl != lc else 0)
+        r_dep[r, k] = dep
+        cost += cst[ty, pl, lc]
+    r_dep[r, ln + 1] = min(dep + dur[ty, r_loc[r, ln], r_loc[r, ln + 1]], INF)
+    cost += cst[ty, r_loc[r, ln], r_loc[r, ln + 1]]
+    r_cost[r] = cost + V[r, V_FIXED]
+    lat = V[r, V_TWE]
+    r_lat[r, ln + 1] = lat
+    for k in range(ln, 0, -1):
+        node = r_nodes[r, k - 1]
+        lc = r_loc[r, k]
+        setup = T[node, T_SETUP] if r_loc[r, k - 1] != lc else 0
+        bound = lat - dur[ty, lc, r_loc[r, k + 1]] - T[node, T_SERV] - setup
+        lat = _latest(max(bound, -INF), tw_s, tw_e, T[node, T_TW0], T[node, T_TW1])
+        r_lat[r, k] = lat
+    r_lat[r, 0] = lat
+    for d in range(n_dims):
+        s = 0
+        for k in range(ln):
+            s += t_init[r_nodes[r, k], d]
+        r_load[r, 0, d] = s
+        for k in range(1, ln + 1):
+            s += t_delta[r_nodes[r, k - 1], d]
+            r_load[r, k, d] = s
+        m = r_load[r, 0, d]
+        for k in range(ln + 1):
+            if r_load[r, k, d] > m:
+                m = r_load[r, k, d]
+            r_fmax[r, k, d] = m
+        m = r_load[r, ln, d]
+        for k in range(ln, -1, -1):
+            if r_load[r, k, d] > m:
+                m = r_load[r, k, d]
+            r_bmax[r, k, d] = m
+
+
+@njit(cache=True)
+def _route_ok(P: Any, S: Any, r: int) -> bool:
+    """Full check of route r from scratch (used for initial routes)."""
+    T, tw_s, tw_e, t_init, t_delta, allowed, V, v_cap, dur, cst, adj, keys = P
+    r_len, r_nodes, r_loc, r_dep, r_lat, r_load, r_fmax, r_bmax, r_cost, t_route, t_pos = S
+    ln = r_len[r]
+    if ln == 0:
+        return True
+    if ln > V[r, V_MAXT]:
+        return False
+    ty = V[r, V_TYPE]
+    dep = V[r, V_TWS]
+    for k in range(1, ln + 1):
+        node = r_nodes[r, k - 1]
+        if not allowed[node, r]:
+            return False
+        partner = T[node, T_PARTNER]
+        if partner >= 0:
+            if t_route[partner] != r:
+                return False
+            if T[node, T_KIND] == KIND_PICKUP and t_pos[partner] < k:
+                return False
+        pl, lc = r_loc[r, k - 1], r_loc[r, k]
+        b = _begin(dep + dur[ty, pl, lc], tw_s, tw_e, T[node, T_TW0], T[node, T_TW1])
+        if b >= INF:
+            return False
+        dep = b + T[node, T_SERV] + (T[node, T_SETUP] if pl != lc else 0)
+    if dep + dur[ty, r_loc[r, ln], r_loc[r, ln + 1]] > V[r, V_TWE]:
+        return False
+    for k in range(ln + 1):
+        for d in range(t_init.shape[1]):
+            if r_load[r, k, d] > v_cap[r, d]:
+                return False
+    return True
+
+
+# ---- insertion -------------------------------------------------------------------------------
+@njit(cache=True)
+def _eval_job(P: Any, S: Any, j: int, r: int, best: int, blink: float, rng: Any) -> Any:
+    """Cheapest feasible position (< best) of job j in route r: (cost delta, position)."""
+    T, tw_s, tw_e, t_init, t_delta, allowed, V, v_cap, dur, cst, adj, keys = P
+    r_len, r_nodes, r_loc, r_dep, r_lat, r_load, r_fmax, r_bmax, r_cost, t_route, t_pos = S
+    best_pos = -1
+    ln = r_len[r]
+    if ln + 1 > V[r, V_MAXT] or not allowed[j, r]:
+        return best, best_pos
+    ty = V[r, V_TYPE]
+    dm = dur[ty]
+    cm = cst[ty]
+    n_dims = t_init.shape[1]
+    jl = T[j, T_LOC]
+    js = T[j, T_SETUP]
+    jv = T[j, T_SERV]
+    a0 = T[j, T_TW0]
+    a1 = T[j, T_TW1]
+    last = tw_e[a1 - 1]
+    extra = V[r, V_FIXED] if ln == 0 else 0
+    for k in range(1, ln + 2):
+        pl = r_loc[r, k - 1]
+        nl = r_loc[r, k]
+        delta = cm[pl, jl] + cm[jl, nl] - cm[pl, nl] + extra
+        if delta >= best:
+            continue
+        dprev = r_dep[r, k - 1]
+        if dprev > last:
+            break
+        b = _begin(dprev + dm[pl, jl], tw_s, tw_e, a0, a1)
+        if b >= INF:
+            continue
+        arr = b + jv + (js if pl != jl else 0) + dm[jl, nl]
+        if k <= ln and (pl != nl) != (jl != nl):
+            # the successor's setup changes: move one node further
+            nn = r_nodes[r, k - 1]
+            bn = _begin(arr, tw_s, tw_e, T[nn, T_TW0], T[nn, T_TW1])
+            if bn >= INF:
+                continue
+            dn = bn + T[nn, T_SERV] + (T[nn, T_SETUP] if jl != nl else 0)
+            if dn + dm[nl, r_loc[r, k + 1]] > r_lat[r, k + 1]:
+                continue
+        elif arr > r_lat[r, k]:
+            continue
+        ok = True
+        for d in range(n_dims):
+            cap = v_cap[r, d]
+            ini = t_init[j, d]
+            after = ini + t_delta[j, d]
+            if r_fmax[r, k - 1, d] + ini > cap or r_load[r, k - 1, d] + after > cap:
+                ok = False
+                break
+            if k <= ln and r_bmax[r, k, d] + after > cap:
+                ok = False
+                break
+        if not ok:
+            continue
+        if blink > 0.0 and _rand(rng) < blink:
+            continue
+        best = delta
+        best_pos = k
+    return best, best_pos
+
+
+@njit(cache=True)
+def _eval_pair(P: Any, S: Any, p: int, q: int, r: int, best: int, blink: float, rng: Any) -> Any:
+    """Cheapest feasible (< best) insertion of pickup p before old position i and delivery
+    q before old position j >= i of route r: (cost delta, i, j)."""
+    T, tw_s, tw_e, t_init, t_delta, allowed, V, v_cap, dur, cst, adj, keys = P
+    r_len, r_nodes, r_loc, r_dep, r_lat, r_load, r_fmax, r_bmax, r_cost, t_route, t_pos = S
+    best_i = -1
+    best_j = -1
+    ln = r_len[r]
+    if ln + 2 > V[r, V_MAXT] or not allowed[p, r] or not allowed[q, r]:
+        return best, best_i, best_j
+    ty = V[r, V_TYPE]
+    dm = dur[ty]
+    cm = cst[ty]
+    n_dims = t_init.shape[1]
+    pL = T[p, T_LOC]
+    dL = T[q, T_LOC]
+    p_last = tw_e[T[p, T_TW1] - 1]
+    extra = V[r, V_FIXED] if ln == 0 else 0
+    for i in range(1, ln + 2):
+        pl = r_loc[r, i - 1]
+        nl = r_loc[r, i]
+        dprev = r_dep[r, i - 1]
+        if dprev > p_last:
+            break
+        ok = True
+        for d in range(n_dims):
+            ini = t_init[p, d] + t_init[q, d]
+            if (
+                r_fmax[r, i - 1, d] + ini > v_cap[r, d]
+                or r_load[r, i - 1, d] + ini + t_delta[p, d] > v_cap[r, d]
+            ):
+                ok = False
+                break
+        if not ok:
+            continue
+        b = _begin(dprev + dm[pl, pL], tw_s, tw_e, T[p, T_TW0], T[p, T_TW1])
+        if b >= INF:
+            continue
+        cur_dep = b + T[p, T_SERV] + (T[p, T_SETUP] if pl != pL else 0)
+        cur_loc = pL
+        c_in = cm[pl, pL] + cm[pL, nl] - cm[pl, nl] + extra
+        for j in range(i, ln + 2):
+            if j > i:
+                # old node at position j-1 now follows the pickup's shifted schedule
+                node = r_nodes[r, j - 2]
+                ol = r_loc[r, j - 1]
+                bb = _begin(cur_dep + dm[cur_loc, ol], tw_s, tw_e, T[node, T_TW0], T[node, T_TW1])
+                if bb >= INF:
+                    break
+                if (cur_loc != ol) == (r_loc[r, j - 2] != ol) and bb > r_lat[r, j - 1]:
+                    break
+                cur_dep = bb + T[node, T_SERV] + (T[node, T_SETUP] if cur_loc != ol else 0)
+                cur_loc = ol
+                for d in range(n_dims):
+                    if r_load[r, j - 1, d] + t_init[p, d] + t_init[q, d] + t_delta[p, d] > v_cap[
+                        r, d
+                    ]:
+                        ok = False
+                        break
+                if not ok:
+                    break
+                sl = r_loc[r, j]
+                delta = c_in + cm[ol, dL] + cm[dL, sl] - cm[ol, sl]
+            else:
+                sl = nl
+                delta = cm[pl, pL] + cm[pL, dL] + cm[dL, nl] - cm[pl, nl] + extra
+            if delta >= best:
+                continue
+            b2 = _begin(cur_dep + dm[cur_loc, dL], tw_s, tw_e, T[q, T_TW0], T[q, T_TW1])
+            if b2 >= INF:
+                continue
+            arr = b2 + T[q, T_SERV] + (T[q, T_SETUP] if cur_loc != dL else 0) + dm[dL, sl]
+            old_pred = r_loc[r, j - 1]
+            if j <= ln and (old_pred != sl) != (dL != sl):
+                nn = r_nodes[r, j - 1]
+                bn = _begin(arr, tw_s, tw_e, T[nn, T_TW0], T[nn, T_TW1])
+                if bn >= INF:
+                    continue
+                dn = bn + T[nn, T_SERV] + (T[nn, T_SETUP] if dL != sl else 0)
+                if dn + dm[sl, r_loc[r, j + 1]] > r_lat[r, j + 1]:
+                    continue
+            elif arr > r_lat[r, j]:
+                continue
+            if blink > 0.0 and _rand(rng) < blink:
+                continue
+            best = delta
+            best_i = i
+            best_j = j
+    return best, best_i, best_j
+
+
+@njit(cache=True)
+def _insert_job(P: Any, S: Any, r: int, j: int, k: int) -> None:
+    r_len, r_nodes = S[0], S[1]
+    ln = r_len[r]
+    for x in range(ln, k - 1, -1):
+        r_nodes[r, x] = r_nodes[r, x - 1]
+    r_nodes[r, k - 1] = j
+    r_len[r] = ln + 1
+    _recompute(P, S, r)
+
+
+@njit(cache=True)
+def _insert_pair(P: Any, S: Any, r: int, p: int, q: int, i: int, j: int) -> None:
+    r_len, r_nodes = S[0], S[1]
+    ln = r_len[r]
+    for x in range(ln - 1, j - 2, -1):
+        r_nodes[r, x + 2] = r_nodes[r, x]
+    r_nodes[r, j] = q
+    for x in range(j - 2, i - 2, -1):
+        r_nodes[r, x + 1] = r_nodes[r, x]
+    r_nodes[r, i - 1] = p
+    r_len[r] = ln + 2
+    _recompute(P, S, r)
+
+
+# ---- ruin and recreate -----------------------------------------------------------------------
+@njit(cache=True)
+def _touch(r: int, stamp: int, r_stamp: Any, touched: Any, n_touched: int) -> int:
+    if r_stamp[r] != stamp:
+        r_stamp[r] = stamp
+        touched[n_touched] = r
+        n_touched += 1
+    return n_touched
+
+
+@njit(cache=True)
+def _ruin(
+    P: Any,
+    S: Any,
+    prm: Any,
+    rng: Any,
+    stamp: int,
+    r_stamp: Any,
+    touched: Any,
+    n_touched: int,
+    rm_flag: Any,
+) -> int:
+    """Remove strings around a random seed task (SISR's ruin); returns n_touched."""
+    T, tw_s, tw_e, t_init, t_delta, allowed, V, v_cap, dur, cst, adj, keys = P
+    r_len, r_nodes, r_loc, r_dep, r_lat, r_load, r_fmax, r_bmax, r_cost, t_route, t_pos = S
+    avg_removed, max_string, split_rate, split_depth = prm[0], prm[1], prm[2], prm[3]
+    n = T.shape[0]
+    n_routed = 0
+    n_routes = 0
+    for r in range(r_len.shape[0]):
+        if r_len[r] > 0:
+            n_routes += 1
+            n_routed += r_len[r]
+    if n_routed == 0:
+        return n_touched
+    ls_max = min(max_string, n_routed / n_routes)
+    ks_max = 4.0 * avg_removed / (1.0 + ls_max) - 1.0
+    ks = int(1.0 + _rand(rng) * ks_max)
+    seed = _randint(rng, n)
+    while t_route[seed] < 0:
+        seed = _randint(rng, n)
+    ruined = 0
+    for idx in range(-1, adj.shape[1]):
+        if ruined >= ks:
+            break
+        c = seed if idx < 0 else adj[seed, idx]
+        if c < 0:
+            break
+        r = t_route[c]
+        if r < 0 or r_stamp[r] == stamp:
+            continue
+        ln = r_len[r]
+        lt = int(1.0 + _rand(rng) * min(float(ln), ls_max))
+        lt = min(lt, ln)
+        pos = t_pos[c] - 1
+        if lt == ln or lt == 1 or _rand(rng) >= split_rate:
+            lo = max(0, pos - lt + 1)
+            hi = min(ln - lt, pos)
+            s = lo + _randint(rng, hi - lo + 1)
+            for x in range(s, s + lt):
+                rm_flag[r_nodes[r, x]] = True
+        else:
+            m = 1
+            while m < ln - lt and _rand(rng) > split_depth:
+                m += 1
+            w = lt + m
+            lo = max(0, pos - w + 1)
+            hi = min(ln - w, pos)
+            s = lo + _randint(rng, hi - lo + 1)
+            kept = _randint(rng, w - m + 1)
+            for x in range(w):
+                if x < kept or x >= kept + m:
+                    rm_flag[r_nodes[r, s + x]] = True
+        for x in range(ln):
+            node = r_nodes[r, x]
+            if rm_flag[node] and T[node, T_PARTNER] >= 0:
+                rm_flag[T[node, T_PARTNER]] = True
+        kept_n = 0
+        for x in range(ln):
+            node = r_nodes[r, x]
+            if rm_flag[node]:
+                rm_flag[node] = False
+                t_route[node] = -1
+                t_pos[node] = -1
+            else:
+                r_nodes[r, kept_n] = node
+                kept_n += 1
+        r_len[r] = kept_n
+        _recompute(P, S, r)
+        n_touched = _touch(r, stamp, r_stamp, touched, n_touched)
+        ruined += 1
+    return n_touched
+
+
+@njit(cache=True)
+def _recreate(
+    P: Any,
+    S: Any,
+    prm: Any,
+    rng: Any,
+    stamp: int,
+    r_stamp: Any,
+    touched: Any,
+    n_touched: int,
+    cls_stamp: Any,
+    units: Any,
+    keyvals: Any,
+) -> int:
+    """Greedy insertion with blinks of every unrouted job / shipment; returns n_touched."""
+    T, tw_s, tw_e, t_init, t_delta, allowed, V, v_cap, dur, cst, adj, keys = P
+    r_len, r_nodes, r_loc, r_dep, r_lat, r_load, r_fmax, r_bmax, r_cost, t_route, t_pos = S
+    blink = prm[4]
+    n = T.shape[0]
+    m = r_len.shape[0]
+    nu = 0
+    for t in range(n):
+        if t_route[t] < 0 and T[t, T_KIND] != KIND_DELIVERY:
+            units[nu] = t
+            nu += 1
+    if nu == 0:
+        return n_touched
+    for x in range(nu - 1, 0, -1):
+        y = _randint(rng, x + 1)
+        units[x], units[y] = units[y], units[x]
+    u = _rand(rng) * 11.0
+    if u >= 4.0:  # else: random order
+        col = 0 if u < 8.0 else 1  # demand, else distance from the depots
+        sign = 1.0 if u >= 10.0 else -1.0  # close: ascending, else descending
+        for x in range(nu):
+            keyvals[x] = sign * keys[units[x], col]
+        order = np.argsort(keyvals[:nu], kind="mergesort")
+        sorted_units = units[:nu][order]
+        units[:nu] = sorted_units
+    for x in range(nu):
+        t = units[x]
+        cls_stamp[0] += 1
+        mark = cls_stamp[0]
+        best = INF
+        br = -1
+        bi = -1
+        bj = -1
+        pair = T[t, T_KIND] == KIND_PICKUP
+        partner = T[t, T_PARTNER]
+        for r in range(m):
+            if r_len[r] == 0:
+                c = V[r, V_CLASS] + 1
+                if cls_stamp[c] == mark:
+                    continue
+                cls_stamp[c] = mark
+            if pair:
+                nb, i, j = _eval_pair(P, S, t, partner, r, best, blink, rng)
+                if i >= 0:
+                    best, br, bi, bj = nb, r, i, j
+            else:
+                nb, k = _eval_job(P, S, t, r, best, blink, rng)
+                if k >= 0:
+                    best, br, bi = nb, r, k
+        if br >= 0:
+            if pair:
+                _insert_pair(P, S, br, t, partner, bi, bj)
+            else:
+                _insert_job(P, S, br, t, bi)
+            n_touched = _touch(br, stamp, r_stamp, touched, n_touched)
+    return n_touched
+
+
+@njit(cache=True)
+def _objective(P: Any, S: Any) -> int:
+    T = P[0]
+    r_cost, t_route = S[8], S[9]
+    total = 0
+    for r in range(r_cost.shape[0]):
+        total += r_cost[r]
+    for t in range(T.shape[0]):
+        if t_route[t] < 0:
+            total += T[t, T_PEN]
+    return total
+
+
+@njit(cache=True)
+def _save(S: Any, r: int, to_len: Any, to_nodes: Any) -> None:
+    r_len, r_nodes = S[0], S[1]
+    to_len[r] = r_len[r]
+    for x in range(r_len[r]):
+        to_nodes[r, x] = r_nodes[r, x]
+
+
+# ---- the search ------------------------------------------------------------------------------
+@njit(cache=True)
+def _search(
+    P: Any,
+    S: Any,
+    prm: Any,
+    rng: Any,
+    best_len: Any,
+    best_nodes: Any,
+    t_end: float,
+    max_iter: int,
+) -> Any:
+    """Build (from the routes in S, dropping infeasible ones), then ruin-and-recreate with
+    simulated annealing until t_end or max_iter; the best routes go to best_*.
+    Returns (iterations, best objective)."""
+    T, tw_s, tw_e, t_init, t_delta, allowed, V, v_cap, dur, cst, adj, keys = P
+    r_len, r_nodes, r_loc, r_dep, r_lat, r_load, r_fmax, r_bmax, r_cost, t_route, t_pos = S
+    n = T.shape[0]
+    m = r_len.shape[0]
+    t0, tf = prm[5], prm[6]
+    touched = np.empty(m, np.int64)
+    r_stamp = np.zeros(m, np.int64)
+    cls_stamp = np.zeros(V[:, V_CLASS].max() + 2, np.int64)  # [0] = counter
+    units = np.empty(n, np.int64)
+    keyvals = np.empty(n, np.float64)
+    rm_flag = np.zeros(n, np.bool_)
+    cur_len = np.zeros(m, np.int64)
+    cur_nodes = np.zeros_like(r_nodes)
+
+    # initial routes: keep the feasible ones, then insert everything else
+    for r in range(m):
+        _recompute(P, S, r)
+    for r in range(m):
+        if not _route_ok(P, S, r):
+            for x in range(r_len[r]):
+                t_route[r_nodes[r, x]] = -1
+                t_pos[r_nodes[r, x]] = -1
+            r_len[r] = 0
+            _recompute(P, S, r)
+    _recreate(P, S, prm, rng, 1, r_stamp, touched, 0, cls_stamp, units, keyvals)
+    for r in range(m):
+        _save(S, r, cur_len, cur_nodes)
+        _save(S, r, best_len, best_nodes)
+    cur_obj = _objective(P, S)
+    best_obj = cur_obj
+
+    stamp = 1
+    it = 0
+    t_start = _now()
+    now = t_start
+    span = max(t_end - t_start, 1e-9)
+    frac = 0.0
+    while True:
+        if max_iter >= 0:
+            if it >= max_iter:
+                break
+            frac = it / max(max_iter, 1)
+        if it % TIME_CHECK == 0:
+            now = _now()
+            if now >= t_end:
+                break
+            if max_iter < 0:
+                frac = (now - t_start) / span
+        temp = t0 * (tf / t0) ** frac
+        stamp += 1
+        n_t = _ruin(P, S, prm, rng, stamp, r_stamp, touched, 0, rm_flag)
+        n_t = _recreate(P, S, prm, rng, stamp, r_stamp, touched, n_t, cls_stamp, units, keyvals)
+        obj = _objective(P, S)
+        if obj < cur_obj - temp * math.log(1.0 - _rand(rng)):
+            for x in range(n_t):
+                _save(S, touched[x], cur_len, cur_nodes)
+            cur_obj = obj
+            if obj < best_obj:
+                best_obj = obj
+                for r in range(m):
+                    _save(S, r, best_len, best_nodes)
+        else:
+            for x in range(n_t):
+                r = touched[x]
+                for y in range(r_len[r]):
+                    t_route[r_nodes[r, y]] = -1
+                    t_pos[r_nodes[r, y]] = -1
+            for x in range(n_t):
+                r = touched[x]
+                r_len[r] = cur_len[r]
+                for y in range(cur_len[r]):
+                    r_nodes[r, y] = cur_nodes[r, y]
+                _recompute(P, S, r)
+        it += 1
+    return it, best_obj
+
+
+# ---- flattening ------------------------------------------------------------------------------
+@dataclass
+class _Flat:
+    tasks: list[int]  # internal index -> problem task index
+    P: tuple[np.ndarray, ...]
+    n_loc: int  # compact locations; index n_loc = "no location"
+
+
+def _flatten(problem: Problem, tasks: list[int]) -> _Flat:
+    n = len(tasks)
+    vehicles = problem.vehicles
+    m = len(vehicles)
+    n_dims = max(problem.n_dims, 1)
+    internal = {t: k for k, t in enumerate(tasks)}
+
+    # compact locations: the tasks' and the vehicles' ends; index L = none (zero travel)
+    used: list[int] = sorted(
+        {problem.tasks[t].location for t in tasks}
+        | {x for v in vehicles for x in (v.start, v.end) if x is not None}
+    )
+    n_loc = len(used)
+    loc_of = {x: k for k, x in enumerate(used)}
+    idx = np.asarray(used, dtype=np.int64)
+
+    # vehicle types: (profile, speed_factor, per_hour, per_km)
+    type_of: dict[tuple[str, float, int, int], int] = {}
+    durs: list[np.ndarray] = []
+    costs: list[np.ndarray] = []
+    max_arc = 0
+    for v in vehicles:
+        key = (v.profile, v.speed_factor, v.per_hour, v.per_km)
+        if key in type_of:
+            continue
+        type_of[key] = len(durs)
+        dur_full, dist_full = problem.travel(v)
+        d = np.zeros((n_loc + 1, n_loc + 1), np.int64)
+        c = np.zeros((n_loc + 1, n_loc + 1), np.int64)
+        if n_loc:
+            sub_d = dur_full[np.ix_(idx, idx)].astype(np.int64)
+            sub_m = dist_full[np.ix_(idx, idx)].astype(np.int64)
+            d[:n_loc, :n_loc] = sub_d
+            c[:n_loc, :n_loc] = np.rint(v.per_hour * sub_d / 3600 + v.per_km * sub_m / 1000)
+            arc = v.per_hour * sub_d.max() / 3600 + v.per_km * sub_m.max() / 1000
+            max_arc = max(max_arc, int(arc) + 1)
+        durs.append(d)
+        costs.append(c)
+    dur = np.ascontiguousarray(np.stack(durs))
+    cst = np.ascontiguousarray(np.stack(costs))
+    base = max(v.fixed_cost for v in vehicles) + 2 * max_arc + 1
+
+    # vehicle classes: identical empty vehicles are tried once per insertion
+    class_of: dict[tuple[Any, ...], int] = {}
+    V = np.zeros((m, N_VCOL), np.int64)
+    v_cap = np.zeros((m, n_dims), np.int64)
+    for v in vehicles:
+        maxt = n if v.max_tasks is None else min(v.max_tasks, n)
+        ty = type_of[(v.profile, v.speed_factor, v.per_hour, v.per_km)]
+        start = n_loc if v.start is None else loc_of[v.start]
+        end = n_loc if v.end is None else loc_of[v.end]
+        ckey = (ty, start, end, v.time_window, v.capacity, v.fixed_cost, maxt, v.skills)
+        cls = class_of.setdefault(ckey, len(class_of))
+        V[v.index] = (
+            ty,
+            start,
+            end,
+            v.time_window.start,
+            v.time_window.end,
+            v.fixed_cost,
+            maxt,
+            cls,
+        )
+        if problem.n_dims:
+            v_cap[v.index] = v.capacity
+
+    # tasks
+    T = np.zeros((n, N_TCOL), np.int64)
+    t_init = np.zeros((n, n_dims), np.int64)
+    t_delta = np.zeros((n, n_dims), np.int64)
+    allowed = np.zeros((n, m), np.bool_)
+    tw_s_l: list[int] = []
+    tw_e_l: list[int] = []
+    demand = np.zeros(n, np.float64)
+    cap_scale = np.maximum(v_cap.max(axis=0), 1).astype(np.float64)
+    amounts = problem.shipment_amounts()
+    for k, t in enumerate(tasks):
+        task = problem.tasks[t]
+        partner = -1
+        kind = KIND_JOB
+        if task.kind != "job":
+            s = problem.shipments[task.shipment]
+            other = s.delivery if task.kind == "pickup" else s.pickup
+            if other not in internal:
+                raise ValueError(f"task {t} is given without its shipment partner {other}")
+            partner = internal[other]
+            kind = KIND_PICKUP if task.kind == "pickup" else KIND_DELIVERY
+        a0 = len(tw_s_l)
+        for w in task.time_windows:
+            tw_s_l.append(w.start)
+            tw_e_l.append(w.end)
+        penalty = base * (1 + task.priority * (n + 1))
+        T[k] = (
+            loc_of[task.location],
+            task.setup_s,
+            task.service_s,
+            a0,
+            len(tw_s_l),
+            partner,
+            kind,
+            penalty,
+        )
+        if problem.n_dims:
+            if kind == KIND_JOB:
+                t_init[k] = task.delivery
+                t_delta[k] = np.asarray(task.pickup) - np.asarray(task.delivery)
+                need = np.maximum(task.delivery, task.pickup)
+            else:
+                amount = np.asarray(amounts[task.shipment], np.int64)
+                t_delta[k] = amount if kind == KIND_PICKUP else -amount
+                need = amount
+            demand[k] = float((need / cap_scale).sum())
+        for v in vehicles:
+            allowed[k, v.index] = v.can_serve(task)
+    tw_s = np.asarray(tw_s_l, np.int64)
+    tw_e = np.asarray(tw_e_l, np.int64)
+
+    # neighbourhoods: symmetric cost (durations if every cost is 0) summed over types
+    metric = (cst + cst.transpose(0, 2, 1)).sum(axis=0).astype(np.float64)
+    if not metric[:n_loc, :n_loc].any():
+        metric = (dur + dur.transpose(0, 2, 1)).sum(axis=0).astype(np.float64)
+    t_locs = T[:, T_LOC]
+    n_nb = min(N_NEIGHBOURS, n - 1)
+    adj = np.full((n, max(n_nb, 1)), -1, np.int64)
+    if n_nb > 0:
+        for lo in range(0, n, 256):
+            rows = np.arange(lo, min(n, lo + 256))
+            block = metric[np.ix_(t_locs[rows], t_locs)]
+            block[np.arange(len(rows)), rows] = np.inf  # not its own neighbour
+            part = np.argpartition(block, n_nb - 1, axis=1)[:, :n_nb]
+            vals = np.take_along_axis(block, part, axis=1)
+            order = np.lexsort((part, vals), axis=1)
+            adj[rows, :n_nb] = np.take_along_axis(part, order, axis=1)
+    depots = sorted(
+        {loc_of[x] for v in vehicles for x in ((v.start,) if v.start is not None else (v.end,))
+         if x is not None}
+    )
+    depot_dist = (
+        metric[np.ix_(t_locs, np.asarray(depots))].min(axis=1) if depots else np.zeros(n)
+    )
+    keys = np.ascontiguousarray(np.stack([demand, depot_dist], axis=1))
+    P = (T, tw_s, tw_e, t_init, t_delta, allowed, V, v_cap, dur, cst, adj, keys)
+    return _Flat(tasks=tasks, P=P, n_loc=n_loc)
+
+
+def _mean_arc(flat: _Flat) -> float:
+    """Mean arc cost between the tasks' locations, over the vehicle types."""
+    T, cst = flat.P[0], flat.P[9]
+    locs = T[:, T_LOC]
+    if len(locs) > 400:
+        locs = locs[np.linspace(0, len(locs) - 1, 400).astype(np.int64)]
+    sub = cst[:, locs][:, :, locs].astype(np.float64)
+    k = len(locs)
+    if k < 2:
+        return float(sub.mean()) if sub.size else 0.0
+    return float(sub.sum() / (sub.shape[0] * k * (k - 1)))
+
+
+def _seed_state(seed: int) -> np.ndarray:
+    """xorshift state from a seed (splitmix64), never 0."""
+    z = (seed * 0x9E3779B97F4A7C15 + 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
+    z ^= z >> 31
+    return np.array([z or 0x2545F4914F6CDD1D], dtype=np.uint64)
+
+
+def _route_cost(problem: Problem, plan: RoutePlan) -> int:
+    """The checker's cost of a route (VROOM formula on the route's travel)."""
+    v = problem.vehicles[plan.vehicle]
+    dur, dist = problem.travel(v)
+    locs = [problem.tasks[s.ref].location for s in plan.steps]
+    if not locs:
+        return 0
+    path = ([] if v.start is None else [v.start]) + locs + ([] if v.end is None else [v.end])
+    a, b = np.asarray(path[:-1], np.int64), np.asarray(path[1:], np.int64)
+    return problem.route_cost(v, int(dur[a, b].sum()), int(dist[a, b].sum()))
+
+
+def improve(
+    problem: Problem,
+    time_limit: float,
+    seed: int = 0,
+    *,
+    tasks: Sequence[int] | None = None,
+    initial: Sequence[RoutePlan] | None = None,
+    max_iterations: int | None = None,
+) -> SisrResult:
+    """Ruin-and-recreate search from scratch (or from initial routes) on the given tasks
+    (default: all). Deterministic for a given seed and max_iterations."""
+    started = time.perf_counter()
+    if not supports(problem):
+        raise ValueError("the problem has breaks or travel limits, which SISR does not model")
+    task_list = list(range(len(problem.tasks))) if tasks is None else sorted(set(tasks))
+    if not task_list:
+        return SisrResult((), (), 0, 0, time.perf_counter() - started)
+    flat = _flatten(problem, task_list)
+    T, V = flat.P[0], flat.P[6]
+    n, m = len(task_list), len(problem.vehicles)
+    width = max(1, int(V[:, V_MAXT].max()))
+    n_dims = flat.P[3].shape[1]
+    r_len = np.zeros(m, np.int64)
+    r_nodes = np.zeros((m, width), np.int64)
+    if initial:
+        internal = {t: k for k, t in enumerate(task_list)}
+        seen: set[int] = set()
+        for plan in initial:
+            refs = [
+                internal[s.ref]
+                for s in plan.steps
+                if s.kind in ("job", "pickup", "delivery") and s.ref in internal
+            ]
+            refs = [x for x in refs if x not in seen][:width]
+            if r_len[plan.vehicle] or not refs:
+                continue
+            seen.update(refs)
+            r_len[plan.vehicle] = len(refs)
+            r_nodes[plan.vehicle, : len(refs)] = refs
+    S = (
+        r_len,
+        r_nodes,
+        np.zeros((m, width + 2), np.int64),  # r_loc
+        np.zeros((m, width + 2), np.int64),  # r_dep
+        np.zeros((m, width + 2), np.int64),  # r_lat
+        np.zeros((m, width + 1, n_dims), np.int64),  # r_load
+        np.zeros((m, width + 1, n_dims), np.int64),  # r_fmax
+        np.zeros((m, width + 1, n_dims), np.int64),  # r_bmax
+        np.zeros(m, np.int64),  # r_cost
+        np.full(n, -1, np.int64),  # t_route
+        np.full(n, -1, np.int64),  # t_pos
+    )
+    arc = max(_mean_arc(flat), 1e-6)
+    prm = np.array(
+        [AVG_REMOVED, MAX_STRING, SPLIT_RATE, SPLIT_DEPTH, BLINK_RATE, T0_PER_ARC * arc,
+         TF_PER_ARC * arc],
+        dtype=np.float64,
+    )
+    best_len = np.zeros(m, np.int64)
+    best_nodes = np.zeros((m, width), np.int64)
+    iterations, _ = _search(
+        flat.P,
+        S,
+        prm,
+        _seed_state(seed),
+        best_len,
+        best_nodes,
+        started + time_limit,
+        -1 if max_iterations is None else int(max_iterations),
+    )
+    routes = []
+    routed: set[int] = set()
+    for v in range(m):
+        refs = [task_list[int(x)] for x in best_nodes[v, : best_len[v]]]
+        if refs:
+            routed.update(refs)
+            steps = tuple(Step(problem.tasks[t].kind, t) for t in refs)
+            routes.append(RoutePlan(v, steps))
+    unassigned = tuple(t for t in task_list if t not in routed)
+    pen = {task_list[k]: int(T[k, T_PEN]) for k in range(n)}
+    cost = sum(_route_cost(problem, r) for r in routes) + sum(pen[t] for t in unassigned)
+    return SisrResult(
+        routes=tuple(routes),
+        unassigned=unassigned,
+        cost=cost,
+        iterations=int(iterations),
+        seconds=time.perf_counter() - started,
+    )
