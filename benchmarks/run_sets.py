@@ -84,7 +84,10 @@ def main() -> None:
         limit = getattr(args, f"time_limit_{name}")
         bks = HERE / "bks" / bks_name
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-            rows = list(pool.map(lambda p: run_one(p, limit, bks, args.seed), paths))
+            rows = list(
+                pool.map(run_one, paths, [limit] * len(paths), [bks] * len(paths),
+                         [args.seed] * len(paths))
+            )  # fmt: skip
         with (out_dir / f"{name}.jsonl").open("w", encoding="utf-8") as f:
             for row in rows:
                 f.write(json.dumps(row) + "\n")
