@@ -163,14 +163,64 @@ def _latest(bound: int, tw_s: Any, tw_e: Any, a: int, b: int) -> int:
 # ---- one route's derived data ----------------------------------------------------------------
 @njit(cache=True)
 def _recompute(P: Any, S: Any, r: int) -> None:
+    """_update_route with the arrays taken from the problem and state tuples."""
+    T, tw_s, tw_e, t_init, t_delta, allowed, V, v_cap, dur, cst, adj, keys = P
+    r_len, r_nodes, r_loc, r_dep, r_lat, r_load, r_fmax, r_bmax, r_cost, t_route, t_pos = S
+    _update_route(
+        T,
+        tw_s,
+        tw_e,
+        t_init,
+        t_delta,
+        V,
+        dur,
+        cst,
+        r_len,
+        r_nodes,
+        r_loc,
+        r_dep,
+        r_lat,
+        r_load,
+        r_fmax,
+        r_bmax,
+        r_cost,
+        t_route,
+        t_pos,
+        r,
+    )
+
+
+# Hot kernels take arrays one by one: unpacking the tuples costs two atomic reference-count
+# updates per array and call, which was a third of the run time.
+@njit(cache=True)
+def _update_route(
+    T: Any,
+    tw_s: Any,
+    tw_e: Any,
+    t_init: Any,
+    t_delta: Any,
+    V: Any,
+    dur: Any,
+    cst: Any,
+    r_len: Any,
+    r_nodes: Any,
+    r_loc: Any,
+    r_dep: Any,
+    r_lat: Any,
+    r_load: Any,
+    r_fmax: Any,
+    r_bmax: Any,
+    r_cost: Any,
+    t_route: Any,
+    t_pos: Any,
+    r: int,
+) -> None:
     """Locations, earliest departures, latest starts, loads and cost of route r.
 
     Positions: 0 = start, k = 1..len = task r_nodes[r, k-1], len+1 = end. r_dep holds the
     departure of each position (the arrival at the end); r_lat the latest start of setup
     and service that keeps the rest feasible (the end: the shift end).
     """
-    T, tw_s, tw_e, t_init, t_delta, allowed, V, v_cap, dur, cst, adj, keys = P
-    r_len, r_nodes, r_loc, r_dep, r_lat, r_load, r_fmax, r_bmax, r_cost, t_route, t_pos = S
     ty = V[r, V_TYPE]
     n_dims = t_init.shape[1]
     ln = r_len[r]
@@ -183,16 +233,6 @@ def _recompute(P: Any, S: Any, r: int) -> None:
     r_loc[r, ln + 1] = V[r, V_END]
     dep = V[r, V_TWS]
     r_dep[r, 0] = dep
-    if ln == 0:
-        r_dep[r, 1] = dep
-        r_lat[r, 0] = V[r, V_TWE]
-        r_lat[r, 1] = V[r, V_TWE]
-        for d in range(n_dims):
-            r_load[r, 0, d] = 0
-            r_fmax[r, 0, d] = 0
-            r_bmax[r, 0, d] = 0
-        r_cost[r] = 0
-        return
     cost = 0
     for k in range(1, ln + 1):
         node = r_nodes[r, k - 1]
@@ -207,7 +247,7 @@ def _recompute(P: Any, S: Any, r: int) -> None:
         cost += cst[ty, pl, lc]
     r_dep[r, ln + 1] = min(dep + dur[ty, r_loc[r, ln], r_loc[r, ln + 1]], INF)
     cost += cst[ty, r_loc[r, ln], r_loc[r, ln + 1]]
-    r_cost[r] = cost + V[r, V_FIXED]
+    r_cost[r] = cost + V[r, V_FIXED] if ln > 0 else 0  # an unused vehicle costs nothing
     lat = V[r, V_TWE]
     r_lat[r, ln + 1] = lat
     for k in range(ln, 0, -1):
@@ -276,17 +316,37 @@ def _route_ok(P: Any, S: Any, r: int) -> bool:
 
 # ---- insertion -------------------------------------------------------------------------------
 @njit(cache=True)
-def _eval_job(P: Any, S: Any, j: int, r: int, best: int, blink: float, rng: Any) -> Any:
-    """Cheapest feasible position (< best) of job j in route r: (cost delta, position)."""
-    T, tw_s, tw_e, t_init, t_delta, allowed, V, v_cap, dur, cst, adj, keys = P
-    r_len, r_nodes, r_loc, r_dep, r_lat, r_load, r_fmax, r_bmax, r_cost, t_route, t_pos = S
-    best_pos = -1
-    ln = r_len[r]
-    if ln + 1 > V[r, V_MAXT] or not allowed[j, r]:
-        return best, best_pos
-    ty = V[r, V_TYPE]
-    dm = dur[ty]
-    cm = cst[ty]
+def _best_job(
+    T: Any,
+    tw_s: Any,
+    tw_e: Any,
+    t_init: Any,
+    t_delta: Any,
+    allowed: Any,
+    V: Any,
+    v_cap: Any,
+    dur: Any,
+    cst: Any,
+    r_len: Any,
+    r_nodes: Any,
+    r_loc: Any,
+    r_dep: Any,
+    r_lat: Any,
+    r_load: Any,
+    r_fmax: Any,
+    r_bmax: Any,
+    j: int,
+    blink: float,
+    rng: Any,
+    cls_stamp: Any,
+) -> Any:
+    """Cheapest feasible position of job j over all routes: (cost delta, route, position),
+    route -1 if none. Each improving position is skipped with probability blink."""
+    cls_stamp[0] += 1
+    mark = cls_stamp[0]
+    best = np.int64(INF)
+    best_r = np.int64(-1)
+    best_pos = np.int64(-1)
     n_dims = t_init.shape[1]
     jl = T[j, T_LOC]
     js = T[j, T_SETUP]
@@ -294,157 +354,201 @@ def _eval_job(P: Any, S: Any, j: int, r: int, best: int, blink: float, rng: Any)
     a0 = T[j, T_TW0]
     a1 = T[j, T_TW1]
     last = tw_e[a1 - 1]
-    extra = V[r, V_FIXED] if ln == 0 else 0
-    for k in range(1, ln + 2):
-        pl = r_loc[r, k - 1]
-        nl = r_loc[r, k]
-        delta = cm[pl, jl] + cm[jl, nl] - cm[pl, nl] + extra
-        if delta >= best:
+    for r in range(r_len.shape[0]):
+        ln = r_len[r]
+        if ln + 1 > V[r, V_MAXT] or not allowed[j, r]:
             continue
-        dprev = r_dep[r, k - 1]
-        if dprev > last:
-            break
-        b = _begin(dprev + dm[pl, jl], tw_s, tw_e, a0, a1)
-        if b >= INF:
-            continue
-        arr = b + jv + (js if pl != jl else 0) + dm[jl, nl]
-        if k <= ln and (pl != nl) != (jl != nl):
-            # the successor's setup changes: move one node further
-            nn = r_nodes[r, k - 1]
-            bn = _begin(arr, tw_s, tw_e, T[nn, T_TW0], T[nn, T_TW1])
-            if bn >= INF:
+        if ln == 0:  # one empty vehicle per class
+            c = V[r, V_CLASS] + 1
+            if cls_stamp[c] == mark:
                 continue
-            dn = bn + T[nn, T_SERV] + (T[nn, T_SETUP] if jl != nl else 0)
-            if dn + dm[nl, r_loc[r, k + 1]] > r_lat[r, k + 1]:
-                continue
-        elif arr > r_lat[r, k]:
-            continue
-        ok = True
-        for d in range(n_dims):
-            cap = v_cap[r, d]
-            ini = t_init[j, d]
-            after = ini + t_delta[j, d]
-            if r_fmax[r, k - 1, d] + ini > cap or r_load[r, k - 1, d] + after > cap:
-                ok = False
-                break
-            if k <= ln and r_bmax[r, k, d] + after > cap:
-                ok = False
-                break
-        if not ok:
-            continue
-        if blink > 0.0 and _rand(rng) < blink:
-            continue
-        best = delta
-        best_pos = k
-    return best, best_pos
-
-
-@njit(cache=True)
-def _eval_pair(P: Any, S: Any, p: int, q: int, r: int, best: int, blink: float, rng: Any) -> Any:
-    """Cheapest feasible (< best) insertion of pickup p before old position i and delivery
-    q before old position j >= i of route r: (cost delta, i, j)."""
-    T, tw_s, tw_e, t_init, t_delta, allowed, V, v_cap, dur, cst, adj, keys = P
-    r_len, r_nodes, r_loc, r_dep, r_lat, r_load, r_fmax, r_bmax, r_cost, t_route, t_pos = S
-    best_i = -1
-    best_j = -1
-    ln = r_len[r]
-    if ln + 2 > V[r, V_MAXT] or not allowed[p, r] or not allowed[q, r]:
-        return best, best_i, best_j
-    ty = V[r, V_TYPE]
-    dm = dur[ty]
-    cm = cst[ty]
-    n_dims = t_init.shape[1]
-    pL = T[p, T_LOC]
-    dL = T[q, T_LOC]
-    p_last = tw_e[T[p, T_TW1] - 1]
-    extra = V[r, V_FIXED] if ln == 0 else 0
-    for i in range(1, ln + 2):
-        pl = r_loc[r, i - 1]
-        nl = r_loc[r, i]
-        dprev = r_dep[r, i - 1]
-        if dprev > p_last:
-            break
-        ok = True
-        for d in range(n_dims):
-            ini = t_init[p, d] + t_init[q, d]
-            if (
-                r_fmax[r, i - 1, d] + ini > v_cap[r, d]
-                or r_load[r, i - 1, d] + ini + t_delta[p, d] > v_cap[r, d]
-            ):
-                ok = False
-                break
-        if not ok:
-            continue
-        b = _begin(dprev + dm[pl, pL], tw_s, tw_e, T[p, T_TW0], T[p, T_TW1])
-        if b >= INF:
-            continue
-        cur_dep = b + T[p, T_SERV] + (T[p, T_SETUP] if pl != pL else 0)
-        cur_loc = pL
-        c_in = cm[pl, pL] + cm[pL, nl] - cm[pl, nl] + extra
-        for j in range(i, ln + 2):
-            if j > i:
-                # old node at position j-1 now follows the pickup's shifted schedule
-                node = r_nodes[r, j - 2]
-                ol = r_loc[r, j - 1]
-                bb = _begin(cur_dep + dm[cur_loc, ol], tw_s, tw_e, T[node, T_TW0], T[node, T_TW1])
-                if bb >= INF:
-                    break
-                if (cur_loc != ol) == (r_loc[r, j - 2] != ol) and bb > r_lat[r, j - 1]:
-                    break
-                cur_dep = bb + T[node, T_SERV] + (T[node, T_SETUP] if cur_loc != ol else 0)
-                cur_loc = ol
-                for d in range(n_dims):
-                    if r_load[r, j - 1, d] + t_init[p, d] + t_init[q, d] + t_delta[p, d] > v_cap[
-                        r, d
-                    ]:
-                        ok = False
-                        break
-                if not ok:
-                    break
-                sl = r_loc[r, j]
-                delta = c_in + cm[ol, dL] + cm[dL, sl] - cm[ol, sl]
-            else:
-                sl = nl
-                delta = cm[pl, pL] + cm[pL, dL] + cm[dL, nl] - cm[pl, nl] + extra
+            cls_stamp[c] = mark
+        ty = V[r, V_TYPE]
+        extra = V[r, V_FIXED] if ln == 0 else 0
+        for k in range(1, ln + 2):
+            pl = r_loc[r, k - 1]
+            nl = r_loc[r, k]
+            delta = cst[ty, pl, jl] + cst[ty, jl, nl] - cst[ty, pl, nl] + extra
             if delta >= best:
                 continue
-            b2 = _begin(cur_dep + dm[cur_loc, dL], tw_s, tw_e, T[q, T_TW0], T[q, T_TW1])
-            if b2 >= INF:
+            dprev = r_dep[r, k - 1]
+            if dprev > last:
+                break
+            b = _begin(dprev + dur[ty, pl, jl], tw_s, tw_e, a0, a1)
+            if b >= INF:
                 continue
-            arr = b2 + T[q, T_SERV] + (T[q, T_SETUP] if cur_loc != dL else 0) + dm[dL, sl]
-            old_pred = r_loc[r, j - 1]
-            if j <= ln and (old_pred != sl) != (dL != sl):
-                nn = r_nodes[r, j - 1]
+            arr = b + jv + (js if pl != jl else 0) + dur[ty, jl, nl]
+            if k <= ln and (pl != nl) != (jl != nl):
+                # the successor's setup changes: move one node further
+                nn = r_nodes[r, k - 1]
                 bn = _begin(arr, tw_s, tw_e, T[nn, T_TW0], T[nn, T_TW1])
                 if bn >= INF:
                     continue
-                dn = bn + T[nn, T_SERV] + (T[nn, T_SETUP] if dL != sl else 0)
-                if dn + dm[sl, r_loc[r, j + 1]] > r_lat[r, j + 1]:
+                dn = bn + T[nn, T_SERV] + (T[nn, T_SETUP] if jl != nl else 0)
+                if dn + dur[ty, nl, r_loc[r, k + 1]] > r_lat[r, k + 1]:
                     continue
-            elif arr > r_lat[r, j]:
+            elif arr > r_lat[r, k]:
+                continue
+            ok = True
+            for d in range(n_dims):
+                cap = v_cap[r, d]
+                ini = t_init[j, d]
+                after = ini + t_delta[j, d]
+                if r_fmax[r, k - 1, d] + ini > cap or r_load[r, k - 1, d] + after > cap:
+                    ok = False
+                    break
+                if k <= ln and r_bmax[r, k, d] + after > cap:
+                    ok = False
+                    break
+            if not ok:
                 continue
             if blink > 0.0 and _rand(rng) < blink:
                 continue
             best = delta
-            best_i = i
-            best_j = j
-    return best, best_i, best_j
+            best_r = r
+            best_pos = k
+    return best, best_r, best_pos
 
 
 @njit(cache=True)
-def _insert_job(P: Any, S: Any, r: int, j: int, k: int) -> None:
-    r_len, r_nodes = S[0], S[1]
+def _best_pair(
+    T: Any,
+    tw_s: Any,
+    tw_e: Any,
+    t_init: Any,
+    t_delta: Any,
+    allowed: Any,
+    V: Any,
+    v_cap: Any,
+    dur: Any,
+    cst: Any,
+    r_len: Any,
+    r_nodes: Any,
+    r_loc: Any,
+    r_dep: Any,
+    r_lat: Any,
+    r_load: Any,
+    r_fmax: Any,
+    r_bmax: Any,
+    p: int,
+    q: int,
+    blink: float,
+    rng: Any,
+    cls_stamp: Any,
+) -> Any:
+    """Cheapest feasible insertion of pickup p before old position i and delivery q before
+    old position j >= i of one route: (cost delta, route, i, j), route -1 if none."""
+    cls_stamp[0] += 1
+    mark = cls_stamp[0]
+    best = np.int64(INF)
+    best_r = np.int64(-1)
+    best_i = np.int64(-1)
+    best_j = np.int64(-1)
+    n_dims = t_init.shape[1]
+    pL = T[p, T_LOC]
+    dL = T[q, T_LOC]
+    p_last = tw_e[T[p, T_TW1] - 1]
+    for r in range(r_len.shape[0]):
+        ln = r_len[r]
+        if ln + 2 > V[r, V_MAXT] or not allowed[p, r] or not allowed[q, r]:
+            continue
+        if ln == 0:  # one empty vehicle per class
+            c = V[r, V_CLASS] + 1
+            if cls_stamp[c] == mark:
+                continue
+            cls_stamp[c] = mark
+        ty = V[r, V_TYPE]
+        extra = V[r, V_FIXED] if ln == 0 else 0
+        for i in range(1, ln + 2):
+            pl = r_loc[r, i - 1]
+            nl = r_loc[r, i]
+            dprev = r_dep[r, i - 1]
+            if dprev > p_last:
+                break
+            ok = True
+            for d in range(n_dims):
+                ini = t_init[p, d] + t_init[q, d]
+                if (
+                    r_fmax[r, i - 1, d] + ini > v_cap[r, d]
+                    or r_load[r, i - 1, d] + ini + t_delta[p, d] > v_cap[r, d]
+                ):
+                    ok = False
+                    break
+            if not ok:
+                continue
+            b = _begin(dprev + dur[ty, pl, pL], tw_s, tw_e, T[p, T_TW0], T[p, T_TW1])
+            if b >= INF:
+                continue
+            cur_dep = b + T[p, T_SERV] + (T[p, T_SETUP] if pl != pL else 0)
+            cur_loc = pL
+            c_in = cst[ty, pl, pL] + cst[ty, pL, nl] - cst[ty, pl, nl] + extra
+            for j in range(i, ln + 2):
+                if j > i:
+                    # the old node at position j-1 follows the pickup's shifted schedule
+                    node = r_nodes[r, j - 2]
+                    ol = r_loc[r, j - 1]
+                    bb = _begin(
+                        cur_dep + dur[ty, cur_loc, ol], tw_s, tw_e, T[node, T_TW0], T[node, T_TW1]
+                    )
+                    if bb >= INF:
+                        break
+                    if (cur_loc != ol) == (r_loc[r, j - 2] != ol) and bb > r_lat[r, j - 1]:
+                        break
+                    cur_dep = bb + T[node, T_SERV] + (T[node, T_SETUP] if cur_loc != ol else 0)
+                    cur_loc = ol
+                    for d in range(n_dims):
+                        ini = t_init[p, d] + t_init[q, d]
+                        if r_load[r, j - 1, d] + ini + t_delta[p, d] > v_cap[r, d]:
+                            ok = False
+                            break
+                    if not ok:
+                        break
+                    sl = r_loc[r, j]
+                    delta = c_in + cst[ty, ol, dL] + cst[ty, dL, sl] - cst[ty, ol, sl]
+                else:
+                    sl = nl
+                    delta = cst[ty, pl, pL] + cst[ty, pL, dL] + cst[ty, dL, nl] - cst[ty, pl, nl]
+                    delta += extra
+                if delta >= best:
+                    continue
+                b2 = _begin(cur_dep + dur[ty, cur_loc, dL], tw_s, tw_e, T[q, T_TW0], T[q, T_TW1])
+                if b2 >= INF:
+                    continue
+                arr = b2 + T[q, T_SERV] + (T[q, T_SETUP] if cur_loc != dL else 0)
+                arr += dur[ty, dL, sl]
+                old_pred = r_loc[r, j - 1]
+                if j <= ln and (old_pred != sl) != (dL != sl):
+                    nn = r_nodes[r, j - 1]
+                    bn = _begin(arr, tw_s, tw_e, T[nn, T_TW0], T[nn, T_TW1])
+                    if bn >= INF:
+                        continue
+                    dn = bn + T[nn, T_SERV] + (T[nn, T_SETUP] if dL != sl else 0)
+                    if dn + dur[ty, sl, r_loc[r, j + 1]] > r_lat[r, j + 1]:
+                        continue
+                elif arr > r_lat[r, j]:
+                    continue
+                if blink > 0.0 and _rand(rng) < blink:
+                    continue
+                best = delta
+                best_r = r
+                best_i = i
+                best_j = j
+    return best, best_r, best_i, best_j
+
+
+@njit(cache=True)
+def _insert_job(r_len: Any, r_nodes: Any, r: int, j: int, k: int) -> None:
+    """Job j before old position k of route r (derived data not updated)."""
     ln = r_len[r]
     for x in range(ln, k - 1, -1):
         r_nodes[r, x] = r_nodes[r, x - 1]
     r_nodes[r, k - 1] = j
     r_len[r] = ln + 1
-    _recompute(P, S, r)
 
 
 @njit(cache=True)
-def _insert_pair(P: Any, S: Any, r: int, p: int, q: int, i: int, j: int) -> None:
-    r_len, r_nodes = S[0], S[1]
+def _insert_pair(r_len: Any, r_nodes: Any, r: int, p: int, q: int, i: int, j: int) -> None:
+    """Pickup p before old position i, delivery q before old position j >= i of route r."""
     ln = r_len[r]
     for x in range(ln - 1, j - 2, -1):
         r_nodes[r, x + 2] = r_nodes[r, x]
@@ -453,7 +557,6 @@ def _insert_pair(P: Any, S: Any, r: int, p: int, q: int, i: int, j: int) -> None
         r_nodes[r, x + 1] = r_nodes[r, x]
     r_nodes[r, i - 1] = p
     r_len[r] = ln + 2
-    _recompute(P, S, r)
 
 
 # ---- ruin and recreate -----------------------------------------------------------------------
@@ -489,64 +592,84 @@ def _ruin(
         if r_len[r] > 0:
             n_routes += 1
             n_routed += r_len[r]
-    if n_routed == 0:
-        return n_touched
-    ls_max = min(max_string, n_routed / n_routes)
-    ks_max = 4.0 * avg_removed / (1.0 + ls_max) - 1.0
-    ks = int(1.0 + _rand(rng) * ks_max)
-    seed = _randint(rng, n)
-    while t_route[seed] < 0:
+    if n_routed > 0:
+        ls_max = min(max_string, n_routed / n_routes)
+        ks_max = 4.0 * avg_removed / (1.0 + ls_max) - 1.0
+        ks = int(1.0 + _rand(rng) * ks_max)
         seed = _randint(rng, n)
-    ruined = 0
-    for idx in range(-1, adj.shape[1]):
-        if ruined >= ks:
-            break
-        c = seed if idx < 0 else adj[seed, idx]
-        if c < 0:
-            break
-        r = t_route[c]
-        if r < 0 or r_stamp[r] == stamp:
-            continue
-        ln = r_len[r]
-        lt = int(1.0 + _rand(rng) * min(float(ln), ls_max))
-        lt = min(lt, ln)
-        pos = t_pos[c] - 1
-        if lt == ln or lt == 1 or _rand(rng) >= split_rate:
-            lo = max(0, pos - lt + 1)
-            hi = min(ln - lt, pos)
-            s = lo + _randint(rng, hi - lo + 1)
-            for x in range(s, s + lt):
-                rm_flag[r_nodes[r, x]] = True
-        else:
-            m = 1
-            while m < ln - lt and _rand(rng) > split_depth:
-                m += 1
-            w = lt + m
-            lo = max(0, pos - w + 1)
-            hi = min(ln - w, pos)
-            s = lo + _randint(rng, hi - lo + 1)
-            kept = _randint(rng, w - m + 1)
-            for x in range(w):
-                if x < kept or x >= kept + m:
-                    rm_flag[r_nodes[r, s + x]] = True
-        for x in range(ln):
-            node = r_nodes[r, x]
-            if rm_flag[node] and T[node, T_PARTNER] >= 0:
-                rm_flag[T[node, T_PARTNER]] = True
-        kept_n = 0
-        for x in range(ln):
-            node = r_nodes[r, x]
-            if rm_flag[node]:
-                rm_flag[node] = False
-                t_route[node] = -1
-                t_pos[node] = -1
+        while t_route[seed] < 0:
+            seed = _randint(rng, n)
+        ruined = 0
+        for idx in range(-1, adj.shape[1]):
+            if ruined >= ks:
+                break
+            c = seed if idx < 0 else adj[seed, idx]
+            if c < 0:
+                break
+            r = t_route[c]
+            if r < 0 or r_stamp[r] == stamp:
+                continue
+            ln = r_len[r]
+            lt = int(1.0 + _rand(rng) * min(float(ln), ls_max))
+            lt = min(lt, ln)
+            pos = t_pos[c] - 1
+            if lt == ln or lt == 1 or _rand(rng) >= split_rate:
+                lo = max(0, pos - lt + 1)
+                hi = min(ln - lt, pos)
+                s = lo + _randint(rng, hi - lo + 1)
+                for x in range(s, s + lt):
+                    rm_flag[r_nodes[r, x]] = True
             else:
-                r_nodes[r, kept_n] = node
-                kept_n += 1
-        r_len[r] = kept_n
-        _recompute(P, S, r)
-        n_touched = _touch(r, stamp, r_stamp, touched, n_touched)
-        ruined += 1
+                m = 1
+                while m < ln - lt and _rand(rng) > split_depth:
+                    m += 1
+                w = lt + m
+                lo = max(0, pos - w + 1)
+                hi = min(ln - w, pos)
+                s = lo + _randint(rng, hi - lo + 1)
+                kept = _randint(rng, w - m + 1)
+                for x in range(w):
+                    if x < kept or x >= kept + m:
+                        rm_flag[r_nodes[r, s + x]] = True
+            for x in range(ln):
+                node = r_nodes[r, x]
+                if rm_flag[node] and T[node, T_PARTNER] >= 0:
+                    rm_flag[T[node, T_PARTNER]] = True
+            kept_n = 0
+            for x in range(ln):
+                node = r_nodes[r, x]
+                if rm_flag[node]:
+                    rm_flag[node] = False
+                    t_route[node] = -1
+                    t_pos[node] = -1
+                else:
+                    r_nodes[r, kept_n] = node
+                    kept_n += 1
+            r_len[r] = kept_n
+            _update_route(
+                T,
+                tw_s,
+                tw_e,
+                t_init,
+                t_delta,
+                V,
+                dur,
+                cst,
+                r_len,
+                r_nodes,
+                r_loc,
+                r_dep,
+                r_lat,
+                r_load,
+                r_fmax,
+                r_bmax,
+                r_cost,
+                t_route,
+                t_pos,
+                r,
+            )
+            n_touched = _touch(r, stamp, r_stamp, touched, n_touched)
+            ruined += 1
     return n_touched
 
 
@@ -569,56 +692,128 @@ def _recreate(
     r_len, r_nodes, r_loc, r_dep, r_lat, r_load, r_fmax, r_bmax, r_cost, t_route, t_pos = S
     blink = prm[4]
     n = T.shape[0]
-    m = r_len.shape[0]
     nu = 0
     for t in range(n):
         if t_route[t] < 0 and T[t, T_KIND] != KIND_DELIVERY:
             units[nu] = t
             nu += 1
-    if nu == 0:
-        return n_touched
-    for x in range(nu - 1, 0, -1):
-        y = _randint(rng, x + 1)
-        units[x], units[y] = units[y], units[x]
-    u = _rand(rng) * 11.0
-    if u >= 4.0:  # else: random order
-        col = 0 if u < 8.0 else 1  # demand, else distance from the depots
-        sign = 1.0 if u >= 10.0 else -1.0  # close: ascending, else descending
+    if nu > 0:
+        for x in range(nu - 1, 0, -1):
+            y = _randint(rng, x + 1)
+            units[x], units[y] = units[y], units[x]
+        u = _rand(rng) * 11.0
+        if u >= 4.0:  # else: random order
+            col = 0 if u < 8.0 else 1  # demand, else distance from the depots
+            sign = 1.0 if u >= 10.0 else -1.0  # close: ascending, else descending
+            for x in range(nu):
+                keyvals[x] = sign * keys[units[x], col]
+            order = np.argsort(keyvals[:nu], kind="mergesort")
+            sorted_units = units[:nu][order]
+            units[:nu] = sorted_units
         for x in range(nu):
-            keyvals[x] = sign * keys[units[x], col]
-        order = np.argsort(keyvals[:nu], kind="mergesort")
-        sorted_units = units[:nu][order]
-        units[:nu] = sorted_units
-    for x in range(nu):
-        t = units[x]
-        cls_stamp[0] += 1
-        mark = cls_stamp[0]
-        best = INF
-        br = -1
-        bi = -1
-        bj = -1
-        pair = T[t, T_KIND] == KIND_PICKUP
-        partner = T[t, T_PARTNER]
-        for r in range(m):
-            if r_len[r] == 0:
-                c = V[r, V_CLASS] + 1
-                if cls_stamp[c] == mark:
-                    continue
-                cls_stamp[c] = mark
-            if pair:
-                nb, i, j = _eval_pair(P, S, t, partner, r, best, blink, rng)
-                if i >= 0:
-                    best, br, bi, bj = nb, r, i, j
+            t = units[x]
+            if T[t, T_KIND] == KIND_PICKUP:
+                partner = T[t, T_PARTNER]
+                _, r, i, j = _best_pair(
+                    T,
+                    tw_s,
+                    tw_e,
+                    t_init,
+                    t_delta,
+                    allowed,
+                    V,
+                    v_cap,
+                    dur,
+                    cst,
+                    r_len,
+                    r_nodes,
+                    r_loc,
+                    r_dep,
+                    r_lat,
+                    r_load,
+                    r_fmax,
+                    r_bmax,
+                    t,
+                    partner,
+                    blink,
+                    rng,
+                    cls_stamp,
+                )
+                if r >= 0:
+                    _insert_pair(r_len, r_nodes, r, t, partner, i, j)
+                    _update_route(
+                        T,
+                        tw_s,
+                        tw_e,
+                        t_init,
+                        t_delta,
+                        V,
+                        dur,
+                        cst,
+                        r_len,
+                        r_nodes,
+                        r_loc,
+                        r_dep,
+                        r_lat,
+                        r_load,
+                        r_fmax,
+                        r_bmax,
+                        r_cost,
+                        t_route,
+                        t_pos,
+                        r,
+                    )
+                    n_touched = _touch(r, stamp, r_stamp, touched, n_touched)
             else:
-                nb, k = _eval_job(P, S, t, r, best, blink, rng)
-                if k >= 0:
-                    best, br, bi = nb, r, k
-        if br >= 0:
-            if pair:
-                _insert_pair(P, S, br, t, partner, bi, bj)
-            else:
-                _insert_job(P, S, br, t, bi)
-            n_touched = _touch(br, stamp, r_stamp, touched, n_touched)
+                _, r, k = _best_job(
+                    T,
+                    tw_s,
+                    tw_e,
+                    t_init,
+                    t_delta,
+                    allowed,
+                    V,
+                    v_cap,
+                    dur,
+                    cst,
+                    r_len,
+                    r_nodes,
+                    r_loc,
+                    r_dep,
+                    r_lat,
+                    r_load,
+                    r_fmax,
+                    r_bmax,
+                    t,
+                    blink,
+                    rng,
+                    cls_stamp,
+                )
+                if r >= 0:
+                    _insert_job(r_len, r_nodes, r, t, k)
+                    _update_route(
+                        T,
+                        tw_s,
+                        tw_e,
+                        t_init,
+                        t_delta,
+                        V,
+                        dur,
+                        cst,
+                        r_len,
+                        r_nodes,
+                        r_loc,
+                        r_dep,
+                        r_lat,
+                        r_load,
+                        r_fmax,
+                        r_bmax,
+                        r_cost,
+                        t_route,
+                        t_pos,
+                        r,
+                    )
+                    n_touched = _touch(r, stamp, r_stamp, touched, n_touched)
     return n_touched
 
 
@@ -682,15 +877,16 @@ def _search(
                 t_pos[r_nodes[r, x]] = -1
             r_len[r] = 0
             _recompute(P, S, r)
-    _recreate(P, S, prm, rng, 1, r_stamp, touched, 0, cls_stamp, units, keyvals)
+    stamp = np.int64(1)
+    zero = np.int64(0)
+    _recreate(P, S, prm, rng, stamp, r_stamp, touched, zero, cls_stamp, units, keyvals)
     for r in range(m):
         _save(S, r, cur_len, cur_nodes)
         _save(S, r, best_len, best_nodes)
     cur_obj = _objective(P, S)
     best_obj = cur_obj
 
-    stamp = 1
-    it = 0
+    it = np.int64(0)
     t_start = _now()
     now = t_start
     span = max(t_end - t_start, 1e-9)
@@ -708,7 +904,7 @@ def _search(
                 frac = (now - t_start) / span
         temp = t0 * (tf / t0) ** frac
         stamp += 1
-        n_t = _ruin(P, S, prm, rng, stamp, r_stamp, touched, 0, rm_flag)
+        n_t = _ruin(P, S, prm, rng, stamp, r_stamp, touched, zero, rm_flag)
         n_t = _recreate(P, S, prm, rng, stamp, r_stamp, touched, n_t, cls_stamp, units, keyvals)
         obj = _objective(P, S)
         if obj < cur_obj - temp * math.log(1.0 - _rand(rng)):
@@ -730,7 +926,28 @@ def _search(
                 r_len[r] = cur_len[r]
                 for y in range(cur_len[r]):
                     r_nodes[r, y] = cur_nodes[r, y]
-                _recompute(P, S, r)
+                _update_route(
+                    T,
+                    tw_s,
+                    tw_e,
+                    t_init,
+                    t_delta,
+                    V,
+                    dur,
+                    cst,
+                    r_len,
+                    r_nodes,
+                    r_loc,
+                    r_dep,
+                    r_lat,
+                    r_load,
+                    r_fmax,
+                    r_bmax,
+                    r_cost,
+                    t_route,
+                    t_pos,
+                    r,
+                )
         it += 1
     return it, best_obj
 
@@ -877,12 +1094,14 @@ def _flatten(problem: Problem, tasks: list[int]) -> _Flat:
             order = np.lexsort((part, vals), axis=1)
             adj[rows, :n_nb] = np.take_along_axis(part, order, axis=1)
     depots = sorted(
-        {loc_of[x] for v in vehicles for x in ((v.start,) if v.start is not None else (v.end,))
-         if x is not None}
+        {
+            loc_of[x]
+            for v in vehicles
+            for x in ((v.start,) if v.start is not None else (v.end,))
+            if x is not None
+        }
     )
-    depot_dist = (
-        metric[np.ix_(t_locs, np.asarray(depots))].min(axis=1) if depots else np.zeros(n)
-    )
+    depot_dist = metric[np.ix_(t_locs, np.asarray(depots))].min(axis=1) if depots else np.zeros(n)
     keys = np.ascontiguousarray(np.stack([demand, depot_dist], axis=1))
     P = (T, tw_s, tw_e, t_init, t_delta, allowed, V, v_cap, dur, cst, adj, keys)
     return _Flat(tasks=tasks, P=P, n_loc=n_loc)
@@ -976,8 +1195,15 @@ def improve(
     )
     arc = max(_mean_arc(flat), 1e-6)
     prm = np.array(
-        [AVG_REMOVED, MAX_STRING, SPLIT_RATE, SPLIT_DEPTH, BLINK_RATE, T0_PER_ARC * arc,
-         TF_PER_ARC * arc],
+        [
+            AVG_REMOVED,
+            MAX_STRING,
+            SPLIT_RATE,
+            SPLIT_DEPTH,
+            BLINK_RATE,
+            T0_PER_ARC * arc,
+            TF_PER_ARC * arc,
+        ],
         dtype=np.float64,
     )
     best_len = np.zeros(m, np.int64)

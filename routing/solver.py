@@ -45,6 +45,9 @@ class SearchConfig:
     recreate: str = "LOCAL_CHEAPEST_INSERTION"
     improve_perturbed: bool = True
     sa_automatic: bool = True
+    # Share of the time limit for our SISR ruin-and-recreate (routing.sisr) before the
+    # OR-Tools search polishes its routes; 0 runs OR-Tools alone.
+    sisr_share: float = 0.85
 
 
 class _Model:
@@ -364,18 +367,37 @@ def solve(
     *,
     config: SearchConfig | None = None,
     solution_limit: int | None = None,
+    sisr_iterations: int | None = None,
     initial: Sequence[RoutePlan] | None = None,
 ) -> Solution:
     """Optimise routes for a problem within ``time_limit`` seconds.
 
-    The search is deterministic for a given problem, seed and ``solution_limit``; under a
+    Two stages share the time: our SISR ruin-and-recreate search (``routing.sisr``, when
+    the problem has no breaks or travel limits) finds good routes fast, then OR-Tools'
+    guided local search starts from them and keeps the best. The search is deterministic
+    for a given problem, seed, ``sisr_iterations`` and ``solution_limit``; under a
     wall-clock limit alone, a faster or busier machine explores more or less of it.
-    ``seed`` is reserved for the randomised parts of the search.
     """
     started = time.perf_counter()
     config = config or SearchConfig()
     impossible = screen(problem)
     servable = [t.index for t in problem.tasks if t.index not in impossible]
+    stats: dict[str, object] = {"seed": seed}
+    if config.sisr_share > 0 and servable:
+        from routing import sisr  # numba-compiled; loaded only when optimising
+
+        if sisr.supports(problem):
+            budget = time_limit * config.sisr_share - (time.perf_counter() - started)
+            found = sisr.improve(
+                problem,
+                max(0.05, budget),
+                seed,
+                tasks=servable,
+                initial=initial,
+                max_iterations=sisr_iterations,
+            )
+            initial = found.routes
+            stats.update(sisr_cost=found.cost, sisr_iterations=found.iterations)
     model = _Model(problem, servable)
     remaining = max(0.05, time_limit - (time.perf_counter() - started))
     params = model.parameters(remaining, config, solution_limit)
@@ -406,9 +428,9 @@ def solve(
         routes=tuple(routes_out),
         unassigned=tuple(unassigned),
         stats={
+            **stats,
             "seconds": round(time.perf_counter() - started, 3),
             "status": status,
             "objective": None if assignment is None else int(assignment.ObjectiveValue()),
-            "seed": seed,
         },
     )

@@ -164,7 +164,7 @@ def test_busy_vehicles_give_no_vehicle() -> None:
     assert len(s.unassigned) == 1 and s.unassigned[0].reason == "no_vehicle"
 
 
-def test_deterministic_for_a_seed_and_solution_limit() -> None:
+def test_deterministic_for_a_seed_and_iteration_limits() -> None:
     rng = np.random.default_rng(3)
     xy = rng.uniform(0, 1000, size=(30, 2))
     matrix = np.rint(np.hypot(*(xy[:, None] - xy[None, :]).transpose(2, 0, 1)))
@@ -175,8 +175,8 @@ def test_deterministic_for_a_seed_and_solution_limit() -> None:
     for j in range(1, 30):
         b.add_job(id=j, location=j, where=f"j{j}", delivery=[int(rng.integers(1, 10))])
     p = b.build()
-    first = solve(p, 30, seed=5, solution_limit=200)
-    second = solve(p, 30, seed=5, solution_limit=200)
+    first = solve(p, 60, seed=5, solution_limit=200, sisr_iterations=3000)
+    second = solve(p, 60, seed=5, solution_limit=200, sisr_iterations=3000)
     assert first.routes == second.routes
     assert first.stats["objective"] == second.stats["objective"]
 
