@@ -35,7 +35,9 @@ def _warm_up() -> None:
     for k in (1, 2):
         b.add_job(id=k, location=k, where=f"jobs[{k}]", delivery=[1])
     b.add_shipment(
-        where="shipments[0]", amount=[1], pickup={"id": 1, "location": 1},
+        where="shipments[0]",
+        amount=[1],
+        pickup={"id": 1, "location": 1},
         delivery={"id": 1, "location": 2},
     )
     b.add_vehicle(id=1, where="vehicles[0]", start=0, end=0, capacity=[5])

@@ -16,36 +16,47 @@ or distance limits (:func:`supports`). Every iteration
    go to their cheapest feasible position over all routes (a shipment as a pickup/delivery
    pair on one route), each position being skipped ("blink") with probability 0.01. Empty
    vehicles are candidates too (paying their fixed cost), one per class of identical
-   vehicles. A task with no feasible position stays unassigned at a penalty;
+   vehicles. A task with no feasible position stays unassigned, at a penalty;
 3. **accepts** by simulated annealing: the new solution replaces the current one if its
    objective is below ``current - T ln U``; the best one is kept. ``T`` cools
-   exponentially from ``T0`` to ``Tf`` over the time budget (or over ``max_iterations``).
+   exponentially from ``T0`` to ``Tf`` over the time budget (over ``max_iterations`` when
+   given). Fleet minimisation is not a separate phase: fixed costs drive it when present.
 
-Temperatures. The paper uses ``T0 = 100`` and ``Tf = 1`` on instances whose coordinates
-span 0..1000 (CVRPLIB X), where the mean distance between two customers is about 520 (the
-mean distance of two uniform points in a square is 0.52 of its side). Made scale-free,
-with ``a`` = the mean arc cost between the tasks' locations (over the vehicle types):
-``T0 = T0_PER_ARC * a`` and ``Tf = TF_PER_ARC * a``; see the constants below (measured on
-Solomon and X at our much shorter budgets).
+The first solution is the recreate step applied to everything not in ``initial`` (routes of
+``initial`` that break a constraint are dropped whole).
 
-Objective (the OR-Tools model's): per used vehicle its fixed cost plus, per arc, the
-vehicle type's ``round(per_hour * s / 3600 + per_km * m / 1000)``; an unassigned task costs
+Temperatures, scale-free. The paper uses ``T0 = 100``, ``Tf = 1`` on CVRPLIB X, whose
+coordinates span 0..1000 so that the mean distance between two customers is about 520
+(0.52 of the square's side): ``T0 = 0.19 a``, ``Tf = 0.0019 a`` with ``a`` = the mean arc
+cost between the tasks' locations (here averaged over the vehicle types). We keep the
+paper's ratio ``T0 / Tf = 100`` and the rule ``T = factor * a``, but start hotter:
+``T0 = 0.5 a``, ``Tf = 0.005 a``. With our budgets (10^5 - 10^6 iterations rather than
+the paper's 10^7 and more), 0.19 left clustered instances with a long-route structure
+(Solomon C2) stuck with one route too many on some seeds, while 0.4 - 0.8 did not, and
+X instances scored the same from 0.2 to 0.8 (measured at 10 s and 30 s, several seeds).
+
+Objective (the OR-Tools model's): per used vehicle its fixed cost plus, per arc, its
+type's ``round(per_hour * s / 3600 + per_km * m / 1000)``; an unassigned task costs
 ``base * (1 + priority * (n_tasks + 1))`` with ``base = max fixed cost + 2 * max arc cost +
 1``, so fewer (and lower-priority) unassigned tasks always win over cost.
 
-Feasibility is exact for the model: time windows (several per task; waiting allowed) and
-setup (only after a move) via each route's earliest departures and latest feasible starts
-(a multi-window backward pass), so a job insertion is checked in O(1) (one more node when
-the successor's setup changes); a shipment insertion propagates the shifted times between
-pickup and delivery. Loads: job deliveries are on board from the start, job pickups until
-the end, shipment amounts between pickup and delivery; prefix/suffix maxima of the load
-profile check a job in O(dims). Also skills, ``max_tasks``, vehicle shifts, start/end
-locations (``None`` = no travel), speed factors and cost types.
+Feasibility is exact for the model: time windows (several per task, waiting allowed) and
+setup (only after a move) through each route's earliest departures and latest feasible
+starts (a multi-window backward pass), so a job insertion is checked in O(1) (one node
+more when the successor's setup changes); a shipment insertion carries the shifted times
+from its pickup to its delivery. Loads: job deliveries are on board from the start, job
+pickups until the end, shipment amounts between pickup and delivery; prefix and suffix
+maxima of the load profile check a job in O(dims). Also skills, ``max_tasks``, shifts,
+start/end locations (``None`` = no travel), speed factors and cost types (vehicles grouped
+by profile, speed factor, per-hour and per-km cost, each with its duration and cost
+matrices).
 
 The core runs in numba (``njit(cache=True)``); the problem is flattened into arrays once
 per call and nothing is cached between calls. The random generator is our own xorshift64*,
-so a run is deterministic for a given seed when ``max_iterations`` ends it (the time limit
-still stops it, as a safety net).
+so a run is deterministic for a seed when ``max_iterations`` ends it (the time limit still
+stops it, as a safety net). Hot kernels take their arrays one by one and have a single
+exit: numba otherwise updates the arrays' reference counts (atomically) on every call,
+which cost a third of the run time.
 """
 
 from __future__ import annotations
@@ -65,22 +76,24 @@ from routing.solution import RoutePlan
 
 __all__ = ["SisrResult", "improve", "supports"]
 
-# ---- parameters (the paper's, made scale-free where they carry units) ----------------------
+# ---- parameters (the paper's; temperatures relative to the mean arc cost) ------------------
 AVG_REMOVED = 10.0  # c-bar: mean number of tasks removed per ruin
 MAX_STRING = 10.0  # L_max: longest string removed from one route
 SPLIT_RATE = 0.5  # probability of a split string instead of a string
 SPLIT_DEPTH = 0.01  # beta: the kept part of a split string grows while U > beta
 BLINK_RATE = 0.01  # probability of skipping an insertion position
-T0_PER_ARC = 100.0 / 520.0  # initial temperature / mean arc cost
-TF_PER_ARC = 1.0 / 520.0  # final temperature / mean arc cost
+T0_PER_ARC = 0.5  # initial temperature / mean arc cost
+TF_PER_ARC = 0.005  # final temperature / mean arc cost
 N_NEIGHBOURS = 100  # nearest tasks kept per task for the ruin
-TIME_CHECK = 4  # iterations between clock reads
+CLOCK_EVERY = 0.001  # seconds between clock reads, roughly (the stride adapts)
 
 # ---- flat layout ----------------------------------------------------------------------------
-# task columns
+# task columns: location, setup, service, windows [TW0, TW1) in tw_s/tw_e, shipment partner
+# (-1 for a job), kind, penalty when unassigned
 T_LOC, T_SETUP, T_SERV, T_TW0, T_TW1, T_PARTNER, T_KIND, T_PEN = range(8)
 N_TCOL = 8
-# vehicle columns
+# vehicle columns: type, start and end location (n_loc = none), shift, fixed cost,
+# max_tasks, class of identical vehicles
 V_TYPE, V_START, V_END, V_TWS, V_TWE, V_FIXED, V_MAXT, V_CLASS = range(8)
 N_VCOL = 8
 KIND_JOB, KIND_PICKUP, KIND_DELIVERY = 0, 1, 2
@@ -108,7 +121,7 @@ def supports(problem: Problem) -> bool:
     return True
 
 
-# ---- random numbers (xorshift64*) ------------------------------------------------------------
+# ---- random numbers (xorshift64*) and the clock --------------------------------------------
 @njit(cache=True)
 def _next(st: Any) -> Any:
     x = st[0]
@@ -120,20 +133,20 @@ def _next(st: Any) -> Any:
 
 
 @njit(cache=True)
-def _rand(st: Any) -> float:
+def _rand(st: Any) -> Any:
     """Uniform in [0, 1)."""
     return float(_next(st) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
 @njit(cache=True)
-def _randint(st: Any, k: int) -> int:
+def _randint(st: Any, k: Any) -> Any:
     """Uniform in 0..k-1 (k >= 1)."""
     x = int(_rand(st) * k)
     return x if x < k else k - 1
 
 
 @njit(cache=True)
-def _now() -> float:
+def _now() -> Any:
     with numba.objmode(t="float64"):
         t = time.perf_counter()
     return t
@@ -141,7 +154,7 @@ def _now() -> float:
 
 # ---- time windows ----------------------------------------------------------------------------
 @njit(cache=True)
-def _begin(arrival: int, tw_s: Any, tw_e: Any, a: int, b: int) -> int:
+def _begin(arrival: Any, tw_s: Any, tw_e: Any, a: Any, b: Any) -> Any:
     """Earliest start >= arrival inside windows a..b-1 (sorted), INF if none."""
     for w in range(a, b):
         if arrival <= tw_e[w]:
@@ -151,7 +164,7 @@ def _begin(arrival: int, tw_s: Any, tw_e: Any, a: int, b: int) -> int:
 
 
 @njit(cache=True)
-def _latest(bound: int, tw_s: Any, tw_e: Any, a: int, b: int) -> int:
+def _latest(bound: Any, tw_s: Any, tw_e: Any, a: Any, b: Any) -> Any:
     """Latest start <= bound inside windows a..b-1, -INF if none."""
     for w in range(b - 1, a - 1, -1):
         if tw_s[w] <= bound:
@@ -162,64 +175,17 @@ def _latest(bound: int, tw_s: Any, tw_e: Any, a: int, b: int) -> int:
 
 # ---- one route's derived data ----------------------------------------------------------------
 @njit(cache=True)
-def _recompute(P: Any, S: Any, r: int) -> None:
-    """_update_route with the arrays taken from the problem and state tuples."""
-    T, tw_s, tw_e, t_init, t_delta, allowed, V, v_cap, dur, cst, adj, keys = P
-    r_len, r_nodes, r_loc, r_dep, r_lat, r_load, r_fmax, r_bmax, r_cost, t_route, t_pos = S
-    _update_route(
-        T,
-        tw_s,
-        tw_e,
-        t_init,
-        t_delta,
-        V,
-        dur,
-        cst,
-        r_len,
-        r_nodes,
-        r_loc,
-        r_dep,
-        r_lat,
-        r_load,
-        r_fmax,
-        r_bmax,
-        r_cost,
-        t_route,
-        t_pos,
-        r,
-    )
-
-
-# Hot kernels take arrays one by one: unpacking the tuples costs two atomic reference-count
-# updates per array and call, which was a third of the run time.
-@njit(cache=True)
 def _update_route(
-    T: Any,
-    tw_s: Any,
-    tw_e: Any,
-    t_init: Any,
-    t_delta: Any,
-    V: Any,
-    dur: Any,
-    cst: Any,
-    r_len: Any,
-    r_nodes: Any,
-    r_loc: Any,
-    r_dep: Any,
-    r_lat: Any,
-    r_load: Any,
-    r_fmax: Any,
-    r_bmax: Any,
-    r_cost: Any,
-    t_route: Any,
-    t_pos: Any,
-    r: int,
-) -> None:
+    T: Any, tw_s: Any, tw_e: Any, t_init: Any, t_delta: Any, V: Any, dur: Any, cst: Any,
+    r_len: Any, r_nodes: Any, r_loc: Any, r_dep: Any, r_lat: Any, r_load: Any, r_fmax: Any,
+    r_bmax: Any, r_cost: Any, t_route: Any, t_pos: Any, r: Any,
+) -> None:  # fmt: skip
     """Locations, earliest departures, latest starts, loads and cost of route r.
 
-    Positions: 0 = start, k = 1..len = task r_nodes[r, k-1], len+1 = end. r_dep holds the
-    departure of each position (the arrival at the end); r_lat the latest start of setup
-    and service that keeps the rest feasible (the end: the shift end).
+    Positions: 0 = start, k = 1..len = task r_nodes[r, k-1], len+1 = end. r_dep: the
+    departure from each position (at the end: the arrival); r_lat: the latest start of
+    setup and service that keeps the rest feasible (at the end: the shift end); r_load,
+    r_fmax, r_bmax: the load after each position 0..len and its prefix / suffix maxima.
     """
     ty = V[r, V_TYPE]
     n_dims = t_init.shape[1]
@@ -239,10 +205,7 @@ def _update_route(
         pl = r_loc[r, k - 1]
         lc = r_loc[r, k]
         b = _begin(dep + dur[ty, pl, lc], tw_s, tw_e, T[node, T_TW0], T[node, T_TW1])
-        if b >= INF:
-            dep = INF
-        else:
-            dep = b + T[node, T_SERV] + (T[node, T_SETUP] if pl != lc else 0)
+        dep = INF if b >= INF else b + T[node, T_SERV] + (T[node, T_SETUP] if pl != lc else 0)
         r_dep[r, k] = dep
         cost += cst[ty, pl, lc]
     r_dep[r, ln + 1] = min(dep + dur[ty, r_loc[r, ln], r_loc[r, ln + 1]], INF)
@@ -268,85 +231,62 @@ def _update_route(
             r_load[r, k, d] = s
         m = r_load[r, 0, d]
         for k in range(ln + 1):
-            if r_load[r, k, d] > m:
-                m = r_load[r, k, d]
+            m = max(m, r_load[r, k, d])
             r_fmax[r, k, d] = m
         m = r_load[r, ln, d]
         for k in range(ln, -1, -1):
-            if r_load[r, k, d] > m:
-                m = r_load[r, k, d]
+            m = max(m, r_load[r, k, d])
             r_bmax[r, k, d] = m
 
 
 @njit(cache=True)
-def _route_ok(P: Any, S: Any, r: int) -> bool:
-    """Full check of route r from scratch (used for initial routes)."""
-    T, tw_s, tw_e, t_init, t_delta, allowed, V, v_cap, dur, cst, adj, keys = P
-    r_len, r_nodes, r_loc, r_dep, r_lat, r_load, r_fmax, r_bmax, r_cost, t_route, t_pos = S
+def _route_ok(
+    T: Any, tw_s: Any, tw_e: Any, t_init: Any, allowed: Any, V: Any, v_cap: Any, dur: Any,
+    r_len: Any, r_nodes: Any, r_loc: Any, r_load: Any, t_route: Any, t_pos: Any, r: Any,
+) -> Any:  # fmt: skip
+    """Route r checked from scratch (initial routes), after _update_route."""
     ln = r_len[r]
-    if ln == 0:
-        return True
-    if ln > V[r, V_MAXT]:
-        return False
     ty = V[r, V_TYPE]
+    ok = ln <= V[r, V_MAXT]
     dep = V[r, V_TWS]
     for k in range(1, ln + 1):
         node = r_nodes[r, k - 1]
-        if not allowed[node, r]:
-            return False
         partner = T[node, T_PARTNER]
-        if partner >= 0:
-            if t_route[partner] != r:
-                return False
-            if T[node, T_KIND] == KIND_PICKUP and t_pos[partner] < k:
-                return False
+        pair_ok = partner < 0 or (
+            t_route[partner] == r and (T[node, T_KIND] != KIND_PICKUP or t_pos[partner] > k)
+        )
+        if not (allowed[node, r] and pair_ok):
+            ok = False
         pl, lc = r_loc[r, k - 1], r_loc[r, k]
         b = _begin(dep + dur[ty, pl, lc], tw_s, tw_e, T[node, T_TW0], T[node, T_TW1])
         if b >= INF:
-            return False
+            ok = False
+            break
         dep = b + T[node, T_SERV] + (T[node, T_SETUP] if pl != lc else 0)
-    if dep + dur[ty, r_loc[r, ln], r_loc[r, ln + 1]] > V[r, V_TWE]:
-        return False
+    if ok and ln > 0 and dep + dur[ty, r_loc[r, ln], r_loc[r, ln + 1]] > V[r, V_TWE]:
+        ok = False
     for k in range(ln + 1):
         for d in range(t_init.shape[1]):
             if r_load[r, k, d] > v_cap[r, d]:
-                return False
-    return True
+                ok = False
+    return ok
 
 
 # ---- insertion -------------------------------------------------------------------------------
 @njit(cache=True)
 def _best_job(
-    T: Any,
-    tw_s: Any,
-    tw_e: Any,
-    t_init: Any,
-    t_delta: Any,
-    allowed: Any,
-    V: Any,
-    v_cap: Any,
-    dur: Any,
-    cst: Any,
-    r_len: Any,
-    r_nodes: Any,
-    r_loc: Any,
-    r_dep: Any,
-    r_lat: Any,
-    r_load: Any,
-    r_fmax: Any,
-    r_bmax: Any,
-    j: int,
-    blink: float,
-    rng: Any,
-    cls_stamp: Any,
-) -> Any:
-    """Cheapest feasible position of job j over all routes: (cost delta, route, position),
-    route -1 if none. Each improving position is skipped with probability blink."""
+    T: Any, tw_s: Any, tw_e: Any, t_init: Any, t_delta: Any, allowed: Any, V: Any, v_cap: Any,
+    dur: Any, cst: Any, r_len: Any, r_nodes: Any, r_loc: Any, r_dep: Any, r_lat: Any,
+    r_load: Any, r_fmax: Any, r_bmax: Any, j: Any, blink: Any, rng: Any, cls_stamp: Any,
+) -> Any:  # fmt: skip
+    """Cheapest feasible position of job j over all routes: (cost delta, route, position
+    k = insert before old position k), route -1 if none. Every position that would be the
+    new best is skipped with probability blink."""
     cls_stamp[0] += 1
     mark = cls_stamp[0]
-    best = np.int64(INF)
-    best_r = np.int64(-1)
-    best_pos = np.int64(-1)
+    best: Any = np.int64(INF)
+    best_r: Any = np.int64(-1)
+    best_pos: Any = np.int64(-1)
     n_dims = t_init.shape[1]
     jl = T[j, T_LOC]
     js = T[j, T_SETUP]
@@ -372,14 +312,14 @@ def _best_job(
             if delta >= best:
                 continue
             dprev = r_dep[r, k - 1]
-            if dprev > last:
+            if dprev > last:  # departures only grow along the route
                 break
             b = _begin(dprev + dur[ty, pl, jl], tw_s, tw_e, a0, a1)
             if b >= INF:
                 continue
             arr = b + jv + (js if pl != jl else 0) + dur[ty, jl, nl]
             if k <= ln and (pl != nl) != (jl != nl):
-                # the successor's setup changes: move one node further
+                # the successor's setup changes: schedule it, then compare with the next
                 nn = r_nodes[r, k - 1]
                 bn = _begin(arr, tw_s, tw_e, T[nn, T_TW0], T[nn, T_TW1])
                 if bn >= INF:
@@ -394,12 +334,9 @@ def _best_job(
                 cap = v_cap[r, d]
                 ini = t_init[j, d]
                 after = ini + t_delta[j, d]
-                if r_fmax[r, k - 1, d] + ini > cap or r_load[r, k - 1, d] + after > cap:
+                over = r_fmax[r, k - 1, d] + ini > cap or r_load[r, k - 1, d] + after > cap
+                if over or (k <= ln and r_bmax[r, k, d] + after > cap):
                     ok = False
-                    break
-                if k <= ln and r_bmax[r, k, d] + after > cap:
-                    ok = False
-                    break
             if not ok:
                 continue
             if blink > 0.0 and _rand(rng) < blink:
@@ -412,38 +349,19 @@ def _best_job(
 
 @njit(cache=True)
 def _best_pair(
-    T: Any,
-    tw_s: Any,
-    tw_e: Any,
-    t_init: Any,
-    t_delta: Any,
-    allowed: Any,
-    V: Any,
-    v_cap: Any,
-    dur: Any,
-    cst: Any,
-    r_len: Any,
-    r_nodes: Any,
-    r_loc: Any,
-    r_dep: Any,
-    r_lat: Any,
-    r_load: Any,
-    r_fmax: Any,
-    r_bmax: Any,
-    p: int,
-    q: int,
-    blink: float,
-    rng: Any,
+    T: Any, tw_s: Any, tw_e: Any, t_init: Any, t_delta: Any, allowed: Any, V: Any, v_cap: Any,
+    dur: Any, cst: Any, r_len: Any, r_nodes: Any, r_loc: Any, r_dep: Any, r_lat: Any,
+    r_load: Any, r_fmax: Any, r_bmax: Any, p: Any, q: Any, blink: Any, rng: Any,
     cls_stamp: Any,
-) -> Any:
+) -> Any:  # fmt: skip
     """Cheapest feasible insertion of pickup p before old position i and delivery q before
     old position j >= i of one route: (cost delta, route, i, j), route -1 if none."""
     cls_stamp[0] += 1
     mark = cls_stamp[0]
-    best = np.int64(INF)
-    best_r = np.int64(-1)
-    best_i = np.int64(-1)
-    best_j = np.int64(-1)
+    best: Any = np.int64(INF)
+    best_r: Any = np.int64(-1)
+    best_i: Any = np.int64(-1)
+    best_j: Any = np.int64(-1)
     n_dims = t_init.shape[1]
     pL = T[p, T_LOC]
     dL = T[q, T_LOC]
@@ -468,12 +386,12 @@ def _best_pair(
             ok = True
             for d in range(n_dims):
                 ini = t_init[p, d] + t_init[q, d]
+                cap = v_cap[r, d]
                 if (
-                    r_fmax[r, i - 1, d] + ini > v_cap[r, d]
-                    or r_load[r, i - 1, d] + ini + t_delta[p, d] > v_cap[r, d]
+                    r_fmax[r, i - 1, d] + ini > cap
+                    or r_load[r, i - 1, d] + ini + t_delta[p, d] > cap
                 ):
                     ok = False
-                    break
             if not ok:
                 continue
             b = _begin(dprev + dur[ty, pl, pL], tw_s, tw_e, T[p, T_TW0], T[p, T_TW1])
@@ -484,12 +402,12 @@ def _best_pair(
             c_in = cst[ty, pl, pL] + cst[ty, pL, nl] - cst[ty, pl, nl] + extra
             for j in range(i, ln + 2):
                 if j > i:
-                    # the old node at position j-1 follows the pickup's shifted schedule
+                    # the old task at position j-1 follows the pickup's shifted schedule; a
+                    # start beyond its latest one can only get later with the delivery
                     node = r_nodes[r, j - 2]
                     ol = r_loc[r, j - 1]
-                    bb = _begin(
-                        cur_dep + dur[ty, cur_loc, ol], tw_s, tw_e, T[node, T_TW0], T[node, T_TW1]
-                    )
+                    arr = cur_dep + dur[ty, cur_loc, ol]
+                    bb = _begin(arr, tw_s, tw_e, T[node, T_TW0], T[node, T_TW1])
                     if bb >= INF:
                         break
                     if (cur_loc != ol) == (r_loc[r, j - 2] != ol) and bb > r_lat[r, j - 1]:
@@ -500,7 +418,6 @@ def _best_pair(
                         ini = t_init[p, d] + t_init[q, d]
                         if r_load[r, j - 1, d] + ini + t_delta[p, d] > v_cap[r, d]:
                             ok = False
-                            break
                     if not ok:
                         break
                     sl = r_loc[r, j]
@@ -516,9 +433,8 @@ def _best_pair(
                     continue
                 arr = b2 + T[q, T_SERV] + (T[q, T_SETUP] if cur_loc != dL else 0)
                 arr += dur[ty, dL, sl]
-                old_pred = r_loc[r, j - 1]
-                if j <= ln and (old_pred != sl) != (dL != sl):
-                    nn = r_nodes[r, j - 1]
+                if j <= ln and (r_loc[r, j - 1] != sl) != (dL != sl):
+                    nn = r_nodes[r, j - 1]  # the successor's setup changes
                     bn = _begin(arr, tw_s, tw_e, T[nn, T_TW0], T[nn, T_TW1])
                     if bn >= INF:
                         continue
@@ -537,7 +453,7 @@ def _best_pair(
 
 
 @njit(cache=True)
-def _insert_job(r_len: Any, r_nodes: Any, r: int, j: int, k: int) -> None:
+def _insert_job(r_len: Any, r_nodes: Any, r: Any, j: Any, k: Any) -> None:
     """Job j before old position k of route r (derived data not updated)."""
     ln = r_len[r]
     for x in range(ln, k - 1, -1):
@@ -547,7 +463,7 @@ def _insert_job(r_len: Any, r_nodes: Any, r: int, j: int, k: int) -> None:
 
 
 @njit(cache=True)
-def _insert_pair(r_len: Any, r_nodes: Any, r: int, p: int, q: int, i: int, j: int) -> None:
+def _insert_pair(r_len: Any, r_nodes: Any, r: Any, p: Any, q: Any, i: Any, j: Any) -> None:
     """Pickup p before old position i, delivery q before old position j >= i of route r."""
     ln = r_len[r]
     for x in range(ln - 1, j - 2, -1):
@@ -561,7 +477,8 @@ def _insert_pair(r_len: Any, r_nodes: Any, r: int, p: int, q: int, i: int, j: in
 
 # ---- ruin and recreate -----------------------------------------------------------------------
 @njit(cache=True)
-def _touch(r: int, stamp: int, r_stamp: Any, touched: Any, n_touched: int) -> int:
+def _touch(r: Any, stamp: Any, r_stamp: Any, touched: Any, n_touched: Any) -> Any:
+    """Record route r as changed in this iteration; returns the new count."""
     if r_stamp[r] != stamp:
         r_stamp[r] = stamp
         touched[n_touched] = r
@@ -575,14 +492,14 @@ def _ruin(
     S: Any,
     prm: Any,
     rng: Any,
-    stamp: int,
+    stamp: Any,
     r_stamp: Any,
     touched: Any,
-    n_touched: int,
+    n_touched: Any,
     rm_flag: Any,
-) -> int:
+) -> Any:
     """Remove strings around a random seed task (SISR's ruin); returns n_touched."""
-    T, tw_s, tw_e, t_init, t_delta, allowed, V, v_cap, dur, cst, adj, keys = P
+    T, tw_s, tw_e, t_init, t_delta, _allowed, V, _v_cap, dur, cst, adj, _keys = P
     r_len, r_nodes, r_loc, r_dep, r_lat, r_load, r_fmax, r_bmax, r_cost, t_route, t_pos = S
     avg_removed, max_string, split_rate, split_depth = prm[0], prm[1], prm[2], prm[3]
     n = T.shape[0]
@@ -601,25 +518,22 @@ def _ruin(
             seed = _randint(rng, n)
         ruined = 0
         for idx in range(-1, adj.shape[1]):
-            if ruined >= ks:
-                break
             c = seed if idx < 0 else adj[seed, idx]
-            if c < 0:
+            if ruined >= ks or c < 0:
                 break
             r = t_route[c]
             if r < 0 or r_stamp[r] == stamp:
                 continue
             ln = r_len[r]
-            lt = int(1.0 + _rand(rng) * min(float(ln), ls_max))
-            lt = min(lt, ln)
+            lt = min(int(1.0 + _rand(rng) * min(float(ln), ls_max)), ln)
             pos = t_pos[c] - 1
-            if lt == ln or lt == 1 or _rand(rng) >= split_rate:
+            if lt == ln or lt == 1 or _rand(rng) >= split_rate:  # a string
                 lo = max(0, pos - lt + 1)
                 hi = min(ln - lt, pos)
                 s = lo + _randint(rng, hi - lo + 1)
                 for x in range(s, s + lt):
                     rm_flag[r_nodes[r, x]] = True
-            else:
+            else:  # a split string: lt + m tasks, m of them (consecutive) kept
                 m = 1
                 while m < ln - lt and _rand(rng) > split_depth:
                     m += 1
@@ -647,27 +561,9 @@ def _ruin(
                     kept_n += 1
             r_len[r] = kept_n
             _update_route(
-                T,
-                tw_s,
-                tw_e,
-                t_init,
-                t_delta,
-                V,
-                dur,
-                cst,
-                r_len,
-                r_nodes,
-                r_loc,
-                r_dep,
-                r_lat,
-                r_load,
-                r_fmax,
-                r_bmax,
-                r_cost,
-                t_route,
-                t_pos,
-                r,
-            )
+                T, tw_s, tw_e, t_init, t_delta, V, dur, cst, r_len, r_nodes, r_loc, r_dep,
+                r_lat, r_load, r_fmax, r_bmax, r_cost, t_route, t_pos, r,
+            )  # fmt: skip
             n_touched = _touch(r, stamp, r_stamp, touched, n_touched)
             ruined += 1
     return n_touched
@@ -679,148 +575,72 @@ def _recreate(
     S: Any,
     prm: Any,
     rng: Any,
-    stamp: int,
+    stamp: Any,
     r_stamp: Any,
     touched: Any,
-    n_touched: int,
+    n_touched: Any,
     cls_stamp: Any,
     units: Any,
     keyvals: Any,
-) -> int:
+) -> Any:
     """Greedy insertion with blinks of every unrouted job / shipment; returns n_touched."""
-    T, tw_s, tw_e, t_init, t_delta, allowed, V, v_cap, dur, cst, adj, keys = P
+    T, tw_s, tw_e, t_init, t_delta, allowed, V, v_cap, dur, cst, _adj, keys = P
     r_len, r_nodes, r_loc, r_dep, r_lat, r_load, r_fmax, r_bmax, r_cost, t_route, t_pos = S
     blink = prm[4]
-    n = T.shape[0]
     nu = 0
-    for t in range(n):
+    for t in range(T.shape[0]):
         if t_route[t] < 0 and T[t, T_KIND] != KIND_DELIVERY:
             units[nu] = t
             nu += 1
-    if nu > 0:
-        for x in range(nu - 1, 0, -1):
-            y = _randint(rng, x + 1)
-            units[x], units[y] = units[y], units[x]
-        u = _rand(rng) * 11.0
-        if u >= 4.0:  # else: random order
-            col = 0 if u < 8.0 else 1  # demand, else distance from the depots
-            sign = 1.0 if u >= 10.0 else -1.0  # close: ascending, else descending
-            for x in range(nu):
-                keyvals[x] = sign * keys[units[x], col]
-            order = np.argsort(keyvals[:nu], kind="mergesort")
-            sorted_units = units[:nu][order]
-            units[:nu] = sorted_units
+    for x in range(nu - 1, 0, -1):
+        y = _randint(rng, x + 1)
+        units[x], units[y] = units[y], units[x]
+    u = _rand(rng) * 11.0
+    if u >= 4.0:  # else: the random order
+        col = 0 if u < 8.0 else 1  # demand, else the distance from the depots
+        sign = 1.0 if u >= 10.0 else -1.0  # close: ascending, else descending
         for x in range(nu):
-            t = units[x]
-            if T[t, T_KIND] == KIND_PICKUP:
-                partner = T[t, T_PARTNER]
-                _, r, i, j = _best_pair(
-                    T,
-                    tw_s,
-                    tw_e,
-                    t_init,
-                    t_delta,
-                    allowed,
-                    V,
-                    v_cap,
-                    dur,
-                    cst,
-                    r_len,
-                    r_nodes,
-                    r_loc,
-                    r_dep,
-                    r_lat,
-                    r_load,
-                    r_fmax,
-                    r_bmax,
-                    t,
-                    partner,
-                    blink,
-                    rng,
-                    cls_stamp,
-                )
-                if r >= 0:
-                    _insert_pair(r_len, r_nodes, r, t, partner, i, j)
-                    _update_route(
-                        T,
-                        tw_s,
-                        tw_e,
-                        t_init,
-                        t_delta,
-                        V,
-                        dur,
-                        cst,
-                        r_len,
-                        r_nodes,
-                        r_loc,
-                        r_dep,
-                        r_lat,
-                        r_load,
-                        r_fmax,
-                        r_bmax,
-                        r_cost,
-                        t_route,
-                        t_pos,
-                        r,
-                    )
-                    n_touched = _touch(r, stamp, r_stamp, touched, n_touched)
-            else:
-                _, r, k = _best_job(
-                    T,
-                    tw_s,
-                    tw_e,
-                    t_init,
-                    t_delta,
-                    allowed,
-                    V,
-                    v_cap,
-                    dur,
-                    cst,
-                    r_len,
-                    r_nodes,
-                    r_loc,
-                    r_dep,
-                    r_lat,
-                    r_load,
-                    r_fmax,
-                    r_bmax,
-                    t,
-                    blink,
-                    rng,
-                    cls_stamp,
-                )
-                if r >= 0:
-                    _insert_job(r_len, r_nodes, r, t, k)
-                    _update_route(
-                        T,
-                        tw_s,
-                        tw_e,
-                        t_init,
-                        t_delta,
-                        V,
-                        dur,
-                        cst,
-                        r_len,
-                        r_nodes,
-                        r_loc,
-                        r_dep,
-                        r_lat,
-                        r_load,
-                        r_fmax,
-                        r_bmax,
-                        r_cost,
-                        t_route,
-                        t_pos,
-                        r,
-                    )
-                    n_touched = _touch(r, stamp, r_stamp, touched, n_touched)
+            keyvals[x] = sign * keys[units[x], col]
+        for x in range(1, nu):  # stable insertion sort: ties keep the random order
+            kv = keyvals[x]
+            ku = units[x]
+            y = x - 1
+            while y >= 0 and keyvals[y] > kv:
+                keyvals[y + 1] = keyvals[y]
+                units[y + 1] = units[y]
+                y -= 1
+            keyvals[y + 1] = kv
+            units[y + 1] = ku
+    for x in range(nu):
+        t = units[x]
+        r = -1
+        if T[t, T_KIND] == KIND_PICKUP:
+            partner = T[t, T_PARTNER]
+            _, r, i, j = _best_pair(
+                T, tw_s, tw_e, t_init, t_delta, allowed, V, v_cap, dur, cst, r_len, r_nodes,
+                r_loc, r_dep, r_lat, r_load, r_fmax, r_bmax, t, partner, blink, rng, cls_stamp,
+            )  # fmt: skip
+            if r >= 0:
+                _insert_pair(r_len, r_nodes, r, t, partner, i, j)
+        else:
+            _, r, k = _best_job(
+                T, tw_s, tw_e, t_init, t_delta, allowed, V, v_cap, dur, cst, r_len, r_nodes,
+                r_loc, r_dep, r_lat, r_load, r_fmax, r_bmax, t, blink, rng, cls_stamp,
+            )  # fmt: skip
+            if r >= 0:
+                _insert_job(r_len, r_nodes, r, t, k)
+        if r >= 0:
+            _update_route(
+                T, tw_s, tw_e, t_init, t_delta, V, dur, cst, r_len, r_nodes, r_loc, r_dep,
+                r_lat, r_load, r_fmax, r_bmax, r_cost, t_route, t_pos, r,
+            )  # fmt: skip
+            n_touched = _touch(r, stamp, r_stamp, touched, n_touched)
     return n_touched
 
 
 @njit(cache=True)
-def _objective(P: Any, S: Any) -> int:
-    T = P[0]
-    r_cost, t_route = S[8], S[9]
+def _objective(T: Any, r_cost: Any, t_route: Any) -> Any:
+    """Route costs (fixed included) plus the penalties of the unassigned tasks."""
     total = 0
     for r in range(r_cost.shape[0]):
         total += r_cost[r]
@@ -831,8 +651,7 @@ def _objective(P: Any, S: Any) -> int:
 
 
 @njit(cache=True)
-def _save(S: Any, r: int, to_len: Any, to_nodes: Any) -> None:
-    r_len, r_nodes = S[0], S[1]
+def _save(r_len: Any, r_nodes: Any, r: Any, to_len: Any, to_nodes: Any) -> None:
     to_len[r] = r_len[r]
     for x in range(r_len[r]):
         to_nodes[r, x] = r_nodes[r, x]
@@ -847,43 +666,52 @@ def _search(
     rng: Any,
     best_len: Any,
     best_nodes: Any,
-    t_end: float,
-    max_iter: int,
+    t_end: Any,
+    max_iter: Any,
 ) -> Any:
-    """Build (from the routes in S, dropping infeasible ones), then ruin-and-recreate with
-    simulated annealing until t_end or max_iter; the best routes go to best_*.
-    Returns (iterations, best objective)."""
-    T, tw_s, tw_e, t_init, t_delta, allowed, V, v_cap, dur, cst, adj, keys = P
+    """Build a first solution (the feasible routes given in S, then recreate), then
+    ruin-and-recreate under simulated annealing until t_end or max_iter (< 0: none). The
+    best routes go to best_*. Returns (iterations, best objective)."""
+    T, tw_s, tw_e, t_init, t_delta, allowed, V, v_cap, dur, cst, _adj, _keys = P
     r_len, r_nodes, r_loc, r_dep, r_lat, r_load, r_fmax, r_bmax, r_cost, t_route, t_pos = S
     n = T.shape[0]
     m = r_len.shape[0]
     t0, tf = prm[5], prm[6]
     touched = np.empty(m, np.int64)
     r_stamp = np.zeros(m, np.int64)
-    cls_stamp = np.zeros(V[:, V_CLASS].max() + 2, np.int64)  # [0] = counter
+    cls_stamp = np.zeros(V[:, V_CLASS].max() + 2, np.int64)  # [0]: insertion counter
     units = np.empty(n, np.int64)
     keyvals = np.empty(n, np.float64)
     rm_flag = np.zeros(n, np.bool_)
     cur_len = np.zeros(m, np.int64)
     cur_nodes = np.zeros_like(r_nodes)
 
-    # initial routes: keep the feasible ones, then insert everything else
+    # the first solution: the given routes that are feasible, then insert everything else
     for r in range(m):
-        _recompute(P, S, r)
+        _update_route(
+            T, tw_s, tw_e, t_init, t_delta, V, dur, cst, r_len, r_nodes, r_loc, r_dep,
+            r_lat, r_load, r_fmax, r_bmax, r_cost, t_route, t_pos, r,
+        )  # fmt: skip
     for r in range(m):
-        if not _route_ok(P, S, r):
+        if not _route_ok(
+            T, tw_s, tw_e, t_init, allowed, V, v_cap, dur, r_len, r_nodes, r_loc, r_load,
+            t_route, t_pos, r,
+        ):  # fmt: skip
             for x in range(r_len[r]):
                 t_route[r_nodes[r, x]] = -1
                 t_pos[r_nodes[r, x]] = -1
             r_len[r] = 0
-            _recompute(P, S, r)
+            _update_route(
+                T, tw_s, tw_e, t_init, t_delta, V, dur, cst, r_len, r_nodes, r_loc, r_dep,
+                r_lat, r_load, r_fmax, r_bmax, r_cost, t_route, t_pos, r,
+            )  # fmt: skip
     stamp = np.int64(1)
     zero = np.int64(0)
     _recreate(P, S, prm, rng, stamp, r_stamp, touched, zero, cls_stamp, units, keyvals)
     for r in range(m):
-        _save(S, r, cur_len, cur_nodes)
-        _save(S, r, best_len, best_nodes)
-    cur_obj = _objective(P, S)
+        _save(r_len, r_nodes, r, cur_len, cur_nodes)
+        _save(r_len, r_nodes, r, best_len, best_nodes)
+    cur_obj = _objective(T, r_cost, t_route)
     best_obj = cur_obj
 
     it = np.int64(0)
@@ -891,31 +719,37 @@ def _search(
     now = t_start
     span = max(t_end - t_start, 1e-9)
     frac = 0.0
-    while True:
+    stride = 1  # iterations between clock reads, adapted to about CLOCK_EVERY seconds
+    next_check = np.int64(0)
+    while max_iter < 0 or it < max_iter:
         if max_iter >= 0:
-            if it >= max_iter:
-                break
             frac = it / max(max_iter, 1)
-        if it % TIME_CHECK == 0:
+        if it >= next_check:
+            last = now
             now = _now()
             if now >= t_end:
                 break
+            if now - last < 0.5 * CLOCK_EVERY and stride < 1024:
+                stride *= 2
+            elif now - last > 2.0 * CLOCK_EVERY and stride > 1:
+                stride //= 2
+            next_check = it + stride
             if max_iter < 0:
                 frac = (now - t_start) / span
         temp = t0 * (tf / t0) ** frac
         stamp += 1
         n_t = _ruin(P, S, prm, rng, stamp, r_stamp, touched, zero, rm_flag)
         n_t = _recreate(P, S, prm, rng, stamp, r_stamp, touched, n_t, cls_stamp, units, keyvals)
-        obj = _objective(P, S)
+        obj = _objective(T, r_cost, t_route)
         if obj < cur_obj - temp * math.log(1.0 - _rand(rng)):
             for x in range(n_t):
-                _save(S, touched[x], cur_len, cur_nodes)
+                _save(r_len, r_nodes, touched[x], cur_len, cur_nodes)
             cur_obj = obj
             if obj < best_obj:
                 best_obj = obj
                 for r in range(m):
-                    _save(S, r, best_len, best_nodes)
-        else:
+                    _save(r_len, r_nodes, r, best_len, best_nodes)
+        else:  # back to the current solution: every task of a changed route is placed anew
             for x in range(n_t):
                 r = touched[x]
                 for y in range(r_len[r]):
@@ -923,31 +757,11 @@ def _search(
                     t_pos[r_nodes[r, y]] = -1
             for x in range(n_t):
                 r = touched[x]
-                r_len[r] = cur_len[r]
-                for y in range(cur_len[r]):
-                    r_nodes[r, y] = cur_nodes[r, y]
+                _save(cur_len, cur_nodes, r, r_len, r_nodes)
                 _update_route(
-                    T,
-                    tw_s,
-                    tw_e,
-                    t_init,
-                    t_delta,
-                    V,
-                    dur,
-                    cst,
-                    r_len,
-                    r_nodes,
-                    r_loc,
-                    r_dep,
-                    r_lat,
-                    r_load,
-                    r_fmax,
-                    r_bmax,
-                    r_cost,
-                    t_route,
-                    t_pos,
-                    r,
-                )
+                    T, tw_s, tw_e, t_init, t_delta, V, dur, cst, r_len, r_nodes, r_loc, r_dep,
+                    r_lat, r_load, r_fmax, r_bmax, r_cost, t_route, t_pos, r,
+                )  # fmt: skip
         it += 1
     return it, best_obj
 

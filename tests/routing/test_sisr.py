@@ -24,7 +24,7 @@ from routing.solution import RoutePlan
 ITERATIONS = 300
 
 
-def _grid(points: Sequence[tuple[int, int]], scale: float = 10.0) -> np.ndarray:
+def _grid(points: Sequence[Sequence[int]], scale: float = 10.0) -> np.ndarray:
     xy = np.asarray(points, dtype=float)
     return np.rint(scale * np.hypot(*(xy[:, None] - xy[None, :]).transpose(2, 0, 1)))
 
