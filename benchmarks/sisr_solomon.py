@@ -79,7 +79,7 @@ def main() -> None:
             bks_veh, bks_cost = known
             gap = 100.0 * (cost - bks_cost) / bks_cost
             gaps.append(gap)
-            gap_text = f"{gap:.2f}"
+            gap_text = f"{round(gap, 2) + 0.0:.2f}"  # no "-0.00"
             veh_text = str(bks_veh) if bks_veh is not None else "-"
         rate = res.iterations / max(res.seconds, 1e-9)
         rates.append(rate)
