@@ -72,6 +72,7 @@ import numpy as np
 from numba import njit
 
 from routing.model import Problem, Step
+from routing.reasons import UNREACHABLE
 from routing.solution import RoutePlan
 
 __all__ = ["SisrResult", "improve", "supports"]
@@ -102,6 +103,9 @@ INF = 1 << 60  # "never" / "no position": far above any time or cost sum
 
 @dataclass(frozen=True)
 class SisrResult:
+    """The best solution found. ``cost`` is its objective: the routes' costs as the checker
+    computes them (fixed costs included) plus the penalty of every unassigned task."""
+
     routes: tuple[RoutePlan, ...]
     unassigned: tuple[int, ...]  # task indices it could not insert
     cost: int  # objective value in problem cost units (route costs incl. fixed)
@@ -767,21 +771,16 @@ def _search(
 
 
 # ---- flattening ------------------------------------------------------------------------------
-@dataclass
-class _Flat:
-    tasks: list[int]  # internal index -> problem task index
-    P: tuple[np.ndarray, ...]
-    n_loc: int  # compact locations; index n_loc = "no location"
-
-
-def _flatten(problem: Problem, tasks: list[int]) -> _Flat:
+def _flatten(problem: Problem, tasks: list[int]) -> tuple[np.ndarray, ...]:
+    """The problem restricted to ``tasks`` (internal index k = tasks[k]) as the kernels'
+    arrays: (T, tw_s, tw_e, t_init, t_delta, allowed, V, v_cap, dur, cst, adj, keys)."""
     n = len(tasks)
     vehicles = problem.vehicles
     m = len(vehicles)
     n_dims = max(problem.n_dims, 1)
     internal = {t: k for k, t in enumerate(tasks)}
 
-    # compact locations: the tasks' and the vehicles' ends; index L = none (zero travel)
+    # compact locations: the tasks' and the vehicles' ends; index n_loc = none (no travel)
     used: list[int] = sorted(
         {problem.tasks[t].location for t in tasks}
         | {x for v in vehicles for x in (v.start, v.end) if x is not None}
@@ -917,21 +916,20 @@ def _flatten(problem: Problem, tasks: list[int]) -> _Flat:
     )
     depot_dist = metric[np.ix_(t_locs, np.asarray(depots))].min(axis=1) if depots else np.zeros(n)
     keys = np.ascontiguousarray(np.stack([demand, depot_dist], axis=1))
-    P = (T, tw_s, tw_e, t_init, t_delta, allowed, V, v_cap, dur, cst, adj, keys)
-    return _Flat(tasks=tasks, P=P, n_loc=n_loc)
+    return T, tw_s, tw_e, t_init, t_delta, allowed, V, v_cap, dur, cst, adj, keys
 
 
-def _mean_arc(flat: _Flat) -> float:
-    """Mean arc cost between the tasks' locations, over the vehicle types."""
-    T, cst = flat.P[0], flat.P[9]
-    locs = T[:, T_LOC]
+def _mean_arc(P: tuple[np.ndarray, ...]) -> float:
+    """Mean cost of the arcs between distinct task locations, over the vehicle types
+    (arcs marked unreachable left out; a sample of 400 locations for large problems)."""
+    T, dur, cst = P[0], P[8], P[9]
+    locs = np.unique(T[:, T_LOC])
     if len(locs) > 400:
         locs = locs[np.linspace(0, len(locs) - 1, 400).astype(np.int64)]
     sub = cst[:, locs][:, :, locs].astype(np.float64)
-    k = len(locs)
-    if k < 2:
-        return float(sub.mean()) if sub.size else 0.0
-    return float(sub.sum() / (sub.shape[0] * k * (k - 1)))
+    keep = dur[:, locs][:, :, locs] < UNREACHABLE
+    keep[:, np.arange(len(locs)), np.arange(len(locs))] = False
+    return float(sub[keep].mean()) if keep.any() else 0.0
 
 
 def _seed_state(seed: int) -> np.ndarray:
@@ -965,31 +963,40 @@ def improve(
     max_iterations: int | None = None,
 ) -> SisrResult:
     """Ruin-and-recreate search from scratch (or from initial routes) on the given tasks
-    (default: all). Deterministic for a given seed and max_iterations."""
+    (default: all). Deterministic for a given seed and max_iterations.
+
+    ``time_limit`` bounds the wall time of the whole call, except that the first solution
+    is always completed; ``max_iterations`` (if given) also sets the cooling schedule.
+    Initial routes that break a constraint are dropped (their tasks are inserted anew);
+    tasks outside ``tasks`` are ignored in them. A shipment's two tasks must be given
+    together. Raises ``ValueError`` for a problem :func:`supports` rejects.
+    """
     started = time.perf_counter()
     if not supports(problem):
         raise ValueError("the problem has breaks or travel limits, which SISR does not model")
     task_list = list(range(len(problem.tasks))) if tasks is None else sorted(set(tasks))
     if not task_list:
         return SisrResult((), (), 0, 0, time.perf_counter() - started)
-    flat = _flatten(problem, task_list)
-    T, V = flat.P[0], flat.P[6]
+    P = _flatten(problem, task_list)
+    T, V = P[0], P[6]
     n, m = len(task_list), len(problem.vehicles)
     width = max(1, int(V[:, V_MAXT].max()))
-    n_dims = flat.P[3].shape[1]
+    n_dims = P[3].shape[1]
     r_len = np.zeros(m, np.int64)
     r_nodes = np.zeros((m, width), np.int64)
     if initial:
         internal = {t: k for k, t in enumerate(task_list)}
         seen: set[int] = set()
         for plan in initial:
+            if not 0 <= plan.vehicle < m:
+                raise ValueError(f"initial route of vehicle index {plan.vehicle}: no such vehicle")
             refs = [
                 internal[s.ref]
                 for s in plan.steps
                 if s.kind in ("job", "pickup", "delivery") and s.ref in internal
             ]
-            refs = [x for x in refs if x not in seen][:width]
-            if r_len[plan.vehicle] or not refs:
+            refs = [x for x in refs if x not in seen]
+            if r_len[plan.vehicle] or not refs or len(refs) > width:
                 continue
             seen.update(refs)
             r_len[plan.vehicle] = len(refs)
@@ -1007,7 +1014,7 @@ def improve(
         np.full(n, -1, np.int64),  # t_route
         np.full(n, -1, np.int64),  # t_pos
     )
-    arc = max(_mean_arc(flat), 1e-6)
+    arc = max(_mean_arc(P), 1e-6)
     prm = np.array(
         [
             AVG_REMOVED,
@@ -1023,7 +1030,7 @@ def improve(
     best_len = np.zeros(m, np.int64)
     best_nodes = np.zeros((m, width), np.int64)
     iterations, _ = _search(
-        flat.P,
+        P,
         S,
         prm,
         _seed_state(seed),
