@@ -14,6 +14,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -343,6 +344,86 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise CliError(f"--date: not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    """Plan one day of shared delivery; write the summary and the route sheets."""
+    from dispatch.day import load_day, served_counties
+    from dispatch.plan import PlanOptions, Progress, plan_day
+    from dispatch.report import route_sheets, summary, unassigned_rows, write_json
+    from dispatch.sheets import write_route_sheets
+
+    if args.time_limit <= 0:
+        raise CliError("--time-limit must be > 0 seconds")
+    served = served_counties()
+    for code in args.county or ():
+        if code not in served:
+            raise InputError(
+                "--county", f"{code} is not a served county ({', '.join(sorted(served))})"
+            )
+    network = _network(args)
+    day, imported = load_day(
+        network, plan_date=args.date, orders=args.orders, skip_bad=args.skip_bad
+    )
+    for warning in imported.warnings:
+        _progress(f"orders: {warning}")
+    for err in imported.errors:
+        _progress(f"orders: skipped {err}")
+    _progress(
+        f"planning {day.date.isoformat()}: {len(day.orders)} orders, {len(day.fleet)} vehicles"
+    )
+    options = PlanOptions(
+        time_limit=args.time_limit,
+        seed=args.seed,
+        workers=args.workers,
+        counties=tuple(sorted(set(args.county or ()))),
+        separate=not args.no_separate,
+    )
+    plan = plan_day(day, network, options, progress=Progress(enabled=True))
+    doc = summary(plan, network)
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    sheets = route_sheets(plan, network)
+    title = f"楚雄州共同配送路单 Route sheets {day.date.isoformat()}"
+    write_route_sheets(sheets, out / "route-sheets", title=title)
+    write_json(unassigned_rows(plan), out / "unassigned.json")
+    write_json(doc, out / "summary.json")
+
+    def human() -> None:
+        print(f"Plan for {doc['date']} ({', '.join(doc['counties'])})")
+        print(
+            f"  orders        {doc['orders']}: {doc['assigned']} routed, "
+            f"{doc['unassigned']} unassigned {doc['unassigned_reasons'] or ''}"
+        )
+        print(
+            f"  routes        {doc['routes']} on {doc['vehicles_used']} vehicles, "
+            f"{doc['distance_km']} km, {doc['duration_h']} h"
+        )
+        print(f"  cost          {doc['cost_fen'] / 100:,.2f} yuan shared")
+        if doc["separate_cost_fen"]:
+            print(
+                f"  alone         {doc['separate_cost_fen'] / 100:,.2f} yuan, every party alone"
+                f" -> saving {doc['savings_pct']} %"
+            )
+        print(
+            f"  townships     {doc['townships_served']} served "
+            f"({doc['townships_with_orders']} with orders), villages {doc['villages_served']}"
+        )
+        print(
+            f"  outputs       {out / 'summary.json'}, {out / 'route-sheets'}/ "
+            f"({len(sheets)} sheets), {out / 'unassigned.json'}"
+        )
+        print(f"  time          {doc['seconds']} s")
+
+    _emit(args, doc, human)
+    return 0
+
+
 # ---- parser ------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
@@ -412,6 +493,30 @@ def build_parser() -> argparse.ArgumentParser:
         "--bks", type=Path, default=None, help="CSV of best-known values (instance,vehicles,cost)"
     )
     bench.set_defaults(func=cmd_bench)
+
+    plan = sub.add_parser(
+        "plan", parents=[common], help="plan one day of shared delivery (trunk and county routes)"
+    )
+    plan.add_argument("--date", type=_date, default=None, help="plan date YYYY-MM-DD")
+    plan.add_argument(
+        "--orders", type=Path, default=None, help="orders CSV or XLSX (default: bundled sample day)"
+    )
+    plan.add_argument(
+        "--county", action="append", metavar="CODE", help="plan only this county (repeatable)"
+    )
+    plan.add_argument(
+        "--time-limit", type=float, default=30.0, help="optimisation seconds (default 30)"
+    )
+    plan.add_argument("--seed", type=int, default=0)
+    plan.add_argument("--workers", type=int, default=0, help="processes (default: one per CPU)")
+    plan.add_argument("--out", type=Path, default=Path("out"), help="output directory (out/)")
+    plan.add_argument(
+        "--skip-bad", action="store_true", help="import the good order rows, report the bad"
+    )
+    plan.add_argument(
+        "--no-separate", action="store_true", help="skip the every-carrier-alone comparison"
+    )
+    plan.set_defaults(func=cmd_plan)
     return parser
 
 

@@ -1,0 +1,658 @@
+"""The daily co-distribution plan: trunk and county echelons, shared and separate.
+
+How a day is planned (:func:`plan_day`):
+
+1. **Paths.** Each order gets its path through the echelons. A ``down`` order from the
+   public warehouse WH-CX rides a trunk route to its county hub and a county route to its
+   stop; one from the hub rides only the county route. An ``up`` order rides a county route
+   from its stop to the hub and, when it is bound for the warehouse, a trunk route on. A
+   village without coordinates is served at its township station, which holds the goods
+   for the village (the summary counts these orders); a township without coordinates
+   cannot be routed and its orders are unassigned as ``unreachable``.
+2. **Trunk echelon** (one problem, vehicles at WH-CX): lots of parcels from WH-CX to each
+   hub, ready when the orders are ready at the warehouse; lots of produce from each hub to
+   WH-CX, collectable at the hub from the *trunk collection time* (15:00 by default) and
+   due at the warehouse by the orders' due times (wild mushrooms: 24 h after picking).
+   A truck may drop parcels in the morning, wait, and bring produce back.
+3. **County echelons** (one problem per hub, solved in parallel processes): parcels are
+   picked up at the hub no earlier than ``transfer_s`` after their trunk lot reached it;
+   produce bound for the warehouse must be at the hub ``transfer_s`` before the trunk
+   collection time. Deliveries and pickups share routes; cold chain and live animals are
+   vehicle skills; shifts bound each vehicle's day. Vehicles may return to the hub to
+   reload (a pickup at the hub can happen at any time after the goods are there).
+4. **Trunk trimming.** Produce a county route could not collect is taken off the trunk
+   routes, which are re-timed and re-costed.
+5. **Separate plan.** The same orders, each party (carrier or shipper) alone: its own
+   lots, its own vehicles at each depot and, hired at the same rates, a copy of every
+   vehicle of the depot's shared pool, so no party alone is short of vehicles and the
+   comparison favours the separate plan (the saving reported is conservative).
+6. **Cost allocation** of every shared route (``dispatch.allocation``) with coalition
+   costs from the route shortcut past the other participants' stops (see
+   :func:`allocate_routes`).
+
+Synchronisation between echelons is a set of time windows, and :func:`check_synchronisation`
+verifies it on the finished plan.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import time as dtime
+from typing import TYPE_CHECKING, Any
+
+from dispatch.echelon import (
+    Lot,
+    ServiceTimes,
+    Stage,
+    StageResult,
+    TimedRoute,
+    build_problem,
+    lot_caps,
+    make_lots,
+    retime,
+    solve_stage,
+    time_limit_for,
+)
+from dispatch.model import Day, Order, Party, VehicleSpec
+from routing.model import MAX_TIME
+
+if TYPE_CHECKING:
+    from routing.network import RoadNetwork
+
+WAREHOUSE = "WH-CX"
+NO_DUE = MAX_TIME // 2
+
+
+def hub_of(county: str) -> str:
+    return f"HUB-{county}"
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    """Knobs of a plan; defaults are the platform's operating rules."""
+
+    time_limit: float = 30.0  # optimisation budget, seconds of wall clock for all stages
+    seed: int = 0
+    workers: int = 0  # worker processes; 0 = one per CPU
+    counties: tuple[str, ...] = ()  # empty = every served county
+    separate: bool = True  # also plan every party alone
+    trunk_collect: dtime = dtime(15, 0)  # produce leaves the hubs for WH-CX from this time
+    service: ServiceTimes = field(default_factory=ServiceTimes)
+    lot_share: float = 0.5  # largest lot: this share of the largest suitable vehicle
+    shapley_exact_max: int = 8
+    shapley_samples: int = 2000
+
+
+@dataclass(frozen=True)
+class OrderPath:
+    """Where an order goes through the echelons."""
+
+    order: Order
+    county: str
+    stop: str  # place where the county vehicle calls
+    held: bool  # a village's order held at its township station
+    trunk: bool  # has a trunk leg (to or from WH-CX)
+    ready_s: int
+    due_s: int
+
+
+@dataclass
+class Outcome:
+    """What happened to one order in one plan."""
+
+    assigned: bool = False
+    reason: str = ""
+    detail: str = ""
+    legs: dict[str, tuple[str, int, int]] = field(default_factory=dict)
+    # echelon -> (route id, pickup begin s, delivery begin s)
+
+
+@dataclass
+class PlanRun:
+    """One plan (the shared one, or one party's separate plan) over its stages."""
+
+    name: str
+    party: str | None  # None for the shared plan
+    trunk: StageResult | None = None
+    counties: dict[str, StageResult] = field(default_factory=dict)
+    lots: dict[int, Lot] = field(default_factory=dict)
+    order_lots: dict[str, dict[str, int]] = field(default_factory=dict)  # order -> echelon -> lot
+
+    def routes(self) -> list[TimedRoute]:
+        out = list(self.trunk.routes) if self.trunk else []
+        for county in sorted(self.counties):
+            out.extend(self.counties[county].routes)
+        return out
+
+    def cost_fen(self) -> int:
+        return sum(r.cost_fen for r in self.routes())
+
+
+@dataclass
+class Plan:
+    """A finished day: the shared plan, the separate plans, outcomes and allocations."""
+
+    day: Day
+    options: PlanOptions
+    paths: dict[str, OrderPath]
+    rejected: dict[str, tuple[str, str]]  # order id -> (reason, detail) before routing
+    shared: PlanRun
+    separate: dict[str, PlanRun]
+    outcomes: dict[str, Outcome]
+    route_ids: dict[int, str]  # id(TimedRoute) -> route id
+    allocations: dict[str, Any] = field(default_factory=dict)  # route id -> RouteAllocation
+    seconds: float = 0.0
+    network_source: str = ""
+
+    def shared_routes(self) -> list[tuple[str, TimedRoute]]:
+        return [(self.route_ids[id(r)], r) for r in self.shared.routes()]
+
+
+# ---- paths ------------------------------------------------------------------------------
+def order_paths(
+    day: Day, network: RoadNetwork, counties: Iterable[str]
+) -> tuple[dict[str, OrderPath], dict[str, tuple[str, str]], list[Order]]:
+    """Each order's path, the orders that cannot be routed (with why), and those of
+    counties outside the plan."""
+    wanted = set(counties)
+    paths: dict[str, OrderPath] = {}
+    rejected: dict[str, tuple[str, str]] = {}
+    outside: list[Order] = []
+    for o in day.orders:
+        place_id = o.destination if o.direction == "down" else o.origin
+        place = network.place(place_id)
+        if place.county_code not in wanted:
+            outside.append(o)
+            continue
+        stop, held = place.id, False
+        if not place.located and place.kind == "village":
+            township = network.place(place.township_code)
+            if township.located:
+                stop, held = township.id, True
+            else:
+                rejected[o.id] = (
+                    "unreachable",
+                    f"neither {place.name_zh} nor its township {township.name_zh} has "
+                    "coordinates on the road network",
+                )
+                continue
+        elif not place.located:
+            rejected[o.id] = ("unreachable", f"{place.name_zh} has no coordinates")
+            continue
+        trunk = WAREHOUSE in (o.origin, o.destination)
+        paths[o.id] = OrderPath(
+            order=o,
+            county=place.county_code,
+            stop=stop,
+            held=held,
+            trunk=trunk,
+            ready_s=day.seconds(o.ready) if o.ready else 0,
+            due_s=day.seconds(o.due) if o.due else NO_DUE,
+        )
+    return paths, rejected, outside
+
+
+# ---- fleets -----------------------------------------------------------------------------
+def pool_vehicles(fleet: Sequence[VehicleSpec], parties: Mapping[str, Party], depot: str) -> list:
+    return [
+        v
+        for v in fleet
+        if v.depot == depot and (v.owner not in parties or parties[v.owner].kind == "hub")
+    ]
+
+
+def vehicles_for(
+    fleet: Sequence[VehicleSpec], parties: Mapping[str, Party], depot: str, party: str | None
+) -> tuple[VehicleSpec, ...]:
+    """The shared plan uses every vehicle at the depot; a party alone uses its own plus
+    hired copies of the depot's pool vehicles."""
+    at_depot = [v for v in fleet if v.depot == depot]
+    if party is None:
+        return tuple(at_depot)
+    own = [v for v in at_depot if v.owner == party]
+    hired = [
+        replace(v, id=f"{v.id}@{party}", owner=party, name=f"{v.name} (hired by {party})")
+        for v in pool_vehicles(fleet, parties, depot)
+    ]
+    return tuple(own + hired)
+
+
+# ---- stages -----------------------------------------------------------------------------
+def _seconds(t: dtime) -> int:
+    return t.hour * 3600 + t.minute * 60 + t.second
+
+
+def trunk_stage(
+    run: PlanRun,
+    paths: Iterable[OrderPath],
+    day: Day,
+    options: PlanOptions,
+    next_lot: int,
+) -> Stage:
+    vehicles = vehicles_for(day.fleet, day.parties, WAREHOUSE, run.party)
+    cap_kg, cap_l = lot_caps(vehicles, options.lot_share)
+    collect = _seconds(options.trunk_collect)
+    transfer = options.service.transfer_s
+    legs = []
+    for p in paths:
+        if not p.trunk:
+            continue
+        o = p.order
+        hub = hub_of(p.county)
+        if o.direction == "down":
+            legs.append((o, WAREHOUSE, hub, p.ready_s, p.due_s - transfer))
+        else:
+            legs.append((o, hub, WAREHOUSE, max(collect, p.ready_s), p.due_s))
+    lots = make_lots(
+        legs, cap_kg=cap_kg, cap_l=cap_l, by_party=run.party is not None, first_id=next_lot
+    )
+    _register(run, lots, "trunk")
+    return Stage(
+        key=f"{run.name}/trunk",
+        echelon="trunk",
+        county=None,
+        depot=WAREHOUSE,
+        lots=tuple(lots),
+        vehicles=vehicles,
+        setup_s=options.service.hub_setup_s,
+    )
+
+
+def county_stage(
+    run: PlanRun,
+    county: str,
+    paths: Iterable[OrderPath],
+    day: Day,
+    options: PlanOptions,
+    available: Mapping[str, int],
+    next_lot: int,
+) -> Stage:
+    """``available``: order id -> when a trunk-delivered order can leave the hub (s)."""
+    hub = hub_of(county)
+    vehicles = vehicles_for(day.fleet, day.parties, hub, run.party)
+    cap_kg, cap_l = lot_caps(vehicles, options.lot_share)
+    collect = _seconds(options.trunk_collect)
+    transfer = options.service.transfer_s
+    legs = []
+    for p in paths:
+        if p.county != county:
+            continue
+        o = p.order
+        if o.direction == "down":
+            if p.trunk:
+                if o.id not in available:
+                    continue  # never reached the hub
+                ready = available[o.id]
+            else:
+                ready = p.ready_s
+            legs.append((o, hub, p.stop, ready, p.due_s))
+        else:
+            deadline = min(p.due_s, collect - transfer) if p.trunk else p.due_s
+            legs.append((o, p.stop, hub, p.ready_s, deadline))
+    lots = make_lots(
+        legs, cap_kg=cap_kg, cap_l=cap_l, by_party=run.party is not None, first_id=next_lot
+    )
+    _register(run, lots, "county")
+    return Stage(
+        key=f"{run.name}/county/{county}",
+        echelon="county",
+        county=county,
+        depot=hub,
+        lots=tuple(lots),
+        vehicles=vehicles,
+        setup_s=options.service.stop_setup_s,
+    )
+
+
+def _register(run: PlanRun, lots: Iterable[Lot], echelon: str) -> None:
+    for lot in lots:
+        run.lots[lot.id] = lot
+        for oid in lot.orders:
+            run.order_lots.setdefault(oid, {})[echelon] = lot.id
+
+
+def trunk_arrivals(run: PlanRun, transfer_s: int) -> dict[str, int]:
+    """Order id -> earliest time its parcels can leave the hub on a county route."""
+    out: dict[str, int] = {}
+    if run.trunk is None:
+        return out
+    for r in run.trunk.routes:
+        for v in r.visits:
+            lot = run.lots[v.lot]
+            if v.kind == "delivery" and lot.destination != WAREHOUSE:
+                for oid in lot.orders:
+                    out[oid] = v.begin_s + transfer_s
+    return out
+
+
+# ---- workers ----------------------------------------------------------------------------
+_NETWORK: RoadNetwork | None = None
+
+
+def _init_worker(network: RoadNetwork) -> None:
+    global _NETWORK
+    _NETWORK = network
+
+
+def _work(stage: Stage, times: ServiceTimes, limit: float, seed: int) -> StageResult:
+    assert _NETWORK is not None
+    return solve_stage(stage, _NETWORK, times, limit, seed)
+
+
+class Progress:
+    """A progress bar on stderr (a line per step when stderr is not a terminal)."""
+
+    def __init__(self, enabled: bool = True, stream: Any = None) -> None:
+        self.enabled = enabled
+        self.stream = stream or sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.t0 = time.perf_counter()
+        self.label = ""
+        self.total = 0
+        self.done = 0
+
+    def phase(self, label: str, total: int) -> None:
+        self.label, self.total, self.done = label, total, 0
+        self._draw(force=True)
+
+    def step(self, n: int = 1) -> None:
+        self.done += n
+        self._draw(force=self.done >= self.total)
+
+    def _draw(self, force: bool = False) -> None:
+        if not self.enabled:
+            return
+        width = 28
+        frac = self.done / self.total if self.total else 1.0
+        bar = "#" * round(width * frac) + "." * (width - round(width * frac))
+        text = (
+            f"{self.label:<28} [{bar}] {self.done}/{self.total} "
+            f"{time.perf_counter() - self.t0:6.1f} s"
+        )
+        if self.tty:
+            self.stream.write("\r" + text + ("\n" if force and self.done >= self.total else ""))
+            self.stream.flush()
+        elif force:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+
+def _run_stages(
+    stages: Sequence[Stage],
+    network: RoadNetwork,
+    options: PlanOptions,
+    budget: float,
+    pool: ProcessPoolExecutor | None,
+    progress: Progress,
+    label: str,
+) -> list[StageResult]:
+    workers = max(1, options.workers or os.cpu_count() or 1)
+    total_lots = sum(len(s.lots) for s in stages) or 1
+    per_lot = budget * workers / total_lots
+    cap = max(1.0, budget * 0.6)
+    progress.phase(label, len(stages))
+    if pool is None:
+        out = []
+        for s in stages:
+            out.append(
+                solve_stage(
+                    s,
+                    network,
+                    options.service,
+                    time_limit_for(len(s.lots), per_lot, cap),
+                    options.seed,
+                )
+            )
+            progress.step()
+        return out
+    # biggest first, so the long problems do not start last
+    order = sorted(range(len(stages)), key=lambda i: -len(stages[i].lots))
+    futures: dict[int, Future[StageResult]] = {}
+    for i in order:
+        s = stages[i]
+        fut = pool.submit(
+            _work, s, options.service, time_limit_for(len(s.lots), per_lot, cap), options.seed
+        )
+        fut.add_done_callback(lambda _f: progress.step())
+        futures[i] = fut
+    return [futures[i].result() for i in range(len(stages))]
+
+
+# ---- the day ----------------------------------------------------------------------------
+def plan_day(
+    day: Day,
+    network: RoadNetwork,
+    options: PlanOptions | None = None,
+    *,
+    progress: Progress | None = None,
+) -> Plan:
+    """Plan one day: shared routes over both echelons, the separate plans, allocations."""
+    from dispatch.costshare import allocate_routes
+
+    options = options or PlanOptions()
+    progress = progress or Progress(enabled=False)
+    t0 = time.perf_counter()
+    served = _served_counties(network)
+    counties = tuple(options.counties) or tuple(sorted(served))
+    paths, rejected, _outside = order_paths(day, network, counties)
+    parties_with_orders = sorted({p.order.party for p in paths.values()})
+    runs = [PlanRun("shared", None)]
+    if options.separate:
+        runs += [PlanRun(f"alone-{party}", party) for party in parties_with_orders]
+    by_party: dict[str | None, list[OrderPath]] = defaultdict(list)
+    for p in paths.values():
+        by_party[None].append(p)
+        by_party[p.order.party].append(p)
+
+    workers = max(1, options.workers or os.cpu_count() or 1)
+    pool = _pool(network, workers) if workers > 1 else None
+    try:
+        next_lot = 0
+        trunk_stages = []
+        for run in runs:
+            stage = trunk_stage(run, by_party[run.party], day, options, next_lot)
+            next_lot += len(stage.lots) + 1
+            trunk_stages.append(stage)
+        busy = [s for s in trunk_stages if s.lots]
+        results = _run_stages(
+            busy, network, options, options.time_limit * 0.3, pool, progress, "trunk echelon"
+        )
+        by_key = {r.stage.key: r for r in results}
+        for run, stage in zip(runs, trunk_stages, strict=True):
+            run.trunk = by_key.get(stage.key, StageResult(stage, (), {}, 0.0))
+
+        county_stages: list[tuple[PlanRun, Stage]] = []
+        for run in runs:
+            available = trunk_arrivals(run, options.service.transfer_s)
+            for county in counties:
+                stage = county_stage(
+                    run, county, by_party[run.party], day, options, available, next_lot
+                )
+                next_lot += len(stage.lots) + 1
+                if stage.lots:
+                    county_stages.append((run, stage))
+        results = _run_stages(
+            [s for _, s in county_stages],
+            network,
+            options,
+            options.time_limit * 0.7,
+            pool,
+            progress,
+            "county echelons",
+        )
+        for (run, stage), result in zip(county_stages, results, strict=True):
+            run.counties[stage.county or ""] = result
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+
+    orders = {oid: p.order for oid, p in paths.items()}
+    for run in runs:
+        _trim_trunk(run, orders, network, options.service)
+    shared, separate = runs[0], {r.party or "": r for r in runs[1:]}
+    route_ids = _route_ids(runs)
+    outcomes = _outcomes(paths, rejected, shared, route_ids)
+    plan = Plan(
+        day=day,
+        options=options,
+        paths=paths,
+        rejected=rejected,
+        shared=shared,
+        separate=separate,
+        outcomes=outcomes,
+        route_ids=route_ids,
+        network_source=network.source,
+    )
+    progress.phase("cost allocation", 1)
+    plan.allocations = allocate_routes(plan)
+    progress.step()
+    plan.seconds = time.perf_counter() - t0
+    return plan
+
+
+def _pool(network: RoadNetwork, workers: int) -> ProcessPoolExecutor:
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(network,)
+    )
+
+
+def _served_counties(network: RoadNetwork) -> set[str]:
+    from routing.network.places import load_counties
+
+    return {row["county_code"] for row in load_counties() if row.get("in_scope") == "1"}
+
+
+def _trim_trunk(
+    run: PlanRun, orders: Mapping[str, Order], network: RoadNetwork, times: ServiceTimes
+) -> None:
+    """Take produce the county routes did not bring to the hub off the trunk routes."""
+    if run.trunk is None or not run.trunk.stage.lots:
+        return
+    collected: set[str] = set()
+    for result in run.counties.values():
+        for r in result.routes:
+            for v in r.visits:
+                collected.update(run.lots[v.lot].orders)
+    changed = False
+    new_lots: dict[int, Lot] = {}
+    for lot in run.trunk.stage.lots:
+        keep = lot.orders
+        if lot.destination == WAREHOUSE:
+            keep = tuple(oid for oid in lot.orders if oid in collected)
+        if len(keep) == len(lot.orders):
+            new_lots[lot.id] = lot
+            continue
+        changed = True
+        if keep:
+            kept = [orders[oid] for oid in keep]
+            new_lots[lot.id] = replace(
+                lot,
+                orders=keep,
+                parties=frozenset(o.party for o in kept),
+                weight=sum(o.weight for o in kept),
+                volume_l=sum(o.volume_l for o in kept),
+                pieces=sum(o.pieces for o in kept),
+            )
+    if changed:
+        run.trunk = retime(run.trunk, new_lots, network, times)
+        run.lots.update(new_lots)
+
+
+def _route_ids(runs: Sequence[PlanRun]) -> dict[int, str]:
+    ids: dict[int, str] = {}
+    for run in runs:
+        prefix = "" if run.party is None else f"{run.party}-"
+        trunk = run.trunk.routes if run.trunk else ()
+        for k, r in enumerate(trunk, 1):
+            ids[id(r)] = f"{prefix}T-{k:02d}"
+        for county in sorted(run.counties):
+            for k, r in enumerate(run.counties[county].routes, 1):
+                ids[id(r)] = f"{prefix}C-{county}-{k:02d}"
+    return ids
+
+
+def _outcomes(
+    paths: Mapping[str, OrderPath],
+    rejected: Mapping[str, tuple[str, str]],
+    run: PlanRun,
+    route_ids: Mapping[int, str],
+) -> dict[str, Outcome]:
+    out: dict[str, Outcome] = {oid: Outcome(False, r, d) for oid, (r, d) in rejected.items()}
+    served: dict[int, tuple[str, int, int]] = {}  # lot -> (route, pickup begin, drop begin)
+    for r in run.routes():
+        rid = route_ids[id(r)]
+        pick: dict[int, int] = {}
+        for v in r.visits:
+            if v.kind == "pickup":
+                pick[v.lot] = v.begin_s
+            else:
+                served[v.lot] = (rid, pick.get(v.lot, -1), v.begin_s)
+    unassigned: dict[int, tuple[str, str, str]] = {}
+    stages = [run.trunk] if run.trunk else []
+    stages += [run.counties[c] for c in sorted(run.counties)]
+    for result in stages:
+        for lot_id, (reason, detail) in result.unassigned.items():
+            unassigned[lot_id] = (result.stage.echelon, reason, detail)
+    for oid, p in paths.items():
+        oc = Outcome()
+        lots = run.order_lots.get(oid, {})
+        needed = ["county"]
+        if p.trunk:
+            needed = ["trunk", "county"] if p.order.direction == "down" else ["county", "trunk"]
+        for echelon in needed:
+            lot = lots.get(echelon)
+            if lot is not None and lot in served:
+                oc.legs[echelon] = served[lot]
+                continue
+            if lot is not None and lot in unassigned:
+                _, reason, detail = unassigned[lot]
+            elif echelon == "county" and p.order.direction == "down":
+                reason, detail = "other", "its trunk leg to the hub was not planned"
+            elif echelon == "trunk" and p.order.direction == "up":
+                reason, detail = "other", "its county leg to the hub was not planned"
+            else:
+                reason, detail = "other", "no route carries it"
+            oc.reason = oc.reason or reason
+            oc.detail = oc.detail or f"{echelon} echelon: {detail}"
+        oc.assigned = not oc.reason
+        out[oid] = oc
+    return out
+
+
+# ---- synchronisation --------------------------------------------------------------------
+def check_synchronisation(plan: Plan) -> list[str]:
+    """Every order handed between echelons at a hub leaves it no earlier than
+    ``transfer_s`` after it arrived; one sentence per violation (empty: all respected)."""
+    transfer = plan.options.service.transfer_s
+    problems = []
+    for oid, oc in plan.outcomes.items():
+        if "trunk" not in oc.legs or "county" not in oc.legs:
+            continue
+        trunk, county = oc.legs["trunk"], oc.legs["county"]
+        if plan.paths[oid].order.direction == "down":
+            arrived, left, route = trunk[2], county[1], county[0]
+        else:
+            arrived, left, route = county[2], trunk[1], trunk[0]
+        if left < arrived + transfer:
+            problems.append(
+                f"order {oid}: leaves the hub at {left} s on {route}, "
+                f"less than {transfer} s after it arrived at {arrived} s"
+            )
+    return problems
+
+
+def stage_problem(stage: Stage, network: RoadNetwork, times: ServiceTimes) -> Any:
+    """The routing problem of a stage (for inspection and tests)."""
+    return build_problem(stage, network, times)[0]
+
+
+ProgressCallback = Callable[[str, int, int], None]
