@@ -23,9 +23,8 @@ demo: $(STAMP)
 	mkdir -p out
 	$(BIN)/codist network info
 	$(BIN)/codist network info --json > out/network.json
-	$(BIN)/codist route WH-CX 532326101 --profile truck
-	$(BIN)/codist route HUB-532326 532326101003 --profile motorbike --json > out/example-route.json
-	@echo "Outputs written to out/"
+	$(BIN)/codist plan --out out
+	@echo "Outputs written to out/: summary.json, unassigned.json, route-sheets/ (all.html to print)"
 
 test: $(DEV_STAMP)
 	$(BIN)/python -m pytest

@@ -199,11 +199,12 @@ def make_lots(
 
 
 def lot_caps(vehicles: Sequence[VehicleSpec], share: float = 0.5) -> tuple[int, int]:
-    """Lot size limits: a share of the largest vehicle's capacity (kg, litres)."""
+    """Lot size limits: a share of the median vehicle's capacity (kg, litres), so a lot
+    fits a typical vehicle of the depot with room for others."""
     if not vehicles:
         return 1, 1
-    kg = max(v.capacity_kg for v in vehicles)
-    litres = max(v.capacity_l for v in vehicles)
+    kg = sorted(v.capacity_kg for v in vehicles)[len(vehicles) // 2]
+    litres = sorted(v.capacity_l for v in vehicles)[len(vehicles) // 2]
     return max(1, int(kg * share)), max(1, int(litres * share))
 
 

@@ -11,8 +11,11 @@ How a day is planned (:func:`plan_day`):
    cannot be routed and its orders are unassigned as ``unreachable``.
 2. **Trunk echelon** (one problem, vehicles at WH-CX): lots of parcels from WH-CX to each
    hub, ready when the orders are ready at the warehouse; lots of produce from each hub to
-   WH-CX, collectable at the hub from the *trunk collection time* (15:00 by default) and
-   due at the warehouse by the orders' due times (wild mushrooms: 24 h after picking).
+   WH-CX, collectable at the hub from the hub's *collection time* and due at the
+   warehouse by the orders' due times (wild mushrooms: 24 h after picking). A hub's
+   collection time is as late as a trunk truck can still leave it and be back at WH-CX an
+   hour before its shift ends, capped at ``latest_collect`` (18:00), so a near hub
+   collects later than a far one and county routes get the whole working day.
    A truck may drop parcels in the morning, wait, and bring produce back.
 3. **County echelons** (one problem per hub, solved in parallel processes): parcels are
    picked up at the hub no earlier than ``transfer_s`` after their trunk lot reached it;
@@ -83,7 +86,8 @@ class PlanOptions:
     workers: int = 0  # worker processes; 0 = one per CPU
     counties: tuple[str, ...] = ()  # empty = every served county
     separate: bool = True  # also plan every party alone
-    trunk_collect: dtime = dtime(15, 0)  # produce leaves the hubs for WH-CX from this time
+    latest_collect: dtime = dtime(18, 0)  # produce leaves a hub for WH-CX at the latest
+    collect_margin_s: int = 3600  # trunk back at WH-CX this long before its shift ends
     service: ServiceTimes = field(default_factory=ServiceTimes)
     lot_share: float = 0.5  # largest lot: this share of the largest suitable vehicle
     shapley_exact_max: int = 8
@@ -150,6 +154,7 @@ class Plan:
     allocations: dict[str, Any] = field(default_factory=dict)  # route id -> RouteAllocation
     seconds: float = 0.0
     network_source: str = ""
+    collects: dict[str, int] = field(default_factory=dict)  # county -> trunk collection (s)
 
     def shared_routes(self) -> list[tuple[str, TimedRoute]]:
         return [(self.route_ids[id(r)], r) for r in self.shared.routes()]
@@ -234,16 +239,18 @@ def trunk_stage(
     paths: Iterable[OrderPath],
     day: Day,
     options: PlanOptions,
+    collects: Mapping[str, int],
     next_lot: int,
 ) -> Stage:
+    """``collects``: county -> when produce for WH-CX is collected at its hub (s)."""
     vehicles = vehicles_for(day.fleet, day.parties, WAREHOUSE, run.party)
     cap_kg, cap_l = lot_caps(vehicles, options.lot_share)
-    collect = _seconds(options.trunk_collect)
     transfer = options.service.transfer_s
     legs = []
     for p in paths:
         if not p.trunk:
             continue
+        collect = collects[p.county]
         o = p.order
         hub = hub_of(p.county)
         if o.direction == "down":
@@ -272,13 +279,14 @@ def county_stage(
     day: Day,
     options: PlanOptions,
     available: Mapping[str, int],
+    collects: Mapping[str, int],
     next_lot: int,
 ) -> Stage:
     """``available``: order id -> when a trunk-delivered order can leave the hub (s)."""
     hub = hub_of(county)
     vehicles = vehicles_for(day.fleet, day.parties, hub, run.party)
     cap_kg, cap_l = lot_caps(vehicles, options.lot_share)
-    collect = _seconds(options.trunk_collect)
+    collect = collects[county]
     transfer = options.service.transfer_s
     legs = []
     for p in paths:
@@ -316,6 +324,39 @@ def _register(run: PlanRun, lots: Iterable[Lot], echelon: str) -> None:
         run.lots[lot.id] = lot
         for oid in lot.orders:
             run.order_lots.setdefault(oid, {})[echelon] = lot.id
+
+
+def collection_times(
+    network: RoadNetwork,
+    fleet: Sequence[VehicleSpec],
+    counties: Sequence[str],
+    options: PlanOptions,
+) -> dict[str, int]:
+    """County -> when the trunk collects produce bound for WH-CX at its hub (s)."""
+    from routing.network import resolve, travel_matrix
+
+    latest = _seconds(options.latest_collect)
+    trucks = [v for v in fleet if v.depot == WAREHOUSE]
+    if not trucks or not counties:
+        return dict.fromkeys(counties, latest)
+    out: dict[str, int] = {}
+    points = resolve(network, [WAREHOUSE, *(hub_of(c) for c in counties)])
+    back = {}
+    for profile in sorted({v.profile for v in trucks}):
+        m = travel_matrix(network, points[1:], points[:1], profile=profile)
+        back[profile] = [int(x) for x in m.durations_s[:, 0]]
+    for k, county in enumerate(counties):
+        best = None
+        for v in trucks:
+            if back[v.profile][k] < 0:
+                continue
+            end = min(
+                _seconds(v.shift_end), _seconds(v.shift_start) + round(v.max_shift_h * 3600)
+            )
+            leave = end - back[v.profile][k] - options.service.hub_setup_s - options.collect_margin_s
+            best = leave if best is None else max(best, leave)
+        out[county] = min(latest, best) if best is not None else latest
+    return out
 
 
 def trunk_arrivals(run: PlanRun, transfer_s: int) -> dict[str, int]:
@@ -451,13 +492,14 @@ def plan_day(
         by_party[None].append(p)
         by_party[p.order.party].append(p)
 
+    collects = collection_times(network, day.fleet, counties, options)
     workers = max(1, options.workers or os.cpu_count() or 1)
     pool = _pool(network, workers) if workers > 1 else None
     try:
         next_lot = 0
         trunk_stages = []
         for run in runs:
-            stage = trunk_stage(run, by_party[run.party], day, options, next_lot)
+            stage = trunk_stage(run, by_party[run.party], day, options, collects, next_lot)
             next_lot += len(stage.lots) + 1
             trunk_stages.append(stage)
         busy = [s for s in trunk_stages if s.lots]
@@ -473,7 +515,7 @@ def plan_day(
             available = trunk_arrivals(run, options.service.transfer_s)
             for county in counties:
                 stage = county_stage(
-                    run, county, by_party[run.party], day, options, available, next_lot
+                    run, county, by_party[run.party], day, options, available, collects, next_lot
                 )
                 next_lot += len(stage.lots) + 1
                 if stage.lots:
@@ -509,6 +551,7 @@ def plan_day(
         outcomes=outcomes,
         route_ids=route_ids,
         network_source=network.source,
+        collects=collects,
     )
     progress.phase("cost allocation", 1)
     plan.allocations = allocate_routes(plan)

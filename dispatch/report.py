@@ -145,6 +145,10 @@ def _echelon(plan: Plan, echelon: str) -> dict[str, Any]:
         out["separate_vehicles_used"] = _separate_figures(plan, echelon)["vehicles_used"]
         out["separate_distance_km"] = _separate_figures(plan, echelon)["distance_km"]
     out["orders"] = sum(1 for o in plan.outcomes.values() if echelon in o.legs)
+    if echelon == "trunk":
+        out["collection_times"] = {
+            county: plan.day.at(s).strftime("%H:%M") for county, s in sorted(plan.collects.items())
+        }
     if echelon == "county":
         out["by_county"] = {
             county: {

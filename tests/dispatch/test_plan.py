@@ -162,7 +162,7 @@ def test_trunk_and_county_are_synchronised(network) -> None:
     plan = plan_day(day, network, OPTIONS)
     assert check_synchronisation(plan) == []
     transfer = OPTIONS.service.transfer_s
-    collect = OPTIONS.trunk_collect.hour * 3600
+    collect = 18 * 3600
     for oid, oc in plan.outcomes.items():
         assert oc.assigned, (oid, oc.reason, oc.detail)
         trunk, county = oc.legs["trunk"], oc.legs["county"]
