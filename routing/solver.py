@@ -279,9 +279,11 @@ class _Model:
             index = self.manager.NodeToIndex(node)
             penalty = base * (1 + task.priority * (n_tasks + 1))
             routing.AddDisjunction([index], int(penalty))
-            allowed = [v.index for v in p.vehicles if v.can_serve(task)]
-            if len(allowed) < len(p.vehicles):
-                routing.SetAllowedVehiclesForIndex(allowed, index)
+            barred = [v.index for v in p.vehicles if not v.can_serve(task)]
+            if barred:
+                # VehicleVar rather than SetAllowedVehiclesForIndex: the latter's Python
+                # binding rejects every list in OR-Tools 9.15 (absl::Span typemap).
+                routing.VehicleVar(index).RemoveValues(barred)
         for s in p.shipments:
             if s.pickup not in self.node_of_task:
                 continue
