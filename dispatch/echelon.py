@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -353,46 +353,6 @@ def _timed(
         legs_s=tuple(tuple(int(x) for x in row) for row in dur[sub]),
         legs_m=tuple(tuple(int(x) for x in row) for row in dist[sub]),
     )
-
-
-def retime(
-    result: StageResult, lots: Mapping[int, Lot], network: RoadNetwork, times: ServiceTimes
-) -> StageResult:
-    """The same routes carrying only ``lots`` (same ids, possibly lighter): orders not
-    collected upstream are taken out.
-
-    Removing visits keeps a feasible route feasible (shortest-path times obey the
-    triangle inequality and windows only bound from above or are met by waiting); the
-    schedule, travel and cost are recomputed by re-evaluating the shortened routes.
-    """
-    keep_ids = set(lots)
-    stage = Stage(
-        key=result.stage.key,
-        echelon=result.stage.echelon,
-        county=result.stage.county,
-        depot=result.stage.depot,
-        lots=tuple(lots[lot.id] for lot in result.stage.lots if lot.id in keep_ids),
-        vehicles=result.stage.vehicles,
-        setup_s=result.stage.setup_s,
-    )
-    if not stage.lots:
-        return StageResult(stage, (), {}, result.seconds, result.stats)
-    problem, places = build_problem(stage, network, times)
-    task_of = {(t.kind, t.id): t.index for t in problem.tasks}
-    from routing.model import Step
-
-    routes = []
-    for r in result.routes:
-        steps = tuple(
-            Step(kind=v.kind, ref=task_of[(v.kind, v.lot)]) for v in r.visits if v.lot in keep_ids
-        )
-        if not steps:
-            continue
-        k = next(i for i, v in enumerate(stage.vehicles) if v.id == r.vehicle.id)
-        plan = RoutePlan(k, steps)
-        routes.append(_timed(stage, problem, places, evaluate_route(problem, plan), plan))
-    unassigned = {k: v for k, v in result.unassigned.items() if k in keep_ids}
-    return StageResult(stage, tuple(routes), unassigned, result.seconds, result.stats)
 
 
 def hours(seconds: float) -> float:

@@ -50,6 +50,8 @@ from dataclasses import dataclass, field, replace
 from datetime import time as dtime
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from dispatch.echelon import (
     Lot,
     ServiceTimes,
@@ -59,7 +61,6 @@ from dispatch.echelon import (
     build_problem,
     lot_caps,
     make_lots,
-    retime,
     solve_stage,
     time_limit_for,
 )
@@ -89,6 +90,7 @@ class PlanOptions:
     latest_collect: dtime = dtime(18, 0)  # produce leaves a hub for WH-CX at the latest
     collect_margin_s: int = 3600  # trunk back at WH-CX this long before its shift ends
     service: ServiceTimes = field(default_factory=ServiceTimes)
+    handling_margin_s: int = 3600  # loading and handing over, when timing trunk arrivals
     lot_share: float = 0.5  # largest lot: this share of the largest suitable vehicle
     shapley_exact_max: int = 8
     shapley_samples: int = 2000
@@ -124,13 +126,17 @@ class PlanRun:
 
     name: str
     party: str | None  # None for the shared plan
-    trunk: StageResult | None = None
+    trunk: StageResult | None = None  # parcels down to the hubs
+    trunk_up: StageResult | None = None  # produce up to the warehouse
     counties: dict[str, StageResult] = field(default_factory=dict)
     lots: dict[int, Lot] = field(default_factory=dict)
     order_lots: dict[str, dict[str, int]] = field(default_factory=dict)  # order -> echelon -> lot
 
+    def trunk_routes(self) -> list[TimedRoute]:
+        return [r for stage in (self.trunk, self.trunk_up) if stage for r in stage.routes]
+
     def routes(self) -> list[TimedRoute]:
-        out = list(self.trunk.routes) if self.trunk else []
+        out = self.trunk_routes()
         for county in sorted(self.counties):
             out.extend(self.counties[county].routes)
         return out
@@ -155,6 +161,7 @@ class Plan:
     seconds: float = 0.0
     network_source: str = ""
     collects: dict[str, int] = field(default_factory=dict)  # county -> trunk collection (s)
+    separate_assigned: int = 0  # orders every party alone gets through, for comparison
 
     def shared_routes(self) -> list[tuple[str, TimedRoute]]:
         return [(self.route_ids[id(r)], r) for r in self.shared.routes()]
@@ -237,32 +244,38 @@ def _seconds(t: dtime) -> int:
 def trunk_stage(
     run: PlanRun,
     paths: Iterable[OrderPath],
-    day: Day,
     options: PlanOptions,
-    collects: Mapping[str, int],
+    vehicles: tuple[VehicleSpec, ...],
     next_lot: int,
+    *,
+    direction: str,
+    at_hub: Mapping[str, int] | None = None,
+    latest: Mapping[str, int] | None = None,
 ) -> Stage:
-    """``collects``: county -> when produce for WH-CX is collected at its hub (s)."""
-    vehicles = vehicles_for(day.fleet, day.parties, WAREHOUSE, run.party)
+    """The trunk problem of one direction. ``down``: parcels from WH-CX to the hubs.
+    ``up``: produce from the hubs to WH-CX, collectable from ``at_hub`` (order id -> when
+    it is at its hub and transferred, from the county routes). ``latest``: order id -> the
+    latest time parcels can be at the hub and still reach their stop in time."""
+    latest = latest or {}
     cap_kg, cap_l = lot_caps(vehicles, options.lot_share)
     transfer = options.service.transfer_s
     legs = []
     for p in paths:
-        if not p.trunk:
+        if not p.trunk or p.order.direction != direction:
             continue
-        collect = collects[p.county]
         o = p.order
         hub = hub_of(p.county)
-        if o.direction == "down":
-            legs.append((o, WAREHOUSE, hub, p.ready_s, p.due_s - transfer))
-        else:
-            legs.append((o, hub, WAREHOUSE, max(collect, p.ready_s), p.due_s))
+        if direction == "down":
+            due = min(p.due_s, latest.get(o.id, p.due_s)) - transfer
+            legs.append((o, WAREHOUSE, hub, p.ready_s, due))
+        elif at_hub is not None and o.id in at_hub:
+            legs.append((o, hub, WAREHOUSE, at_hub[o.id], p.due_s))
     lots = make_lots(
         legs, cap_kg=cap_kg, cap_l=cap_l, by_party=run.party is not None, first_id=next_lot
     )
     _register(run, lots, "trunk")
     return Stage(
-        key=f"{run.name}/trunk",
+        key=f"{run.name}/trunk-{direction}",
         echelon="trunk",
         county=None,
         depot=WAREHOUSE,
@@ -270,6 +283,35 @@ def trunk_stage(
         vehicles=vehicles,
         setup_s=options.service.hub_setup_s,
     )
+
+
+def reuse_vehicles(
+    vehicles: Sequence[VehicleSpec], down: StageResult | None
+) -> tuple[VehicleSpec, ...]:
+    """The warehouse fleet for the produce runs: a truck back from its morning run may go
+    out again for the rest of its shift, its day's fixed cost already paid."""
+    back = {r.vehicle.id: r for r in (down.routes if down else ())}
+    out = []
+    for v in vehicles:
+        r = back.get(v.id)
+        if r is None:
+            out.append(v)
+            continue
+        start = _seconds(v.shift_start)
+        end = min(_seconds(v.shift_end), start + round(v.max_shift_h * 3600))
+        if r.end_s >= end:
+            continue
+        free = r.end_s
+        out.append(
+            replace(
+                v,
+                shift_start=dtime(free // 3600 % 24, free % 3600 // 60, free % 60),
+                shift_end=dtime(end // 3600 % 24, end % 3600 // 60, end % 60),
+                max_shift_h=(end - free) / 3600,
+                fixed_fen=0,
+            )
+        )
+    return tuple(out)
 
 
 def county_stage(
@@ -280,13 +322,15 @@ def county_stage(
     options: PlanOptions,
     available: Mapping[str, int],
     collects: Mapping[str, int],
+    backs: Mapping[str, int],
     next_lot: int,
 ) -> Stage:
     """``available``: order id -> when a trunk-delivered order can leave the hub (s)."""
     hub = hub_of(county)
     vehicles = vehicles_for(day.fleet, day.parties, hub, run.party)
     cap_kg, cap_l = lot_caps(vehicles, options.lot_share)
-    collect = collects[county]
+    collect, back = collects[county], backs
+    hub_setup = options.service.hub_setup_s
     transfer = options.service.transfer_s
     legs = []
     for p in paths:
@@ -302,7 +346,9 @@ def county_stage(
                 ready = p.ready_s
             legs.append((o, hub, p.stop, ready, p.due_s))
         else:
-            deadline = min(p.due_s, collect - transfer) if p.trunk else p.due_s
+            deadline = p.due_s
+            if p.trunk:  # at the hub in time for the produce run to WH-CX
+                deadline = min(collect, p.due_s - back[county] - hub_setup) - transfer
             legs.append((o, p.stop, hub, p.ready_s, deadline))
     lots = make_lots(
         legs, cap_kg=cap_kg, cap_l=cap_l, by_party=run.party is not None, first_id=next_lot
@@ -331,15 +377,17 @@ def collection_times(
     fleet: Sequence[VehicleSpec],
     counties: Sequence[str],
     options: PlanOptions,
-) -> dict[str, int]:
-    """County -> when the trunk collects produce bound for WH-CX at its hub (s)."""
+) -> tuple[dict[str, int], dict[str, int]]:
+    """County -> the latest time the trunk collects produce for WH-CX at its hub (s), and
+    county -> the fastest trunk drive from its hub to WH-CX (s)."""
     from routing.network import resolve, travel_matrix
 
     latest = _seconds(options.latest_collect)
     trucks = [v for v in fleet if v.depot == WAREHOUSE]
     if not trucks or not counties:
-        return dict.fromkeys(counties, latest)
+        return dict.fromkeys(counties, latest), dict.fromkeys(counties, 0)
     out: dict[str, int] = {}
+    fastest: dict[str, int] = {}
     points = resolve(network, [WAREHOUSE, *(hub_of(c) for c in counties)])
     back = {}
     for profile in sorted({v.profile for v in trucks}):
@@ -350,12 +398,75 @@ def collection_times(
         for v in trucks:
             if back[v.profile][k] < 0:
                 continue
-            end = min(
-                _seconds(v.shift_end), _seconds(v.shift_start) + round(v.max_shift_h * 3600)
+            end = min(_seconds(v.shift_end), _seconds(v.shift_start) + round(v.max_shift_h * 3600))
+            leave = (
+                end - back[v.profile][k] - options.service.hub_setup_s - options.collect_margin_s
             )
-            leave = end - back[v.profile][k] - options.service.hub_setup_s - options.collect_margin_s
             best = leave if best is None else max(best, leave)
         out[county] = min(latest, best) if best is not None else latest
+        fastest[county] = min((b[k] for b in back.values() if b[k] >= 0), default=0)
+    return out, fastest
+
+
+def hub_arrivals(run: PlanRun, paths: Mapping[str, OrderPath], transfer_s: int) -> dict[str, int]:
+    """Order id -> when produce for WH-CX, brought to its hub by a county route, can be
+    loaded on the trunk (unloading begins, plus ``transfer_s``)."""
+    out: dict[str, int] = {}
+    for result in run.counties.values():
+        for r in result.routes:
+            for v in r.visits:
+                lot = run.lots[v.lot]
+                if v.kind != "delivery" or not lot.destination.startswith("HUB-"):
+                    continue
+                for oid in lot.orders:
+                    if paths[oid].trunk:
+                        out[oid] = v.begin_s + transfer_s
+    return out
+
+
+def latest_at_hub(
+    network: RoadNetwork,
+    fleet: Sequence[VehicleSpec],
+    paths: Mapping[str, OrderPath],
+    options: PlanOptions,
+) -> dict[str, int]:
+    """Order id -> the latest time a parcel can leave its hub and still reach its stop by
+    its due time, with the county vehicle back before its shift ends (fastest profile)."""
+    from routing.network import resolve, travel_matrix
+
+    out: dict[str, int] = {}
+    by_county: dict[str, list[OrderPath]] = defaultdict(list)
+    for p in paths.values():
+        if p.trunk and p.order.direction == "down":
+            by_county[p.county].append(p)
+    for county, group in by_county.items():
+        hub = hub_of(county)
+        vans = [v for v in fleet if v.depot == hub]
+        if not vans:
+            continue
+        stops = sorted({p.stop for p in group})
+        points = resolve(network, [hub, *stops])
+        fastest = None
+        for profile in sorted({v.profile for v in vans}):
+            m = travel_matrix(network, points, profile=profile).durations_s
+            there = m[0, 1:].astype(float)
+            back = m[1:, 0].astype(float)
+            trip = np.where((there < 0) | (back < 0), np.inf, there + back)
+            fastest = trip if fastest is None else np.minimum(fastest, trip)
+        assert fastest is not None
+        end = max(
+            min(_seconds(v.shift_end), _seconds(v.shift_start) + round(v.max_shift_h * 3600))
+            for v in vans
+        )
+        index = {stop: k for k, stop in enumerate(stops)}
+        for p in group:
+            k = index[p.stop]
+            if not np.isfinite(fastest[k]):
+                continue
+            there = fastest[k] / 2  # a share of the round trip; matrices are near symmetric
+            # loading at the hub, the stop's setup and handing over take time too
+            slack = options.service.stop_setup_s + options.handling_margin_s
+            out[p.order.id] = int(min(p.due_s - there - slack, end - fastest[k] - slack))
     return out
 
 
@@ -466,6 +577,23 @@ def _run_stages(
     return [futures[i].result() for i in range(len(stages))]
 
 
+def _solve_all(
+    stages: Sequence[tuple[PlanRun, Stage]],
+    network: RoadNetwork,
+    options: PlanOptions,
+    share: float,
+    pool: ProcessPoolExecutor | None,
+    progress: Progress,
+    label: str,
+) -> list[tuple[PlanRun, StageResult]]:
+    """Solve the stages that have lots; ``share`` of the time budget goes to this phase."""
+    busy = [(run, s) for run, s in stages if s.lots]
+    results = _run_stages(
+        [s for _, s in busy], network, options, options.time_limit * share, pool, progress, label
+    )
+    return [(run, r) for (run, _), r in zip(busy, results, strict=True)]
+
+
 # ---- the day ----------------------------------------------------------------------------
 def plan_day(
     day: Day,
@@ -492,55 +620,88 @@ def plan_day(
         by_party[None].append(p)
         by_party[p.order.party].append(p)
 
-    collects = collection_times(network, day.fleet, counties, options)
+    collects, backs = collection_times(network, day.fleet, counties, options)
+    latest = latest_at_hub(network, day.fleet, paths, options)
+    _warm_hierarchies(network, day.fleet)
     workers = max(1, options.workers or os.cpu_count() or 1)
     pool = _pool(network, workers) if workers > 1 else None
     try:
         next_lot = 0
-        trunk_stages = []
+        wh_fleet = {
+            run.name: vehicles_for(day.fleet, day.parties, WAREHOUSE, run.party) for run in runs
+        }
+        # 1. trunk, parcels down
+        stages = []
         for run in runs:
-            stage = trunk_stage(run, by_party[run.party], day, options, collects, next_lot)
+            stage = trunk_stage(
+                run,
+                by_party[run.party],
+                options,
+                wh_fleet[run.name],
+                next_lot,
+                direction="down",
+                latest=latest,
+            )
             next_lot += len(stage.lots) + 1
-            trunk_stages.append(stage)
-        busy = [s for s in trunk_stages if s.lots]
-        results = _run_stages(
-            busy, network, options, options.time_limit * 0.3, pool, progress, "trunk echelon"
-        )
-        by_key = {r.stage.key: r for r in results}
-        for run, stage in zip(runs, trunk_stages, strict=True):
-            run.trunk = by_key.get(stage.key, StageResult(stage, (), {}, 0.0))
-
-        county_stages: list[tuple[PlanRun, Stage]] = []
+            stages.append((run, stage))
+        for run, result in _solve_all(
+            stages, network, options, 0.25, pool, progress, "trunk echelon, down"
+        ):
+            run.trunk = result
+        # 2. county echelons, in parallel
+        stages = []
         for run in runs:
             available = trunk_arrivals(run, options.service.transfer_s)
             for county in counties:
                 stage = county_stage(
-                    run, county, by_party[run.party], day, options, available, collects, next_lot
+                    run,
+                    county,
+                    by_party[run.party],
+                    day,
+                    options,
+                    available,
+                    collects,
+                    backs,
+                    next_lot,
                 )
                 next_lot += len(stage.lots) + 1
-                if stage.lots:
-                    county_stages.append((run, stage))
-        results = _run_stages(
-            [s for _, s in county_stages],
-            network,
-            options,
-            options.time_limit * 0.7,
-            pool,
-            progress,
-            "county echelons",
-        )
-        for (run, stage), result in zip(county_stages, results, strict=True):
-            run.counties[stage.county or ""] = result
+                stages.append((run, stage))
+        for run, result in _solve_all(
+            stages, network, options, 0.6, pool, progress, "county echelons"
+        ):
+            run.counties[result.stage.county or ""] = result
+        # 3. trunk, produce up, from when the county routes brought it to the hubs
+        stages = []
+        for run in runs:
+            at_hub = hub_arrivals(run, paths, options.service.transfer_s)
+            vehicles = reuse_vehicles(wh_fleet[run.name], run.trunk)
+            stage = trunk_stage(
+                run,
+                by_party[run.party],
+                options,
+                vehicles,
+                next_lot,
+                direction="up",
+                at_hub=at_hub,
+            )
+            next_lot += len(stage.lots) + 1
+            stages.append((run, stage))
+        for run, result in _solve_all(
+            stages, network, options, 0.15, pool, progress, "trunk echelon, up"
+        ):
+            run.trunk_up = result
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
 
-    orders = {oid: p.order for oid, p in paths.items()}
-    for run in runs:
-        _trim_trunk(run, orders, network, options.service)
     shared, separate = runs[0], {r.party or "": r for r in runs[1:]}
     route_ids = _route_ids(runs)
     outcomes = _outcomes(paths, rejected, shared, route_ids)
+    separate_assigned = 0
+    for party, run in separate.items():
+        mine = {oid: p for oid, p in paths.items() if p.order.party == party}
+        alone = _outcomes(mine, {}, run, route_ids)
+        separate_assigned += sum(1 for oc in alone.values() if oc.assigned)
     plan = Plan(
         day=day,
         options=options,
@@ -552,12 +713,21 @@ def plan_day(
         route_ids=route_ids,
         network_source=network.source,
         collects=collects,
+        separate_assigned=separate_assigned,
     )
     progress.phase("cost allocation", 1)
     plan.allocations = allocate_routes(plan)
     progress.step()
     plan.seconds = time.perf_counter() - t0
     return plan
+
+
+def _warm_hierarchies(network: RoadNetwork, fleet: Sequence[VehicleSpec]) -> None:
+    """Load (or build) every profile's matrix hierarchy once, before the workers fork."""
+    from routing.network.matrix import hierarchy
+
+    for profile in sorted({v.profile for v in fleet}):
+        hierarchy(network, profile)
 
 
 def _pool(network: RoadNetwork, workers: int) -> ProcessPoolExecutor:
@@ -574,48 +744,11 @@ def _served_counties(network: RoadNetwork) -> set[str]:
     return {row["county_code"] for row in load_counties() if row.get("in_scope") == "1"}
 
 
-def _trim_trunk(
-    run: PlanRun, orders: Mapping[str, Order], network: RoadNetwork, times: ServiceTimes
-) -> None:
-    """Take produce the county routes did not bring to the hub off the trunk routes."""
-    if run.trunk is None or not run.trunk.stage.lots:
-        return
-    collected: set[str] = set()
-    for result in run.counties.values():
-        for r in result.routes:
-            for v in r.visits:
-                collected.update(run.lots[v.lot].orders)
-    changed = False
-    new_lots: dict[int, Lot] = {}
-    for lot in run.trunk.stage.lots:
-        keep = lot.orders
-        if lot.destination == WAREHOUSE:
-            keep = tuple(oid for oid in lot.orders if oid in collected)
-        if len(keep) == len(lot.orders):
-            new_lots[lot.id] = lot
-            continue
-        changed = True
-        if keep:
-            kept = [orders[oid] for oid in keep]
-            new_lots[lot.id] = replace(
-                lot,
-                orders=keep,
-                parties=frozenset(o.party for o in kept),
-                weight=sum(o.weight for o in kept),
-                volume_l=sum(o.volume_l for o in kept),
-                pieces=sum(o.pieces for o in kept),
-            )
-    if changed:
-        run.trunk = retime(run.trunk, new_lots, network, times)
-        run.lots.update(new_lots)
-
-
 def _route_ids(runs: Sequence[PlanRun]) -> dict[int, str]:
     ids: dict[int, str] = {}
     for run in runs:
         prefix = "" if run.party is None else f"{run.party}-"
-        trunk = run.trunk.routes if run.trunk else ()
-        for k, r in enumerate(trunk, 1):
+        for k, r in enumerate(run.trunk_routes(), 1):
             ids[id(r)] = f"{prefix}T-{k:02d}"
         for county in sorted(run.counties):
             for k, r in enumerate(run.counties[county].routes, 1):
@@ -640,7 +773,7 @@ def _outcomes(
             else:
                 served[v.lot] = (rid, pick.get(v.lot, -1), v.begin_s)
     unassigned: dict[int, tuple[str, str, str]] = {}
-    stages = [run.trunk] if run.trunk else []
+    stages = [x for x in (run.trunk, run.trunk_up) if x is not None]
     stages += [run.counties[c] for c in sorted(run.counties)]
     for result in stages:
         for lot_id, (reason, detail) in result.unassigned.items():

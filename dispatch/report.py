@@ -54,6 +54,7 @@ def _separate_figures(plan: Plan, echelon: str | None = None, county: str | None
         f = _run_figures(run, echelon, county)
         for k in total:
             total[k] += f[k]
+    total["assigned"] = plan.separate_assigned
     total["distance_km"] = round(total["distance_km"], 1)
     total["duration_h"] = round(total["duration_h"], 2)
     return total
@@ -101,6 +102,8 @@ def summary(plan: Plan, network: RoadNetwork) -> dict[str, Any]:
             "up": round(sum(p.order.weight_kg for p in orders if p.order.direction == "up")),
         },
         "held_at_township": sum(1 for p in orders if p.held),
+        "max_driving_h": _h(max((r.travel_s for r in plan.shared.routes()), default=0)),
+        "unlocated_stops": _unlocated(plan, network),
         "townships_with_orders": len(with_orders),
         "townships_with_orders_not_served": [t for t in with_orders if t not in townships],
         "separate": separate,
@@ -136,6 +139,20 @@ def summary(plan: Plan, network: RoadNetwork) -> dict[str, Any]:
             "routes": separate["routes"] - shared["routes"],
         }
     return doc
+
+
+def _unlocated(plan: Plan, network: RoadNetwork) -> dict[str, int]:
+    """Orders that could not be routed because their township has no coordinates, by
+    township (add the township to data/road_network/place_overrides.csv to route them)."""
+    out: Counter[str] = Counter()
+    for oid, (reason, _) in plan.rejected.items():
+        if reason != "unreachable":
+            continue
+        o = next(x for x in plan.day.orders if x.id == oid)
+        place = network.place(o.destination if o.direction == "down" else o.origin)
+        township = network.place(place.township_code) if place.kind == "village" else place
+        out[f"{township.id} {township.name_zh}"] += 1
+    return dict(sorted(out.items()))
 
 
 def _echelon(plan: Plan, echelon: str) -> dict[str, Any]:

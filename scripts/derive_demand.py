@@ -886,7 +886,10 @@ TYPES = {
 WORKING_DAYS = 300
 HOURS_PER_YEAR = 2000
 RURAL_WAGE_FACTOR = 0.70
-SHIFTS = {"trunk": ("05:00", "21:00", 12.0), "county": ("07:00", "20:00", 10.0)}
+SHIFTS = {"trunk": ("05:00", "21:00", 12.0), "county": ("08:00", "20:00", 12.0)}
+# the warehouse's produce (first-mile) runs: out at midday, back with the day's produce
+EVENING_SHIFT = ("09:00", "21:00", 12.0)
+EVENING_TRUCKS = 2  # 8 t box trucks on the evening shift, besides the refrigerated ones
 MARGIN = 1.15  # capacity over expected tonnage: day-to-day noise and imperfect loading
 CARRIER_ZH = {p[0]: p[2] for p in PARTIES if p[1] == "carrier"}
 
@@ -914,9 +917,11 @@ def fleet_rows(facts: dict[str, float]) -> tuple[list[dict[str, object]], dict[s
     kg = {k: v * a.parcel_mean_kg for k, v in expected.items()}
     rows: list[dict[str, object]] = []
 
-    def add(vid: str, owner: str, depot: str, code: str, name: str) -> None:
+    def add(
+        vid: str, owner: str, depot: str, code: str, name: str, shift: tuple | None = None
+    ) -> None:
         t = TYPES[code]
-        start, end, hours = SHIFTS[t.echelon]
+        start, end, hours = shift or SHIFTS[t.echelon]
         rows.append(
             {
                 "id": vid,
@@ -945,7 +950,24 @@ def fleet_rows(facts: dict[str, float]) -> tuple[list[dict[str, object]], dict[s
     n = count(from_wh * sum(kg.values()), "box8")
     for i in range(1, n + 1):
         add(f"WH-CX-PT{i:02d}", "PLATFORM", wh, "box8", f"公共仓 {TYPES['box8'].label_zh} {i}")
-    add("WH-CX-PR01", "PLATFORM", wh, "reefer5", f"公共仓 {TYPES['reefer5'].label_zh} 1")
+    for i in range(1, EVENING_TRUCKS + 1):
+        add(
+            f"WH-CX-PE{i:02d}",
+            "PLATFORM",
+            wh,
+            "box8",
+            f"公共仓 {TYPES['box8'].label_zh} 晚班 {i}",
+            EVENING_SHIFT,
+        )
+    for i in (1, 2):
+        add(
+            f"WH-CX-PR{i:02d}",
+            "PLATFORM",
+            wh,
+            "reefer5",
+            f"公共仓 {TYPES['reefer5'].label_zh} {i}",
+            EVENING_SHIFT,
+        )
     add("WH-CX-PL01", "PLATFORM", wh, "stock5", f"公共仓 {TYPES['stock5'].label_zh} 1")
     carriers = sorted({c for _, c in kg}, key=lambda c: [p[0] for p in PARTIES].index(c))
     for c in carriers:

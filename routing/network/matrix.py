@@ -14,8 +14,11 @@ distances are the metres of that same route.
 from __future__ import annotations
 
 import itertools
+import os
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -131,6 +134,19 @@ def _access_costs(
 _hierarchies: dict[tuple[str, str], ContractionHierarchy] = {}
 
 
+def _save_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write a cache file through a temporary file of this process's own, then rename:
+    processes building the same hierarchy at once never trip over each other."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)  # type: ignore[arg-type]
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def hierarchy(network: RoadNetwork, profile: str) -> ContractionHierarchy:
     """The contraction hierarchy for a profile, from memory, the disk cache, or built."""
     # Imported here: numba is heavy and most commands never need a matrix.
@@ -152,9 +168,7 @@ def hierarchy(network: RoadNetwork, profile: str) -> ContractionHierarchy:
         tail, head, duration, length, _ = network.arc_costs(profile)
         ch = build_contraction_hierarchy(tail, head, duration, length, network.n_nodes)
         if path is not None:
-            tmp = path.with_name(path.name + ".tmp.npz")
-            np.savez(tmp, **ch.to_arrays())  # type: ignore[arg-type]
-            tmp.replace(path)
+            _save_atomically(path, ch.to_arrays())
     _hierarchies[key] = ch
     return ch
 
