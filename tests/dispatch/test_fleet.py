@@ -34,14 +34,18 @@ def test_bundled_fleet(fleet: list[VehicleSpec]) -> None:
     assert len({v.id for v in fleet}) == len(fleet)
     assert {v.depot for v in fleet} == DEPOTS
     trunk = [v for v in fleet if v.depot == "WH-CX"]
-    assert all(v.shift_start == time(5) and v.shift_end == time(21) for v in trunk)
+    # day trucks 05:00-21:00; the evening produce runs 09:00-21:00
+    assert all(v.shift_start in (time(5), time(9)) and v.shift_end == time(21) for v in trunk)
+    evening = [v for v in trunk if v.shift_start == time(9)]
+    assert evening and all(v.owner == "PLATFORM" for v in evening)
+    assert any(v.refrigerated for v in evening)
     assert all(v.max_shift_h == 12 for v in trunk)
     platform = [v for v in trunk if v.owner == "PLATFORM"]
     assert any(v.refrigerated for v in platform) and any(v.livestock for v in platform)
     assert {v.owner for v in trunk} == {"PLATFORM", *CARRIERS}
     for county in COUNTIES:
         hub = [v for v in fleet if v.depot == f"HUB-{county}"]
-        assert all(v.shift_start == time(7) and v.shift_end == time(20) for v in hub)
+        assert all(v.shift_start == time(8) and v.shift_end == time(20) for v in hub)
         own = [v for v in hub if v.owner == "HUB"]
         assert any(v.refrigerated for v in own) and any(v.livestock for v in own)
         assert sum(v.profile == "motorbike" for v in own) == 2
