@@ -72,6 +72,7 @@ from pathlib import Path
 import numpy as np
 
 from dispatch.model import TZ, Order, Party
+from dispatch.orders import COLUMNS
 from routing.errors import InputError
 from routing.network.graph import Place
 
@@ -79,22 +80,7 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 FACTS_PATH = DATA / "demand" / "facts.csv"
 POPULATION_PATH = DATA / "demand" / "population.csv"
 
-ORDER_COLUMNS = (
-    "order_id",
-    "party",
-    "direction",
-    "origin",
-    "destination",
-    "weight_kg",
-    "volume_m3",
-    "pieces",
-    "temperature",
-    "ready_time",
-    "due_time",
-    "live_animal",
-    "tracking_numbers",
-    "goods",
-)
+ORDER_COLUMNS = COLUMNS  # the documented order format of dispatch.orders
 
 WAREHOUSE = "WH-CX"
 CARRIERS = ("EMS", "ZTO", "YTO", "STO", "YUNDA", "JT", "SF", "JD")
