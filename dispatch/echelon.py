@@ -120,14 +120,21 @@ class TimedRoute:
     legs_s: tuple[tuple[int, ...], ...] = ()
     legs_m: tuple[tuple[int, ...], ...] = ()
 
-    def cost_of(self, keep: Sequence[bool]) -> int:
-        """Cost of this route driven only to the visits flagged in ``keep`` (shortcut)."""
+    def travel_of(self, keep: Sequence[bool]) -> tuple[int, int]:
+        """(s, m) of this route driven only to the visits flagged in ``keep`` (shortcut)."""
         if not any(keep):
-            return 0
+            return 0, 0
         depot = self.loc_seq[0]
         path = [depot] + [self.loc_seq[i + 1] for i, k in enumerate(keep) if k] + [depot]
         s = sum(self.legs_s[a][b] for a, b in itertools.pairwise(path))
         m = sum(self.legs_m[a][b] for a, b in itertools.pairwise(path))
+        return s, m
+
+    def cost_of(self, keep: Sequence[bool]) -> int:
+        """Cost of this route, by its own vehicle, driven only to the visits in ``keep``."""
+        if not any(keep):
+            return 0
+        s, m = self.travel_of(keep)
         v = self.vehicle
         return v.fixed_fen + round(v.per_hour_fen * s / 3600 + v.per_km_fen * m / 1000)
 

@@ -212,3 +212,27 @@ def test_unlocated_village_is_held_at_its_township(network) -> None:
     assert plan.paths["V"].held and plan.paths["V"].stop == TOWNSHIPS[0]
     doc = summary(plan, network)
     assert doc["held_at_township"] == 1 and doc["assigned"] == 2
+
+
+def test_shares_follow_the_vehicle_each_load_needs(network) -> None:
+    """A carrier whose few parcels a tricycle could carry pays half the tricycle's cost of
+    the route; the one that needs the van pays the rest (Shapley of two players)."""
+    trike = van(
+        "TRIKE", "HUB", kind="motorbike", profile="motorbike", capacity_kg=200,
+        capacity_m3=1.0, fixed_fen=1_000, per_km_fen=31, per_hour_fen=2_578,
+    )  # fmt: skip
+    fleet = [van("A-VAN", "AAA"), trike]
+    orders = [parcel(f"A-{t}", "AAA", t, weight_kg=250.0) for t in TOWNSHIPS]
+    orders += [parcel(f"B-{t}", "BBB", t, weight_kg=20.0) for t in TOWNSHIPS]
+    plan = plan_day(Day(D, PARTIES, orders, fleet), network, OPTIONS)
+    ((rid, route),) = plan.shared_routes()
+    assert route.vehicle.id == "A-VAN"
+    keep = [True] * len(route.visits)
+    seconds, metres = route.travel_of(keep)
+    by_trike = 1_000 + round(2_578 * seconds / 3600 + 31 * metres / 1000)
+    shares = {s.party: s for s in plan.allocations[rid].shares}
+    assert shares["BBB"].standalone_fen == by_trike
+    assert shares["AAA"].standalone_fen == route.cost_fen
+    assert abs(shares["BBB"].shapley_fen - by_trike / 2) <= 1
+    assert shares["AAA"].shapley_fen + shares["BBB"].shapley_fen == route.cost_fen
+    assert shares["AAA"].shapley_fen > shares["BBB"].shapley_fen
