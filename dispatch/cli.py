@@ -505,7 +505,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--county", action="append", metavar="CODE", help="plan only this county (repeatable)"
     )
     plan.add_argument(
-        "--time-limit", type=float, default=30.0, help="optimisation seconds (default 30)"
+        "--time-limit", type=float, default=25.0, help="optimisation seconds (default 25)"
     )
     plan.add_argument("--seed", type=int, default=0)
     plan.add_argument("--workers", type=int, default=0, help="processes (default: one per CPU)")

@@ -82,7 +82,7 @@ def hub_of(county: str) -> str:
 class PlanOptions:
     """Knobs of a plan; defaults are the platform's operating rules."""
 
-    time_limit: float = 30.0  # optimisation budget, seconds of wall clock for all stages
+    time_limit: float = 25.0  # optimisation budget, seconds of wall clock for all stages
     seed: int = 0
     workers: int = 0  # worker processes; 0 = one per CPU
     counties: tuple[str, ...] = ()  # empty = every served county
