@@ -275,6 +275,7 @@ def build_problem(
             capacity=[v.capacity_kg, v.capacity_l],
             skills=sorted(v.skills),
             time_window=[start, max(start, end)],
+            max_travel_time=max(0, round(v.max_driving_h * 3600)),
             costs={"fixed": v.fixed_fen, "per_hour": v.per_hour_fen, "per_km": v.per_km_fen},
             description=v.id,
         )

@@ -241,6 +241,12 @@ def load_fleet(
             raise InputError(
                 where("max_shift_h"), f"must be > 0 and <= 24 hours, got {max_shift_h}"
             )
+        max_driving_h = _parse(where("max_driving_h"), row["max_driving_h"], _real)
+        if not 0 < max_driving_h <= max_shift_h:
+            raise InputError(
+                where("max_driving_h"),
+                f"must be > 0 and at most the shift ({max_shift_h} h), got {max_driving_h}",
+            )
         out.append(
             VehicleSpec(
                 id=vid,
@@ -259,6 +265,7 @@ def load_fleet(
                 shift_start=start,
                 shift_end=end,
                 max_shift_h=max_shift_h,
+                max_driving_h=max_driving_h,
                 name=row["name"],
             )
         )

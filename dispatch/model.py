@@ -100,6 +100,7 @@ class VehicleSpec:
     shift_start: time = time(6, 0)
     shift_end: time = time(20, 0)
     max_shift_h: float = 10.0  # longest working day, start to end
+    max_driving_h: float = 8.0  # driving time a day (JT/T 1178: 8 h in 24 h for trucks)
     name: str = ""
 
     @property

@@ -308,6 +308,7 @@ def reuse_vehicles(
                 shift_start=dtime(free // 3600 % 24, free % 3600 // 60, free % 60),
                 shift_end=dtime(end // 3600 % 24, end % 3600 // 60, end % 60),
                 max_shift_h=(end - free) / 3600,
+                max_driving_h=max(0.0, v.max_driving_h - r.travel_s / 3600),
                 fixed_fen=0,
             )
         )

@@ -883,6 +883,9 @@ TYPES = {
         ),
     )
 }
+# JT/T 1178.1-2018 (营运货车安全技术条件) and the road-transport rules: a truck driver drives
+# at most 8 h in 24 h; the planner keeps every vehicle's day of driving within it
+MAX_DRIVING_H = 8.0
 WORKING_DAYS = 300
 HOURS_PER_YEAR = 2000
 RURAL_WAGE_FACTOR = 0.70
@@ -938,6 +941,7 @@ def fleet_rows(facts: dict[str, float]) -> tuple[list[dict[str, object]], dict[s
                 "shift_start": start,
                 "shift_end": end,
                 "max_shift_h": hours,
+                "max_driving_h": MAX_DRIVING_H,
                 "name": name,
             }
         )
@@ -1033,7 +1037,7 @@ def fleet_rows(facts: dict[str, float]) -> tuple[list[dict[str, object]], dict[s
 FLEET_FIELDS = [
     "id", "owner", "depot", "kind", "profile", "capacity_kg", "capacity_m3", "refrigerated",
     "freezer", "livestock", "fixed_fen", "per_km_fen", "per_hour_fen", "shift_start",
-    "shift_end", "max_shift_h", "name",
+    "shift_end", "max_shift_h", "max_driving_h", "name",
 ]  # fmt: skip
 
 

@@ -40,6 +40,7 @@ def test_bundled_fleet(fleet: list[VehicleSpec]) -> None:
     assert evening and all(v.owner == "PLATFORM" for v in evening)
     assert any(v.refrigerated for v in evening)
     assert all(v.max_shift_h == 12 for v in trunk)
+    assert all(v.max_driving_h == 8 for v in fleet)
     platform = [v for v in trunk if v.owner == "PLATFORM"]
     assert any(v.refrigerated for v in platform) and any(v.livestock for v in platform)
     assert {v.owner for v in trunk} == {"PLATFORM", *CARRIERS}
@@ -95,6 +96,7 @@ GOOD = {
     "shift_start": "07:00",
     "shift_end": "20:00",
     "max_shift_h": "10",
+    "max_driving_h": "8",
     "name": "test van",
 }
 
@@ -126,6 +128,8 @@ def test_good_rows_load(tmp_path: Path) -> None:
         ("shift_end", "25:00", "not a time of day"),
         ("shift_end", "06:00", "not after its start"),
         ("max_shift_h", "0", "must be > 0"),
+        ("max_driving_h", "11", "at most the shift"),
+        ("max_driving_h", "0", "must be > 0"),
         ("id", "T1", "duplicate vehicle id 'T1'"),
     ],
 )
