@@ -1,0 +1,125 @@
+"""Request dependencies: the database session, the signed-in user, roles, paging."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Query, Request, status
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from api.db import engine_for
+from api.models import User
+from api.security import TokenError, read_token
+from api.settings import Settings
+
+oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def settings_of(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with Session(engine_for(settings_of(request).database_url)) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(settings_of)]
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def current_user(
+    session: SessionDep, settings: SettingsDep, token: Annotated[str | None, Depends(oauth2)]
+) -> User:
+    if not token:
+        raise _unauthorized("not signed in: send 'Authorization: Bearer <token>'")
+    try:
+        claims = read_token(token, settings.secret_key)
+    except TokenError as e:
+        raise _unauthorized(str(e)) from None
+    try:
+        user_id = int(claims["sub"])
+    except (TypeError, ValueError):
+        raise _unauthorized("invalid token") from None
+    user = session.get(User, user_id)
+    if user is None or not user.active:
+        raise _unauthorized("the account no longer exists or is disabled")
+    return user
+
+
+UserDep = Annotated[User, Depends(current_user)]
+
+
+def require(*roles: str) -> Any:
+    """A dependency that lets only these roles through (403 otherwise)."""
+
+    def check(user: UserDep) -> User:
+        if user.role not in roles:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                detail=f"this needs the role {' or '.join(roles)}; you are {user.role}",
+            )
+        return user
+
+    return Depends(check)
+
+
+@dataclass(frozen=True)
+class PageParams:
+    limit: int
+    offset: int
+    sort: str | None
+
+
+def page_params(
+    limit: Annotated[int, Query(ge=1, le=500, description="items per page")] = 50,
+    offset: Annotated[int, Query(ge=0, description="items to skip")] = 0,
+    sort: Annotated[
+        str | None, Query(description="a field to sort by; prefix '-' for descending")
+    ] = None,
+) -> PageParams:
+    return PageParams(limit, offset, sort)
+
+
+PageDep = Annotated[PageParams, Depends(page_params)]
+
+
+def paginate(
+    session: Session, query: Any, model: Any, page: PageParams, sortable: Sequence[str]
+) -> tuple[list[Any], int]:
+    """Apply sorting (checked against ``sortable``) and paging; return (items, total)."""
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    if page.sort:
+        field = page.sort.lstrip("-")
+        if field not in sortable:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                detail=[
+                    {
+                        "loc": ["query", "sort"],
+                        "msg": f"cannot sort by {field!r}; one of {', '.join(sortable)}",
+                        "type": "value_error",
+                    }
+                ],
+            )
+        column = getattr(model, field)
+        query = query.order_by(column.desc() if page.sort.startswith("-") else column)
+    else:
+        query = query.order_by(model.id)
+    items = list(session.exec(query.offset(page.offset).limit(page.limit)).all())
+    return items, int(total)
+
+
+def page_body(items: list[Any], total: int, page: PageParams) -> dict[str, Any]:
+    return {"items": items, "total": total, "limit": page.limit, "offset": page.offset}

@@ -1,0 +1,225 @@
+"""Tables of the platform service (SQLModel). Alembic migrations own the schema.
+
+Times are stored timezone-aware (UTC on PostgreSQL; SQLite keeps the value and
+:func:`aware` restores the zone). Money is integer fen, weights kg, volumes m3.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+ROLES = ("admin", "dispatcher", "courier", "carrier")
+ORG_KINDS = ("prefecture", "county_hub", "carrier", "cooperative")
+PLAN_STATES = ("queued", "running", "succeeded", "failed", "published", "completed")
+ORDER_STATES = ("open", "planned", "delivered", "failed", "cancelled")
+SHEET_STATES = ("draft", "assigned", "in_progress", "completed")
+STOP_STATES = ("pending", "arrived", "completed", "failed")
+EVENT_TYPES = ("arrived", "delivered", "picked_up", "failed")
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def aware(moment: datetime | None) -> datetime | None:
+    """A stored time with its zone (SQLite returns naive UTC)."""
+    if moment is None:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _ts(nullable: bool = True) -> Any:
+    return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=nullable))
+
+
+def _json() -> Any:
+    return Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+class Organisation(SQLModel, table=True):
+    __tablename__ = "organisations"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True)
+    kind: str  # one of ORG_KINDS
+    county_code: str | None = None  # a county hub's county
+    party_id: str | None = None  # a carrier's or cooperative's id in the plan (e.g. "ZTO")
+    created_at: datetime | None = _ts()
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(index=True, unique=True)
+    password_hash: str
+    role: str  # one of ROLES
+    org_id: int | None = Field(default=None, foreign_key="organisations.id")
+    county_code: str | None = None  # a dispatcher's county
+    active: bool = True
+    created_at: datetime | None = _ts()
+
+
+class PlaceCorrection(SQLModel, table=True):
+    """An admin's corrected coordinates for a place (applied when planning)."""
+
+    __tablename__ = "place_corrections"
+
+    id: int | None = Field(default=None, primary_key=True)
+    place_id: str = Field(index=True)
+    lon: float
+    lat: float
+    source: str = ""
+    corrected_by: int | None = Field(default=None, foreign_key="users.id")
+    created_at: datetime | None = _ts()
+
+
+class Vehicle(SQLModel, table=True):
+    __tablename__ = "vehicles"
+
+    id: str = Field(primary_key=True)
+    owner: str  # party id of the owner (a carrier, "HUB", "PLATFORM")
+    depot: str  # "WH-CX" or "HUB-<county>"
+    county_code: str | None = Field(default=None, index=True)  # None at the warehouse
+    kind: str
+    profile: str
+    capacity_kg: int
+    capacity_m3: float
+    refrigerated: bool = False
+    freezer: bool = False
+    livestock: bool = False
+    fixed_fen: int = 0
+    per_km_fen: int = 0
+    per_hour_fen: int = 0
+    shift_start: str = "08:00"
+    shift_end: str = "20:00"
+    max_shift_h: float = 12.0
+    max_driving_h: float = 8.0
+    name: str = ""
+    courier_id: int | None = Field(default=None, foreign_key="users.id")
+    active: bool = True
+
+
+class Order(SQLModel, table=True):
+    __tablename__ = "orders"
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: str = Field(index=True, unique=True)
+    party: str = Field(index=True)
+    direction: str
+    origin: str
+    destination: str
+    county_code: str = Field(index=True)
+    plan_date: date = Field(index=True)
+    weight_kg: float
+    volume_m3: float = 0.0
+    pieces: int
+    temperature: str = "ambient"
+    ready_at: datetime | None = _ts()
+    due_at: datetime | None = _ts()
+    live_animal: bool = False
+    tracking: list[str] | None = _json()
+    goods: str = ""
+    status: str = Field(default="open", index=True)  # one of ORDER_STATES
+    plan_id: int | None = Field(default=None, foreign_key="plans.id")
+    created_by: int | None = Field(default=None, foreign_key="users.id")
+    created_at: datetime | None = _ts()
+
+
+class Plan(SQLModel, table=True):
+    """A planning job and, once it succeeded, its plan."""
+
+    __tablename__ = "plans"
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_date: date = Field(index=True)
+    counties: list[str] | None = _json()
+    status: str = Field(default="queued", index=True)  # one of PLAN_STATES
+    progress: float = 0.0  # 0..1
+    message: str = ""
+    attempts: int = 0
+    error: str | None = None
+    options: dict[str, Any] | None = _json()
+    summary: dict[str, Any] | None = _json()
+    flags: list[dict[str, Any]] | None = _json()  # road closures that touch the plan
+    job_id: str | None = None  # RQ job id when run by a worker
+    created_by: int | None = Field(default=None, foreign_key="users.id")
+    created_at: datetime | None = _ts()
+    started_at: datetime | None = _ts()
+    heartbeat_at: datetime | None = _ts()
+    finished_at: datetime | None = _ts()
+    published_at: datetime | None = _ts()
+
+
+class RouteSheet(SQLModel, table=True):
+    __tablename__ = "route_sheets"
+    __table_args__ = (UniqueConstraint("plan_id", "route_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="plans.id", index=True)
+    route_id: str
+    echelon: str
+    county_code: str | None = Field(default=None, index=True)
+    vehicle_id: str
+    courier_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+    status: str = "draft"  # one of SHEET_STATES
+    content: dict[str, Any] | None = _json()
+    created_at: datetime | None = _ts()
+
+
+class StopStatus(SQLModel, table=True):
+    """Where a courier is on a route sheet: one row per stop."""
+
+    __tablename__ = "stop_status"
+    __table_args__ = (UniqueConstraint("sheet_id", "seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    sheet_id: int = Field(foreign_key="route_sheets.id", index=True)
+    seq: int
+    place_id: str
+    status: str = "pending"  # one of STOP_STATES
+    needs_drop: bool = False
+    needs_pickup: bool = False
+    delivered: bool = False
+    picked_up: bool = False
+    updated_at: datetime | None = _ts()
+
+
+class StopEvent(SQLModel, table=True):
+    """What a courier reported at a stop; ``client_event_id`` makes a retry harmless."""
+
+    __tablename__ = "stop_events"
+    __table_args__ = (UniqueConstraint("sheet_id", "client_event_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    sheet_id: int = Field(foreign_key="route_sheets.id", index=True)
+    seq: int
+    type: str  # one of EVENT_TYPES
+    client_event_id: str
+    reason: str | None = None
+    signer_name: str | None = None
+    pickup_code: str | None = None
+    photo_path: str | None = None
+    occurred_at: datetime | None = _ts()
+    recorded_at: datetime | None = _ts()
+    user_id: int | None = Field(default=None, foreign_key="users.id")
+
+
+class RoadClosure(SQLModel, table=True):
+    """A road link closed for a time range (landslide, works)."""
+
+    __tablename__ = "road_closures"
+
+    id: int | None = Field(default=None, primary_key=True)
+    from_place: str
+    to_place: str
+    county_code: str | None = Field(default=None, index=True)
+    starts_at: datetime | None = _ts(nullable=False)
+    ends_at: datetime | None = _ts(nullable=False)
+    reason: str = ""
+    created_by: int | None = Field(default=None, foreign_key="users.id")
+    created_at: datetime | None = _ts()

@@ -1,0 +1,1 @@
+"""The API's resources, one module each, mounted under /api/v1."""

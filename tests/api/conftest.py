@@ -1,0 +1,94 @@
+"""API test fixtures: a fresh SQLite database per test, users of every role, tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from api.accounts import create_organisation, create_user
+from api.app import create_app
+from api.db import engine_for, migrate
+from api.settings import Settings, load_settings
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    for name in ("REDIS_URL", "DATABASE_URL", "CODIST_ENV", "CODIST_SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    base = load_settings()
+    return replace(
+        base,
+        home=tmp_path / "var",
+        database_url=f"sqlite:///{tmp_path / 'var' / 'codist.db'}",
+        plan_time_limit=2.0,
+        plan_workers=1,
+    )
+
+
+@pytest.fixture
+def session(settings: Settings) -> Iterator[Session]:
+    migrate(settings.database_url)
+    with Session(engine_for(settings.database_url)) as s:
+        yield s
+
+
+@pytest.fixture
+def accounts(session: Session) -> dict[str, int]:
+    """Users of every role: admin, two county dispatchers, two couriers, a carrier."""
+    office = create_organisation(session, name="楚雄州物流办", kind="prefecture")
+    dayao = create_organisation(
+        session, name="大姚县物流中心", kind="county_hub", county_code="532326"
+    )
+    yongren = create_organisation(
+        session, name="永仁县物流中心", kind="county_hub", county_code="532327"
+    )
+    zto = create_organisation(session, name="中通快递", kind="carrier", party_id="ZTO")
+    ids = {}
+    for username, role, org, county in (
+        ("admin", "admin", office.id, None),
+        ("dayao", "dispatcher", dayao.id, "532326"),
+        ("yongren", "dispatcher", yongren.id, "532327"),
+        ("courier1", "courier", dayao.id, None),
+        ("courier2", "courier", dayao.id, None),
+        ("zto", "carrier", zto.id, None),
+    ):
+        user = create_user(
+            session,
+            username=username,
+            password=PASSWORD,
+            role=role,
+            org_id=org,
+            county_code=county,
+        )
+        assert user.id is not None
+        ids[username] = user.id
+    return ids
+
+
+@pytest.fixture
+def client(settings: Settings, accounts: dict[str, int]) -> Iterator[TestClient]:
+    app = create_app(settings)
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture
+def login(client: TestClient) -> Callable[[str], dict[str, str]]:
+    """Headers with a bearer token for a user of the `accounts` fixture."""
+    cache: dict[str, dict[str, str]] = {}
+
+    def headers(username: str) -> dict[str, str]:
+        if username not in cache:
+            r = client.post("/api/v1/auth/token", data={"username": username, "password": PASSWORD})
+            assert r.status_code == 200, r.text
+            cache[username] = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        return cache[username]
+
+    return headers
