@@ -1,9 +1,337 @@
-"""(being written) planning jobs."""
+"""Planning jobs: queued by the API, run by an RQ worker (``REDIS_URL``) or in-process.
+
+A job's life is written on its ``plans`` row, never only in the queue:
+
+- ``queued`` -> ``running``: a worker *claims* the row with one conditional UPDATE (only a
+  queued row can be claimed, so two workers never run the same plan) and from then on
+  beats a heartbeat every few seconds;
+- ``running`` -> ``succeeded``: the summary, the route sheets and the orders' new status are
+  written in **one transaction** with the status, so a plan is never half-written;
+- ``running`` -> ``failed``: the error in one sentence;
+- a worker that dies (killed, machine lost) stops beating: :func:`reap_stale` (run when the
+  API starts, when a worker starts, and whenever a plan is read) puts a job whose heartbeat
+  is older than ``stale_after_s`` back to ``queued`` and enqueues it again, or marks it
+  ``failed`` after ``max_attempts``, so no plan stays "running" forever.
+"""
 
 from __future__ import annotations
 
-from api.settings import Settings
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from datetime import date, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import update
+from sqlmodel import Session, col, delete, select
+
+from api.db import engine_for
+from api.models import Order, PlaceCorrection, Plan, RouteSheet, Vehicle, aware, now
+from api.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from dispatch.model import Day
+    from routing.network import RoadNetwork
+
+log = logging.getLogger("codist.jobs")
+QUEUE = "plans"
+_local: ThreadPoolExecutor | None = None
+_local_lock = threading.Lock()
 
 
-def reap_stale(settings: Settings) -> None:
-    """Mark running jobs whose worker died as queued again or failed."""
+# ---- queueing ---------------------------------------------------------------------------
+def enqueue_plan(settings: Settings, plan_id: int) -> str | None:
+    """Hand a queued plan to a worker; returns the RQ job id (None when in-process)."""
+    if settings.redis_url:
+        from redis import Redis
+        from rq import Queue
+
+        queue = Queue(QUEUE, connection=Redis.from_url(settings.redis_url))
+        job = queue.enqueue(
+            run_plan_job,
+            plan_id,
+            settings.database_url,
+            job_timeout=max(600, int(settings.plan_time_limit * 20)),
+            result_ttl=86400,
+            failure_ttl=7 * 86400,
+            description=f"plan {plan_id}",
+        )
+        return str(job.id)
+    global _local
+    with _local_lock:
+        if _local is None:
+            _local = ThreadPoolExecutor(max_workers=1, thread_name_prefix="codist-plan")
+        _local.submit(run_plan_job, plan_id, settings.database_url)
+    return None
+
+
+def reap_stale(settings: Settings) -> int:
+    """Requeue (or fail, after ``max_attempts``) running plans whose worker stopped beating.
+    Returns how many plans it touched."""
+    cutoff = now() - timedelta(seconds=settings.stale_after_s)
+    touched = 0
+    requeue: list[int] = []
+    with Session(engine_for(settings.database_url)) as session:
+        stale = session.exec(select(Plan).where(Plan.status == "running")).all()
+        for plan in stale:
+            beat = aware(plan.heartbeat_at) or aware(plan.started_at)
+            if beat is not None and beat > cutoff:
+                continue
+            if plan.attempts < settings.max_attempts:
+                values: dict[str, Any] = {
+                    "status": "queued",
+                    "message": f"the planning worker stopped during attempt {plan.attempts}; "
+                    "queued again",
+                }
+                requeue.append(plan.id or 0)
+            else:
+                values = {
+                    "status": "failed",
+                    "error": f"the planning worker stopped {plan.attempts} times (killed or "
+                    "lost); nothing was saved; plan again",
+                    "finished_at": now(),
+                }
+            # conditional: only if nobody else moved it meanwhile
+            result = session.exec(
+                update(Plan)
+                .where(col(Plan.id) == plan.id, col(Plan.status) == "running")
+                .where(col(Plan.heartbeat_at) == plan.heartbeat_at)
+                .values(**values)
+            )
+            touched += result.rowcount
+        session.commit()
+    for plan_id in requeue:
+        try:
+            enqueue_plan(settings, plan_id)
+        except Exception:  # the queue is down: the row says queued, the next reap retries
+            log.exception("could not enqueue plan %s again", plan_id)
+    return touched
+
+
+# ---- running ----------------------------------------------------------------------------
+def run_plan_job(plan_id: int, database_url: str | None = None) -> str:
+    """The job body: claim, plan, save in one transaction. Returns the final status."""
+    settings = get_settings()
+    if database_url:
+        settings = replace(settings, database_url=database_url)
+    engine = engine_for(settings.database_url)
+    with Session(engine) as session:
+        claimed = session.exec(
+            update(Plan)
+            .where(col(Plan.id) == plan_id, col(Plan.status) == "queued")
+            .values(
+                status="running",
+                attempts=Plan.attempts + 1,
+                started_at=now(),
+                heartbeat_at=now(),
+                message="starting",
+                progress=0.0,
+                error=None,
+            )
+        )
+        session.commit()
+        if claimed.rowcount != 1:
+            return "skipped"
+    beat = _Heartbeat(settings, plan_id)
+    beat.start()
+    try:
+        status = _plan_and_save(settings, plan_id, beat)
+    except Exception as e:
+        log.exception("plan %s failed", plan_id)
+        with Session(engine) as session:
+            session.exec(
+                update(Plan)
+                .where(col(Plan.id) == plan_id, col(Plan.status) == "running")
+                .values(
+                    status="failed",
+                    error=f"{type(e).__name__}: {e}"[:2000],
+                    finished_at=now(),
+                    message="failed",
+                )
+            )
+            session.commit()
+        status = "failed"
+    finally:
+        beat.stop()
+    return status
+
+
+class _Heartbeat(threading.Thread):
+    """Beats ``heartbeat_at`` and writes the latest progress while the job runs."""
+
+    def __init__(self, settings: Settings, plan_id: int) -> None:
+        super().__init__(daemon=True, name=f"heartbeat-{plan_id}")
+        self.settings = settings
+        self.plan_id = plan_id
+        self.halt = threading.Event()
+        self.progress: tuple[float, str] | None = None
+
+    def run(self) -> None:
+        # several beats fit in the stale period, so a slow beat never looks like a death
+        interval = max(0.5, min(5.0, self.settings.stale_after_s / 6))
+        while not self.halt.wait(interval):
+            self.beat()
+
+    def beat(self) -> None:
+        values: dict[str, Any] = {"heartbeat_at": now()}
+        if self.progress is not None:
+            values["progress"], values["message"] = self.progress
+        try:
+            with Session(engine_for(self.settings.database_url)) as session:
+                session.exec(
+                    update(Plan)
+                    .where(col(Plan.id) == self.plan_id, col(Plan.status) == "running")
+                    .values(**values)
+                )
+                session.commit()
+        except Exception:  # a missed beat is not fatal; the next one may pass
+            log.warning("heartbeat of plan %s failed", self.plan_id, exc_info=True)
+
+    def stop(self) -> None:
+        self.halt.set()
+
+
+def _progress_for(beat: _Heartbeat) -> Any:
+    from dispatch.plan import Progress
+
+    phases = ("trunk echelon, down", "county echelons", "trunk echelon, up", "cost allocation")
+
+    class JobProgress(Progress):
+        def _draw(self, force: bool = False) -> None:
+            k = phases.index(self.label) if self.label in phases else 0
+            frac = self.done / self.total if self.total else 1.0
+            beat.progress = (
+                round((k + frac) / len(phases), 3),
+                f"{self.label}: {self.done}/{self.total}",
+            )
+
+    return JobProgress(enabled=True)
+
+
+def _plan_and_save(settings: Settings, plan_id: int, beat: _Heartbeat) -> str:
+    from dispatch.plan import PlanOptions, plan_day
+    from dispatch.report import route_sheets, summary, unassigned_rows
+
+    engine = engine_for(settings.database_url)
+    with Session(engine) as session:
+        plan = session.get(Plan, plan_id)
+        assert plan is not None
+        counties = tuple(plan.counties or ())
+        options = dict(plan.options or {})
+        network, closures = _network(session, plan.plan_date)
+        day, order_rows = _day(session, plan, network)
+    opts = PlanOptions(
+        time_limit=float(options.get("time_limit", settings.plan_time_limit)),
+        seed=int(options.get("seed", 0)),
+        workers=settings.plan_workers,
+        counties=counties,
+    )
+    result = plan_day(day, network, opts, progress=_progress_for(beat))
+    doc = summary(result, network)
+    doc["unassigned_orders"] = unassigned_rows(result)
+    doc["road_closures"] = closures
+    sheets = route_sheets(result, network)
+    routed = {oid for oid, oc in result.outcomes.items() if oc.assigned}
+    with Session(engine) as session:  # one transaction: all of it or nothing
+        session.exec(delete(RouteSheet).where(col(RouteSheet.plan_id) == plan_id))
+        for sheet in sheets:
+            county = sheet["county"]["code"] if sheet.get("county") else None
+            session.add(
+                RouteSheet(
+                    plan_id=plan_id,
+                    route_id=sheet["route_id"],
+                    echelon=sheet["echelon"],
+                    county_code=county,
+                    vehicle_id=sheet["vehicle"]["id"],
+                    status="draft",
+                    content=sheet,
+                    created_at=now(),
+                )
+            )
+        for row_id, order_id in order_rows:
+            if order_id in routed:
+                session.exec(
+                    update(Order)
+                    .where(col(Order.id) == row_id, col(Order.status) == "open")
+                    .values(status="planned", plan_id=plan_id)
+                )
+        done = session.exec(
+            update(Plan)
+            .where(col(Plan.id) == plan_id, col(Plan.status) == "running")
+            .values(
+                status="succeeded",
+                progress=1.0,
+                message=f"{doc['assigned']} of {doc['orders']} orders routed on "
+                f"{doc['routes']} routes",
+                summary=doc,
+                finished_at=now(),
+            )
+        )
+        if done.rowcount != 1:  # reaped meanwhile: someone else owns it now
+            session.rollback()
+            return "abandoned"
+        session.commit()
+    return "succeeded"
+
+
+def _network(session: Session, day: date) -> tuple[RoadNetwork, list[dict[str, Any]]]:
+    """The road network for a plan day: the admins' coordinate corrections applied and
+    the roads closed at any time of that day removed (so plans route around them)."""
+    import csv
+    import tempfile
+
+    from api.routers.closures import closures_on, edges_of
+    from routing.network import load_network
+
+    rows = session.exec(select(PlaceCorrection).order_by(col(PlaceCorrection.id))).all()
+    if rows:
+        latest = {r.place_id: r for r in rows}
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "corrections.csv"
+            with path.open("w", encoding="utf-8", newline="") as f:
+                w = csv.writer(f)
+                w.writerow(["id", "lon", "lat", "source", "surveyed_on", "notes"])
+                for r in latest.values():
+                    w.writerow([r.place_id, r.lon, r.lat, r.source or "admin correction", "", ""])
+            network = load_network(overrides=path)
+    else:
+        network = load_network()
+    closures = closures_on(session, day)
+    closed = sorted({e for c in closures for e in edges_of(c)})
+    used = [
+        {"id": c.id, "from_place": c.from_place, "to_place": c.to_place, "reason": c.reason}
+        for c in closures
+    ]
+    return network.without_edges(closed), used
+
+
+def _day(session: Session, plan: Plan, network: RoadNetwork) -> tuple[Day, list[tuple[int, str]]]:
+    from api.convert import order_dataclass, vehicle_spec
+    from dispatch.fleet import load_fleet, load_parties
+    from dispatch.model import Day
+
+    parties = load_parties()
+    query = select(Order).where(Order.plan_date == plan.plan_date, Order.status == "open")
+    if plan.counties:
+        query = query.where(col(Order.county_code).in_(plan.counties))
+    rows = session.exec(query.order_by(col(Order.id))).all()
+    vehicles = session.exec(select(Vehicle).where(Vehicle.active == True)).all()  # noqa: E712
+    fleet = [vehicle_spec(v) for v in vehicles] if vehicles else load_fleet(parties=parties)
+    orders = [order_dataclass(r) for r in rows]
+    day = Day(date=plan.plan_date, parties=parties, orders=orders, fleet=fleet)
+    return day, [(r.id or 0, r.order_id) for r in rows]
+
+
+def wait_for(settings: Settings, plan_id: int, timeout: float = 600.0) -> Plan:
+    """Poll a plan until it is no longer queued or running (for the CLI and tests)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with Session(engine_for(settings.database_url)) as session:
+            plan = session.get(Plan, plan_id)
+            assert plan is not None
+            if plan.status not in ("queued", "running") or time.monotonic() > deadline:
+                return plan
+        time.sleep(0.5)

@@ -425,7 +425,12 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 # ---- parser ------------------------------------------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
+Extension = Callable[[Any, argparse.ArgumentParser], None]
+
+
+def build_parser(extend: Extension | None = None) -> argparse.ArgumentParser:
+    """The ``codist`` parser; ``extend(subparsers, common)`` adds commands of other layers
+    (the HTTP service adds serve, worker, users, db)."""
     common = _Parser(add_help=False)
     common.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     common.add_argument(
@@ -517,11 +522,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-separate", action="store_true", help="skip the every-carrier-alone comparison"
     )
     plan.set_defaults(func=cmd_plan)
+    if extend is not None:
+        extend(sub, common)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+def main(argv: Sequence[str] | None = None, extend: Extension | None = None) -> int:
+    parser = build_parser(extend)
     try:
         args = parser.parse_args(argv)
         return int(args.func(args))

@@ -1,7 +1,296 @@
-"""(being written)"""
+"""Places of the prefecture (warehouse, hubs, townships, villages) and admins' coordinate
+corrections.
+
+The places come from the bundled road network (loaded once per process); a correction is
+a :class:`~api.models.PlaceCorrection` row, the latest one per place wins. This module
+also holds the reference data the resource routers share: the network, the parties and
+the served counties, and the 422 helper.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import functools
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from fastapi import APIRouter, HTTPException, Path, Query, status
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from sqlmodel import Session, select
+
+from api.convert import local
+from api.deps import PageDep, PageParams, SessionDep, page_body, require
+from api.models import PlaceCorrection, User, now
+from dispatch.model import Party
+from routing.errors import InputError
+from routing.network import Place, RoadNetwork, load_network
+from routing.network.snap import check_inside
 
 router = APIRouter(tags=["places"])
+
+READERS = ("admin", "dispatcher", "carrier")
+PLACE_SORTS = ("id", "name_pinyin")
+PlaceKind = Literal["warehouse", "hub", "township", "village"]
+
+# ---- reference data shared by the resource routers ------------------------------------
+
+
+@functools.cache
+def network() -> RoadNetwork:
+    """The bundled (or configured) road network, loaded once per process."""
+    return load_network()
+
+
+@functools.cache
+def places_by_id() -> Mapping[str, Place]:
+    return {p.id: p for p in network().places}
+
+
+@functools.cache
+def parties() -> Mapping[str, Party]:
+    from dispatch.fleet import load_parties
+
+    return load_parties()
+
+
+@functools.cache
+def served() -> frozenset[str]:
+    from dispatch.day import served_counties
+
+    return frozenset(served_counties())
+
+
+def invalid(loc: Sequence[str | int], msg: str, **extra: Any) -> HTTPException:
+    """A 422 in FastAPI's shape: ``{"detail": [{"loc", "msg", "type", ...}]}``."""
+    return HTTPException(
+        status.HTTP_422_UNPROCESSABLE_CONTENT,
+        detail=[{"loc": list(loc), "msg": msg, "type": "value_error", **extra}],
+    )
+
+
+def not_found(what: str) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, detail=f"{what} not found")
+
+
+def bad_text(value: str) -> str | None:
+    """Why a text cannot be stored (NUL or unpaired surrogates), or None."""
+    if "\x00" in value:
+        return "must not contain NUL characters"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must be valid Unicode text"
+    return None
+
+
+def _clean(value: str) -> str:
+    reason = bad_text(value)
+    if reason:
+        raise ValueError(reason)
+    return value
+
+
+Text = Annotated[str, AfterValidator(_clean)]
+"""A string that can be stored in any of the supported databases."""
+
+
+def sort_key_check(page: PageParams, sortable: Sequence[str]) -> tuple[str, bool]:
+    """(field, descending) of ``page.sort`` (default ``id``); 422 like :func:`paginate`."""
+    if not page.sort:
+        return "id", False
+    field = page.sort.lstrip("-")
+    if field not in sortable:
+        raise invalid(["query", "sort"], f"cannot sort by {field!r}; one of {', '.join(sortable)}")
+    return field, page.sort.startswith("-")
+
+
+# ---- places ---------------------------------------------------------------------------
+
+
+class CorrectionOut(BaseModel):
+    source: str
+    corrected_by: int | None
+    corrected_at: datetime | None = Field(description="ISO 8601, Asia/Shanghai")
+
+
+class PlaceOut(BaseModel):
+    id: str
+    kind: str
+    name_zh: str
+    name_pinyin: str
+    county_code: str
+    township_code: str
+    lon: float | None = Field(description="WGS84 longitude; null when unlocated")
+    lat: float | None = Field(description="WGS84 latitude; null when unlocated")
+    located: bool = Field(
+        description="has coordinates the planner can use (a corrected place always has)"
+    )
+    corrected: bool = Field(description="the coordinates are an admin's correction")
+    coord_source: str
+    notes: str
+    correction: CorrectionOut | None = None
+
+
+class PlaceCorrectionIn(BaseModel):
+    lon: float = Field(ge=-180, le=180, allow_inf_nan=False, description="WGS84 longitude")
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False, description="WGS84 latitude")
+    source: Text = Field(
+        min_length=1, max_length=200, description="where the point comes from (survey, GPS)"
+    )
+
+    model_config = ConfigDict(
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {"lon": 101.3312, "lat": 25.7421, "source": "GPS survey by 大姚县物流中心"}
+            ]
+        }
+    )
+
+
+def latest_corrections(session: Session, place_id: str | None = None) -> dict[str, PlaceCorrection]:
+    """The newest correction of every corrected place (or of one place)."""
+    query = select(PlaceCorrection).order_by(PlaceCorrection.id)  # type: ignore[arg-type]
+    if place_id is not None:
+        query = query.where(PlaceCorrection.place_id == place_id)
+    return {c.place_id: c for c in session.exec(query)}
+
+
+def place_out(place: Place, correction: PlaceCorrection | None) -> PlaceOut:
+    base = PlaceOut(
+        id=place.id,
+        kind=place.kind,
+        name_zh=place.name_zh,
+        name_pinyin=place.name_pinyin,
+        county_code=place.county_code,
+        township_code=place.township_code,
+        lon=place.lon,
+        lat=place.lat,
+        located=place.located,
+        corrected=False,
+        coord_source=place.coord_source,
+        notes=place.notes,
+    )
+    if correction is None:
+        return base
+    return base.model_copy(
+        update={
+            "lon": correction.lon,
+            "lat": correction.lat,
+            "located": True,
+            "corrected": True,
+            "coord_source": f"correction: {correction.source}",
+            "correction": CorrectionOut(
+                source=correction.source,
+                corrected_by=correction.corrected_by,
+                corrected_at=local(correction.created_at),
+            ),
+        }
+    )
+
+
+def _place(place_id: str) -> Place:
+    place = places_by_id().get(place_id)
+    if place is None:
+        raise not_found(f"place {place_id!r}")
+    return place
+
+
+PlaceId = Annotated[
+    str, Path(max_length=64, description="place id", examples=["HUB-532326", "532326101001"])
+]
+
+
+@router.get(
+    "/places",
+    summary="list places (filter by kind, county, name, located)",
+    dependencies=[require(*READERS)],
+)
+def list_places(
+    session: SessionDep,
+    page: PageDep,
+    kind: Annotated[PlaceKind | None, Query(description="place kind")] = None,
+    county: Annotated[
+        str | None, Query(pattern=r"^\d{6}$", description="county code", examples=["532326"])
+    ] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=100,
+            description="part of the Chinese or pinyin name (case-insensitive)",
+            examples=["金碧", "jinbi"],
+        ),
+    ] = None,
+    located: Annotated[
+        bool | None, Query(description="only places with (true) or without (false) coordinates")
+    ] = None,
+) -> dict[str, Any]:
+    field, descending = sort_key_check(page, PLACE_SORTS)
+    fixes = latest_corrections(session)
+    needle = q.strip().casefold() if q else ""
+    out: list[PlaceOut] = []
+    for place in network().places:
+        if kind is not None and place.kind != kind:
+            continue
+        if county is not None and place.county_code != county:
+            continue
+        if needle and not (
+            needle in place.name_zh.casefold() or needle in place.name_pinyin.casefold()
+        ):
+            continue
+        view = place_out(place, fixes.get(place.id))
+        if located is not None and view.located != located:
+            continue
+        out.append(view)
+    out.sort(key=lambda p: (getattr(p, field), p.id), reverse=descending)
+    return page_body(out[page.offset : page.offset + page.limit], len(out), page)
+
+
+@router.get(
+    "/places/{place_id}",
+    response_model=PlaceOut,
+    summary="one place, with its corrected coordinates if any",
+    dependencies=[require(*READERS)],
+)
+def get_place(place_id: PlaceId, session: SessionDep) -> Any:
+    place = _place(place_id)
+    return place_out(place, latest_corrections(session, place.id).get(place.id))
+
+
+@router.patch(
+    "/places/{place_id}",
+    response_model=PlaceOut,
+    summary="correct a place's coordinates (admin)",
+    description="The point must lie inside Chuxiong prefecture (the rule of the place "
+    "overrides file). The correction is kept with its source; the newest one wins.",
+)
+def correct_place(
+    place_id: PlaceId,
+    body: PlaceCorrectionIn,
+    session: SessionDep,
+    user: Annotated[User, require("admin")],
+) -> Any:
+    place = _place(place_id)
+    try:
+        check_inside(np.array([body.lon]), np.array([body.lat]), ["lon"])
+    except InputError as e:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=[
+                {"loc": ["body", name], "msg": e.reason, "type": "value_error"}
+                for name in ("lon", "lat")
+            ],
+        ) from None
+    fix = PlaceCorrection(
+        place_id=place.id,
+        lon=body.lon,
+        lat=body.lat,
+        source=body.source,
+        corrected_by=user.id,
+        created_at=now(),
+    )
+    session.add(fix)
+    session.commit()
+    session.refresh(fix)
+    return place_out(place, fix)

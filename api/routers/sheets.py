@@ -1,7 +1,595 @@
-"""(being written)"""
+"""Courier route sheets (路单): reading them, printing them, and reporting stop by stop.
+
+Who sees a sheet: its courier, the dispatchers of its county, admins. A sheet outside
+the caller's scope answers 404 exactly like a missing one; carriers get 403.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import contextlib
+import os
+import tempfile
+import uuid
+from datetime import date, datetime
+from pathlib import Path as FilePath
+from typing import Annotated, Any, Literal
 
-router = APIRouter(tags=["sheets"])
+from fastapi import (
+    APIRouter,
+    Body,
+    File,
+    Form,
+    HTTPException,
+    Path,
+    Query,
+    Response,
+    UploadFile,
+    status,
+)
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from sqlalchemy import false
+from sqlmodel import Session, col, select
+
+from api.deps import PageDep, SessionDep, SettingsDep, UserDep, page_body, paginate, require
+from api.models import Plan, RouteSheet, StopEvent, StopStatus, User, aware
+from api.stops import CLIENT_EVENT_ID_MAX, Conflict, apply_event, stop_states
+from routing.errors import InputError
+
+router = APIRouter(tags=["route sheets"], dependencies=[require("admin", "dispatcher", "courier")])
+
+MAX_ID = 2**31 - 1
+MAX_SEQ = 100_000
+SheetId = Annotated[int, Path(ge=1, le=MAX_ID, description="the route sheet's id")]
+Seq = Annotated[int, Path(ge=1, le=MAX_SEQ, description="the stop's sequence number")]
+SheetState = Literal["draft", "assigned", "in_progress", "completed"]
+EventType = Literal["arrived", "delivered", "picked_up", "failed"]
+
+_PRINTABLE = r"^[^\x00-\x1f\x7f]+$"  # one line, no control characters
+_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # free text; newlines and tabs allowed
+
+#: Accepted photo types: content type -> (file extension, magic-bytes check).
+PHOTO_TYPES: dict[str, str] = {
+    "image/jpeg": "jpg",
+    "image/jpg": "jpg",
+    "image/png": "png",
+    "image/webp": "webp",
+}
+
+NOT_FOUND = {"description": "no such route sheet (or not one of yours)"}
+
+
+# ---- bodies ---------------------------------------------------------------------------------
+class SheetSummary(BaseModel):
+    id: int
+    plan_id: int
+    plan_date: str | None = None
+    route_id: str
+    echelon: str
+    county_code: str | None
+    vehicle_id: str
+    courier_id: int | None
+    status: str
+    stops: int = Field(description="number of stops")
+    distance_m: float | None = None
+    start_time: str | None = Field(default=None, description="when the vehicle leaves its depot")
+
+
+class EventIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "client_event_id": "6f1c2d9e-arrived-3",
+                    "seq": 3,
+                    "type": "arrived",
+                    "occurred_at": "2025-03-18T10:42:00+08:00",
+                }
+            ]
+        },
+    )
+
+    client_event_id: str = Field(
+        min_length=1,
+        max_length=CLIENT_EVENT_ID_MAX,
+        pattern=_PRINTABLE,
+        description="made by the courier app once per event; a retry sends the same id",
+    )
+    seq: int = Field(ge=1, le=MAX_SEQ, description="the stop's sequence number on the sheet")
+    type: EventType
+    reason: str | None = Field(
+        default=None, max_length=500, pattern=_TEXT, description="why a stop failed (required)"
+    )
+    signer_name: str | None = Field(
+        default=None, max_length=100, pattern=_TEXT, description="who signed for a delivery"
+    )
+    pickup_code: str | None = Field(
+        default=None, max_length=64, pattern=_PRINTABLE, description="code shown by the sender"
+    )
+    occurred_at: AwareDatetime | None = Field(
+        default=None, description="when it happened on the road (ISO 8601 with zone); default now"
+    )
+
+
+EVENT_EXAMPLES: dict[str, Any] = {
+    "arrived": {
+        "summary": "arrived at a stop",
+        "value": {
+            "client_event_id": "6f1c2d9e-arrived-3",
+            "seq": 3,
+            "type": "arrived",
+            "occurred_at": "2025-03-18T10:42:00+08:00",
+        },
+    },
+    "delivered": {
+        "summary": "parcels handed over, signed for",
+        "value": {
+            "client_event_id": "6f1c2d9e-delivered-3",
+            "seq": 3,
+            "type": "delivered",
+            "signer_name": "李桂英",
+        },
+    },
+    "picked_up": {
+        "summary": "produce collected",
+        "value": {
+            "client_event_id": "6f1c2d9e-picked-3",
+            "seq": 3,
+            "type": "picked_up",
+            "pickup_code": "4821",
+        },
+    },
+    "failed": {
+        "summary": "stop failed (reason required)",
+        "value": {
+            "client_event_id": "6f1c2d9e-failed-4",
+            "seq": 4,
+            "type": "failed",
+            "reason": "塌方封路 road closed by a landslide",
+        },
+    },
+}
+
+
+class EventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    sheet_id: int
+    seq: int
+    type: str
+    client_event_id: str
+    reason: str | None = None
+    signer_name: str | None = None
+    pickup_code: str | None = None
+    photo_path: str | None = None
+    occurred_at: datetime | None = None
+    recorded_at: datetime | None = None
+    user_id: int | None = None
+
+
+class StopState(BaseModel):
+    seq: int
+    status: str = Field(description="pending, arrived, completed or failed")
+    needs_drop: bool
+    needs_pickup: bool
+    delivered: bool
+    picked_up: bool
+    updated_at: datetime | None = None
+
+
+class EventAnswer(EventOut):
+    stop: StopState = Field(description="the stop's state now")
+    sheet_status: str = Field(description="the route sheet's status now")
+
+
+class PhotoOut(BaseModel):
+    path: str = Field(description="relative to the photo directory: <sheet id>/<seq>-<uuid>.<ext>")
+    size: int = Field(description="bytes")
+    content_type: str
+    client_event_id: str | None = None
+
+
+# ---- scope ----------------------------------------------------------------------------------
+def _scoped(query: Any, user: User) -> Any:
+    if user.role == "admin":
+        return query
+    if user.role == "dispatcher":
+        if not user.county_code:
+            return query.where(false())
+        return query.where(RouteSheet.county_code == user.county_code)
+    return query.where(RouteSheet.courier_id == user.id)
+
+
+def _sheet(session: Session, user: User, sheet_id: int) -> RouteSheet:
+    sheet = session.exec(_scoped(select(RouteSheet).where(RouteSheet.id == sheet_id), user)).first()
+    if sheet is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no route sheet {sheet_id}")
+    assert isinstance(sheet, RouteSheet)
+    return sheet
+
+
+def _content(sheet: RouteSheet) -> dict[str, Any]:
+    return dict(sheet.content or {})
+
+
+def _stops(content: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for s in content.get("stops") or () if isinstance(s, dict)]
+
+
+def _state(row: StopStatus | None, seq: int) -> StopState:
+    if row is None:  # not initialised yet: nothing happened there
+        return StopState(
+            seq=seq,
+            status="pending",
+            needs_drop=False,
+            needs_pickup=False,
+            delivered=False,
+            picked_up=False,
+        )
+    return StopState(
+        seq=row.seq,
+        status=row.status,
+        needs_drop=row.needs_drop,
+        needs_pickup=row.needs_pickup,
+        delivered=row.delivered,
+        picked_up=row.picked_up,
+        updated_at=aware(row.updated_at),
+    )
+
+
+def _summary(sheet: RouteSheet, plan_date: date | None) -> SheetSummary:
+    content = _content(sheet)
+    start = content.get("start") if isinstance(content.get("start"), dict) else {}
+    distance = content.get("distance_m")
+    assert sheet.id is not None
+    return SheetSummary(
+        id=sheet.id,
+        plan_id=sheet.plan_id,
+        plan_date=plan_date.isoformat() if plan_date else content.get("plan_date"),
+        route_id=sheet.route_id,
+        echelon=sheet.echelon,
+        county_code=sheet.county_code,
+        vehicle_id=sheet.vehicle_id,
+        courier_id=sheet.courier_id,
+        status=sheet.status,
+        stops=len(_stops(content)),
+        distance_m=distance if isinstance(distance, int | float) else None,
+        start_time=str(start["time"]) if start and start.get("time") else None,
+    )
+
+
+def _event_out(event: StopEvent) -> EventOut:
+    out = EventOut.model_validate(event)
+    out.occurred_at = aware(out.occurred_at)
+    out.recorded_at = aware(out.recorded_at)
+    return out
+
+
+# ---- reading --------------------------------------------------------------------------------
+@router.get("/route-sheets", summary="list route sheets (yours, or your county's)")
+def list_sheets(
+    session: SessionDep,
+    user: UserDep,
+    page: PageDep,
+    plan_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description="one plan")] = None,
+    state: Annotated[SheetState | None, Query(alias="status", description="sheet status")] = None,
+    day: Annotated[date | None, Query(alias="date", description="the plan date")] = None,
+) -> dict[str, Any]:
+    query = _scoped(select(RouteSheet), user)
+    if plan_id is not None:
+        query = query.where(RouteSheet.plan_id == plan_id)
+    if state is not None:
+        query = query.where(RouteSheet.status == state)
+    if day is not None:
+        query = query.join(Plan, Plan.id == RouteSheet.plan_id).where(Plan.plan_date == day)
+    items, total = paginate(
+        session, query, RouteSheet, page, ("id", "plan_id", "route_id", "status", "courier_id")
+    )
+    dates = {
+        p.id: p.plan_date
+        for p in session.exec(
+            select(Plan).where(col(Plan.id).in_(sorted({s.plan_id for s in items})))
+        ).all()
+    }
+    return page_body([_summary(s, dates.get(s.plan_id)) for s in items], total, page)
+
+
+@router.get(
+    "/route-sheets/{sheet_id}",
+    summary="one route sheet with each stop's state",
+    responses={404: NOT_FOUND},
+)
+def get_sheet(sheet_id: SheetId, session: SessionDep, user: UserDep) -> dict[str, Any]:
+    """The sheet as planned (stops, orders by party, cost shares, geometry) with the sheet's
+    status and, merged into each stop, its state (``status``, ``needs_drop``,
+    ``needs_pickup``, ``delivered``, ``picked_up``, ``updated_at``)."""
+    sheet = _sheet(session, user, sheet_id)
+    assert sheet.id is not None
+    content = _content(sheet)
+    states = stop_states(session, sheet.id)
+    stops = []
+    for stop in _stops(content):
+        seq = stop.get("seq")
+        row = states.get(seq) if isinstance(seq, int) else None
+        stops.append({**stop, **_state(row, seq if isinstance(seq, int) else 0).model_dump()})
+    return {
+        **content,
+        "id": sheet.id,
+        "plan_id": sheet.plan_id,
+        "route_id": sheet.route_id,
+        "echelon": sheet.echelon,
+        "county_code": sheet.county_code,
+        "vehicle_id": sheet.vehicle_id,
+        "courier_id": sheet.courier_id,
+        "status": sheet.status,
+        "created_at": aware(sheet.created_at),
+        "stops": stops,
+    }
+
+
+@router.get(
+    "/route-sheets/{sheet_id}/html",
+    summary="the printable route sheet (A4 HTML)",
+    response_class=HTMLResponse,
+    responses={404: NOT_FOUND},
+)
+def sheet_html(sheet_id: SheetId, session: SessionDep, user: UserDep) -> HTMLResponse:
+    from dispatch.sheets import render_html
+
+    sheet = _sheet(session, user, sheet_id)
+    content = _content(sheet)
+    title = f"路单 Route sheet {sheet.route_id}"
+    if content.get("plan_date"):
+        title += f" · {content['plan_date']}"
+    return HTMLResponse(render_html([content], title=title))
+
+
+@router.get(
+    "/route-sheets/{sheet_id}/geojson",
+    summary="the route and its stops as GeoJSON",
+    responses={
+        200: {"content": {"application/geo+json": {}}, "description": "a FeatureCollection"},
+        404: NOT_FOUND,
+    },
+)
+def sheet_geojson(sheet_id: SheetId, session: SessionDep, user: UserDep) -> JSONResponse:
+    """A FeatureCollection: the route's LineString (properties ``route_id``, ``vehicle``)
+    when the sheet has a geometry, then one Point per stop (``seq``, ``place_id``,
+    ``name_zh``, ``name_pinyin``, ``arrival``, ``status``); a stop without coordinates has a
+    null geometry."""
+    sheet = _sheet(session, user, sheet_id)
+    assert sheet.id is not None
+    content = _content(sheet)
+    states = stop_states(session, sheet.id)
+    vehicle = content.get("vehicle") if isinstance(content.get("vehicle"), dict) else {}
+    features: list[dict[str, Any]] = []
+    geometry = content.get("geometry")
+    if isinstance(geometry, dict) and geometry.get("type") == "LineString":
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": geometry,
+                "properties": {
+                    "route_id": sheet.route_id,
+                    "vehicle": (vehicle or {}).get("id", sheet.vehicle_id),
+                    "vehicle_name": (vehicle or {}).get("name"),
+                    "status": sheet.status,
+                },
+            }
+        )
+    for stop in _stops(content):
+        place = stop.get("place") if isinstance(stop.get("place"), dict) else {}
+        place = place or {}
+        lon, lat = place.get("lon"), place.get("lat")
+        point = (
+            {"type": "Point", "coordinates": [lon, lat]}
+            if isinstance(lon, int | float) and isinstance(lat, int | float)
+            else None
+        )
+        seq = stop.get("seq")
+        row = states.get(seq) if isinstance(seq, int) else None
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": point,
+                "properties": {
+                    "seq": seq,
+                    "place_id": place.get("id"),
+                    "name_zh": place.get("name_zh"),
+                    "name_pinyin": place.get("name_pinyin"),
+                    "kind": place.get("kind"),
+                    "arrival": stop.get("arrival"),
+                    "status": row.status if row else "pending",
+                },
+            }
+        )
+    return JSONResponse(
+        {"type": "FeatureCollection", "features": features}, media_type="application/geo+json"
+    )
+
+
+@router.get(
+    "/route-sheets/{sheet_id}/events",
+    summary="what the courier reported on a sheet",
+    responses={404: NOT_FOUND},
+)
+def list_events(
+    sheet_id: SheetId, session: SessionDep, user: UserDep, page: PageDep
+) -> dict[str, Any]:
+    sheet = _sheet(session, user, sheet_id)
+    query = select(StopEvent).where(StopEvent.sheet_id == sheet.id)
+    items, total = paginate(
+        session, query, StopEvent, page, ("id", "seq", "type", "occurred_at", "recorded_at")
+    )
+    return page_body([_event_out(e) for e in items], total, page)
+
+
+# ---- reporting ------------------------------------------------------------------------------
+@router.post(
+    "/route-sheets/{sheet_id}/events",
+    response_model=EventAnswer,
+    status_code=status.HTTP_201_CREATED,
+    summary="report what happened at a stop",
+    responses={
+        200: {"model": EventAnswer, "description": "a retry: the event stored before"},
+        404: NOT_FOUND,
+        409: {"description": "impossible at the stop now, or client_event_id reused"},
+        422: {"description": "an unknown stop, a failure without reason, a bad field"},
+    },
+)
+def post_event(
+    sheet_id: SheetId,
+    body: Annotated[EventIn, Body(openapi_examples=EVENT_EXAMPLES)],
+    session: SessionDep,
+    user: UserDep,
+    response: Response,
+) -> Any:
+    """A stop goes ``pending`` → ``arrived`` → ``completed`` (once it is ``delivered`` when
+    it has drops and ``picked_up`` when it has pickups; a stop with neither completes on
+    arrival) or ``failed`` (from pending or arrived, with a ``reason``).
+
+    Send every event with a fresh ``client_event_id``; resend the same one after a lost
+    answer: a retry answers 200 with the stored event and changes nothing."""
+    sheet = _sheet(session, user, sheet_id)
+    try:
+        event, created = apply_event(
+            session,
+            sheet,
+            seq=body.seq,
+            type=body.type,
+            client_event_id=body.client_event_id,
+            user_id=user.id,
+            reason=body.reason,
+            signer_name=body.signer_name,
+            pickup_code=body.pickup_code,
+            occurred_at=body.occurred_at,
+        )
+    except Conflict as e:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(e)) from None
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    assert sheet.id is not None
+    row = stop_states(session, sheet.id).get(event.seq)
+    return EventAnswer(
+        **_event_out(event).model_dump(),
+        stop=_state(row, event.seq),
+        sheet_status=sheet.status,
+    )
+
+
+def _sniff(data: bytes) -> str | None:
+    """The image type the bytes really are (jpg, png, webp), or None."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+def _write_atomically(path: FilePath, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        FilePath(tmp).unlink(missing_ok=True)
+        raise
+
+
+@router.post(
+    "/route-sheets/{sheet_id}/stops/{seq}/photo",
+    response_model=PhotoOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="upload a proof-of-delivery photo",
+    responses={
+        404: NOT_FOUND,
+        413: {"description": "larger than the service's photo limit"},
+        415: {"description": "not a JPEG, PNG or WebP image"},
+        422: {"description": "an unknown stop or event"},
+    },
+)
+def upload_photo(
+    sheet_id: SheetId,
+    seq: Seq,
+    file: Annotated[UploadFile, File(description="a JPEG, PNG or WebP image")],
+    session: SessionDep,
+    settings: SettingsDep,
+    user: UserDep,
+    client_event_id: Annotated[
+        str | None,
+        Form(
+            min_length=1,
+            max_length=CLIENT_EVENT_ID_MAX,
+            pattern=_PRINTABLE,
+            description="attach the photo to this event of the stop",
+        ),
+    ] = None,
+) -> PhotoOut:
+    """Stored as ``<sheet id>/<seq>-<uuid>.<ext>`` under the photo directory, written
+    atomically. The type is checked twice: the declared content type and the file's
+    first bytes must both say JPEG, PNG or WebP."""
+    sheet = _sheet(session, user, sheet_id)
+    assert sheet.id is not None
+    seqs = {s.get("seq") for s in _stops(_content(sheet))}
+    if seq not in seqs:
+        raise InputError("seq", f"route sheet {sheet.id} has no stop {seq}")
+    declared = (file.content_type or "").split(";", 1)[0].strip().lower()
+    if declared not in PHOTO_TYPES:
+        raise HTTPException(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            detail=f"a photo must be image/jpeg, image/png or image/webp, not {declared or '?'}",
+        )
+    data = file.file.read(settings.photo_max_bytes + 1)
+    if len(data) > settings.photo_max_bytes:
+        raise HTTPException(
+            status.HTTP_413_CONTENT_TOO_LARGE,
+            detail=f"a photo may have at most {settings.photo_max_bytes} bytes",
+        )
+    if not data:
+        raise InputError("file", "the file is empty")
+    ext = _sniff(data)
+    if ext is None or ext != PHOTO_TYPES[declared]:
+        raise HTTPException(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            detail=f"the file's content is not a {declared} image",
+        )
+    event = None
+    if client_event_id is not None:
+        event = session.exec(
+            select(StopEvent).where(
+                StopEvent.sheet_id == sheet.id, StopEvent.client_event_id == client_event_id
+            )
+        ).first()
+        if event is None or event.seq != seq:
+            raise InputError(
+                "client_event_id", f"no event {client_event_id!r} at stop {seq} of this sheet"
+            )
+    directory = settings.photo_dir / str(sheet.id)
+    directory.mkdir(parents=True, exist_ok=True)
+    name = f"{seq}-{uuid.uuid4().hex}.{ext}"
+    target = directory / name
+    _write_atomically(target, data)
+    relative = f"{sheet.id}/{name}"
+    if event is not None:
+        try:
+            event.photo_path = relative
+            session.add(event)
+            session.commit()
+        except BaseException:
+            session.rollback()
+            with contextlib.suppress(OSError):
+                target.unlink()
+            raise
+    return PhotoOut(
+        path=relative,
+        size=len(data),
+        content_type="image/jpeg" if ext == "jpg" else f"image/{ext}",
+        client_event_id=client_event_id,
+    )

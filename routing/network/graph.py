@@ -10,7 +10,9 @@ Units: lengths in metres, coordinates WGS84 ``lon, lat`` degrees.
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -181,6 +183,33 @@ class RoadNetwork:
 
     def with_places(self, places: tuple[Place, ...]) -> RoadNetwork:
         return replace(self, places=places)
+
+    def without_edges(self, edges: Iterable[int]) -> RoadNetwork:
+        """The same network with these road segments closed (removed); nodes and places
+        keep their indices, so routes and matrices stay comparable."""
+        closed = sorted({int(e) for e in edges if 0 <= int(e) < self.n_edges})
+        if not closed:
+            return self
+        keep = np.ones(self.n_edges, dtype=bool)
+        keep[closed] = False
+        counts = np.diff(self.geom_offsets)[keep]
+        point_keep = np.repeat(keep, np.diff(self.geom_offsets))
+        offsets = np.concatenate(([0], np.cumsum(counts))).astype(self.geom_offsets.dtype)
+        digest = hashlib.sha256(f"{self.digest}-closed-{closed}".encode()).hexdigest()[:16]
+        return replace(
+            self,
+            edge_u=self.edge_u[keep],
+            edge_v=self.edge_v[keep],
+            edge_length_m=self.edge_length_m[keep],
+            edge_class=self.edge_class[keep],
+            edge_length_source=self.edge_length_source[keep],
+            edge_oneway=self.edge_oneway[keep],
+            geom_offsets=offsets,
+            geom_lon=self.geom_lon[point_keep],
+            geom_lat=self.geom_lat[point_keep],
+            meta={**self.meta, "closed_edges": closed},
+            digest=digest if self.digest else "",
+        )
 
     # ---- persistence -------------------------------------------------------------------
     def save(self, path: Path) -> None:

@@ -66,6 +66,7 @@ class Route:
     duration_s: int
     nodes: list[int]
     geometry: dict[str, Any]
+    edges: tuple[int, ...] = ()  # the road segments driven, in order
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -231,11 +232,13 @@ def shortest_route(
     keys = (tail * n + head)[order]
     total_s, total_m = 0.0, 0.0
     coords: list[np.ndarray] = [np.array([[origin.lon, origin.lat]])]
+    driven: list[int] = []
     for a, b in itertools.pairwise(nodes):
         k = order[np.searchsorted(keys, a * n + b)]
         total_s += float(duration[k])
         total_m += float(length[k])
         edge = int(arc_edge[k])
+        driven.append(edge)
         pts = network.edge_geometry(edge)
         if network.edge_u[edge] != a:
             pts = pts[::-1]
@@ -249,4 +252,5 @@ def shortest_route(
         duration_s=round(total_s + float(a_sec.sum())),
         nodes=nodes,
         geometry=linestring(np.vstack(coords)),
+        edges=tuple(driven),
     )
