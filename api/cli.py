@@ -49,7 +49,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from rq import Queue, Worker
 
     from api.db import migrate
-    from api.jobs import QUEUE, reap_stale
+    from api.jobs import reap_stale
 
     settings = _settings()
     if not settings.redis_url:
@@ -57,7 +57,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     migrate(settings.database_url)
     reap_stale(settings)
     connection = Redis.from_url(settings.redis_url)
-    worker = Worker([Queue(QUEUE, connection=connection)], connection=connection)
+    worker = Worker([Queue(settings.queue, connection=connection)], connection=connection)
     print(f"codist: worker {worker.name} waiting for plans", file=sys.stderr)
     worker.work(burst=args.burst, with_scheduler=False)
     return 0

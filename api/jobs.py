@@ -17,6 +17,7 @@ A job's life is written on its ``plans`` row, never only in the queue:
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
     from routing.network import RoadNetwork
 
 log = logging.getLogger("codist.jobs")
-QUEUE = "plans"
 _local: ThreadPoolExecutor | None = None
 _local_lock = threading.Lock()
 
@@ -49,7 +49,7 @@ def enqueue_plan(settings: Settings, plan_id: int) -> str | None:
         from redis import Redis
         from rq import Queue
 
-        queue = Queue(QUEUE, connection=Redis.from_url(settings.redis_url))
+        queue = Queue(settings.queue, connection=Redis.from_url(settings.redis_url))
         job = queue.enqueue(
             run_plan_job,
             plan_id,
@@ -159,39 +159,72 @@ def run_plan_job(plan_id: int, database_url: str | None = None) -> str:
     return status
 
 
-class _Heartbeat(threading.Thread):
-    """Beats ``heartbeat_at`` and writes the latest progress while the job runs."""
+class _Heartbeat:
+    """Keeps a running job's ``heartbeat_at`` fresh, from a process of its own.
+
+    The planning search holds the interpreter lock for seconds at a time (compiled code),
+    so a thread could not beat reliably; a separate process can, and it exits as soon as
+    the job's process is gone, so a killed worker stops beating. Progress is written by
+    the job itself at each step (see :func:`_progress_for`)."""
 
     def __init__(self, settings: Settings, plan_id: int) -> None:
-        super().__init__(daemon=True, name=f"heartbeat-{plan_id}")
         self.settings = settings
         self.plan_id = plan_id
-        self.halt = threading.Event()
-        self.progress: tuple[float, str] | None = None
+        self.proc: Any = None
+        self.last = 0.0
 
-    def run(self) -> None:
+    def start(self) -> None:
+        import multiprocessing
+
         # several beats fit in the stale period, so a slow beat never looks like a death
         interval = max(0.5, min(5.0, self.settings.stale_after_s / 6))
-        while not self.halt.wait(interval):
-            self.beat()
+        ctx = multiprocessing.get_context("spawn")
+        self.proc = ctx.Process(
+            target=_beat_loop,
+            args=(self.settings.database_url, self.plan_id, interval, os.getpid()),
+            daemon=True,
+            name=f"codist-heartbeat-{self.plan_id}",
+        )
+        self.proc.start()
 
-    def beat(self) -> None:
-        values: dict[str, Any] = {"heartbeat_at": now()}
-        if self.progress is not None:
-            values["progress"], values["message"] = self.progress
-        try:
-            with Session(engine_for(self.settings.database_url)) as session:
-                session.exec(
-                    update(Plan)
-                    .where(col(Plan.id) == self.plan_id, col(Plan.status) == "running")
-                    .values(**values)
-                )
-                session.commit()
-        except Exception:  # a missed beat is not fatal; the next one may pass
-            log.warning("heartbeat of plan %s failed", self.plan_id, exc_info=True)
+    def progress(self, fraction: float, message: str) -> None:
+        if time.monotonic() - self.last < 0.5 and fraction < 1.0:
+            return
+        self.last = time.monotonic()
+        _update_running(
+            self.settings.database_url,
+            self.plan_id,
+            progress=fraction,
+            message=message,
+            heartbeat_at=now(),
+        )
 
     def stop(self) -> None:
-        self.halt.set()
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.join(5)
+
+
+def _update_running(url: str, plan_id: int, **values: Any) -> None:
+    try:
+        with Session(engine_for(url)) as session:
+            session.exec(
+                update(Plan)
+                .where(col(Plan.id) == plan_id, col(Plan.status) == "running")
+                .values(**values)
+            )
+            session.commit()
+    except Exception:  # a missed beat is not fatal; the next one may pass
+        log.warning("updating running plan %s failed", plan_id, exc_info=True)
+
+
+def _beat_loop(url: str, plan_id: int, interval: float, parent: int) -> None:
+    """The heartbeat process: beat until the job's process is gone or says stop."""
+    while True:
+        time.sleep(interval)
+        if os.getppid() != parent:
+            return  # the job's process died: stop beating, let the reaper see it
+        _update_running(url, plan_id, heartbeat_at=now())
 
 
 def _progress_for(beat: _Heartbeat) -> Any:
@@ -203,7 +236,7 @@ def _progress_for(beat: _Heartbeat) -> Any:
         def _draw(self, force: bool = False) -> None:
             k = phases.index(self.label) if self.label in phases else 0
             frac = self.done / self.total if self.total else 1.0
-            beat.progress = (
+            beat.progress(
                 round((k + frac) / len(phases), 3),
                 f"{self.label}: {self.done}/{self.total}",
             )

@@ -11,6 +11,7 @@
 ``CODIST_PHOTO_MAX_BYTES``  largest proof-of-delivery photo (default 5 MB)
 ``CODIST_PLAN_TIME_LIMIT``  optimisation seconds per planning job (default 25)
 ``CODIST_PLAN_WORKERS``     processes a planning job may use (default 1 in-process, else CPUs)
+``CODIST_QUEUE``            the RQ queue name (default ``plans``)
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class Settings:
     plan_workers: int = 1
     stale_after_s: int = 60  # a running job whose heartbeat is older is presumed dead
     max_attempts: int = 2  # a job whose worker died is retried once, then failed
+    queue: str = "plans"  # the RQ queue of planning jobs
 
     @property
     def development(self) -> bool:
@@ -90,6 +92,7 @@ def load_settings() -> Settings:
         plan_workers=_int("CODIST_PLAN_WORKERS", 1 if redis_url is None else 0),
         stale_after_s=_int("CODIST_STALE_AFTER_S", 60),
         max_attempts=_int("CODIST_MAX_ATTEMPTS", 2),
+        queue=os.environ.get("CODIST_QUEUE") or "plans",
     )
 
 

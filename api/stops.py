@@ -18,7 +18,7 @@ and the orders of a finished stop are marked ``delivered`` (its final drop) or `
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func
@@ -280,6 +280,11 @@ def apply_event(
             .with_for_update()
             .execution_options(populate_existing=True)
         ).one()
+        # a concurrent retry may have committed while we waited for the lock
+        stored = _stored(session, sheet_id, client_event_id)
+        if stored is not None:
+            session.rollback()
+            return _same_or_conflict(stored, seq, type)
         init_stops(session, sheet)
         stop = session.exec(
             select(StopStatus)
@@ -298,7 +303,8 @@ def apply_event(
             reason=reason,
             signer_name=signer_name,
             pickup_code=pickup_code,
-            occurred_at=occurred_at or recorded,
+            # UTC: SQLite drops the zone, and aware() reads a stored time as UTC
+            occurred_at=occurred_at.astimezone(UTC) if occurred_at else recorded,
             recorded_at=recorded,
             user_id=user_id,
         )

@@ -263,6 +263,13 @@ def _on_plan_date(clock: time, plan_date: date | None, text: str) -> datetime:
 
 def _moment(value: Any, plan_date: date | None) -> datetime | None:
     """A tz-aware datetime in TZ, or None for an empty cell."""
+    try:
+        return _moment_in_tz(value, plan_date)
+    except OverflowError:  # a date at the edge of the calendar, shifted past it
+        raise _Bad(f"is not a usable date and time, got {_text(value)!r}") from None
+
+
+def _moment_in_tz(value: Any, plan_date: date | None) -> datetime | None:
     if isinstance(value, datetime):
         return value.replace(tzinfo=TZ) if value.tzinfo is None else value.astimezone(TZ)
     if isinstance(value, time):

@@ -10,12 +10,15 @@ the served counties, and the 422 helper.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlmodel import Session, select
 
@@ -26,8 +29,6 @@ from dispatch.model import Party
 from routing.errors import InputError
 from routing.network import Place, RoadNetwork, load_network
 from routing.network.snap import check_inside
-
-router = APIRouter(tags=["places"])
 
 READERS = ("admin", "dispatcher", "carrier")
 PLACE_SORTS = ("id", "name_pinyin")
@@ -105,6 +106,38 @@ def sort_key_check(page: PageParams, sortable: Sequence[str]) -> tuple[str, bool
     return field, page.sort.startswith("-")
 
 
+def _json_safe(value: Any) -> Any:
+    """A validation error's echo of the input, made JSON-encodable: non-finite floats
+    (JSON ``NaN``, ``1e400``) as text, unpaired surrogates replaced."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_json_safe(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+class SafeRoute(APIRoute):
+    """A route whose 422 answers can always be encoded: FastAPI echoes the offending input,
+    which may hold values JSON cannot carry (they would turn the 422 into a 500)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def safe(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as e:
+                raise RequestValidationError(_json_safe(list(e.errors())), body=None) from None
+
+        return safe
+
+
+router = APIRouter(tags=["places"], route_class=SafeRoute)
+
 # ---- places ---------------------------------------------------------------------------
 
 
@@ -145,7 +178,7 @@ class PlaceCorrectionIn(BaseModel):
             "examples": [
                 {"lon": 101.3312, "lat": 25.7421, "source": "GPS survey by 大姚县物流中心"}
             ]
-        }
+        },
     )
 
 

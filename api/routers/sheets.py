@@ -179,7 +179,8 @@ class StopState(BaseModel):
     updated_at: datetime | None = None
 
 
-class EventAnswer(EventOut):
+class EventAnswer(BaseModel):
+    event: EventOut = Field(description="the event as stored (the earlier one for a retry)")
     stop: StopState = Field(description="the stop's state now")
     sheet_status: str = Field(description="the route sheet's status now")
 
@@ -473,7 +474,7 @@ def post_event(
     assert sheet.id is not None
     row = stop_states(session, sheet.id).get(event.seq)
     return EventAnswer(
-        **_event_out(event).model_dump(),
+        event=_event_out(event),
         stop=_state(row, event.seq),
         sheet_status=sheet.status,
     )

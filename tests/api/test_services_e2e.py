@@ -16,15 +16,17 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 httpx = pytest.importorskip("httpx2")
 
 PG_URL = os.environ.get("CODIST_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("CODIST_TEST_REDIS", "redis://127.0.0.1:6379/15")
+REDIS_URL = os.environ.get("CODIST_TEST_REDIS", "redis://127.0.0.1:6379/0")
 ROOT = Path(__file__).resolve().parents[2]
 CODIST = [sys.executable, "-m", "api.cli"]
 PASSWORD = "e2e passphrase 123"
@@ -53,14 +55,30 @@ def services() -> None:
         pytest.skip(f"PostgreSQL/Redis not reachable: {problem}")
 
 
-def _reset_databases() -> None:
+def _schema(name: str, *, drop: bool = False) -> None:
+    """Each test gets its own PostgreSQL schema (runs side by side never collide)."""
     import psycopg
-    from redis import Redis
 
     with psycopg.connect(PG_URL.replace("+psycopg", ""), autocommit=True) as conn:
-        conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
-        conn.execute("CREATE SCHEMA public")
-    Redis.from_url(REDIS_URL).flushdb()
+        conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+        if not drop:
+            conn.execute(f"CREATE SCHEMA {name}")
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
 
 
 def _free_port() -> int:
@@ -72,14 +90,16 @@ def _free_port() -> int:
 class Stack:
     """A database, an API server and workers, each a real process."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, schema: str) -> None:
         self.home = home
+        self.schema = schema
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = {
             **os.environ,
-            "DATABASE_URL": PG_URL,
+            "DATABASE_URL": f"{PG_URL}?options=-csearch_path%3D{schema}",
             "REDIS_URL": REDIS_URL,
+            "CODIST_QUEUE": f"plans-{schema}",
             "CODIST_HOME": str(home),
             "CODIST_PLAN_TIME_LIMIT": "3",
             "CODIST_STALE_AFTER_S": "6",
@@ -87,9 +107,11 @@ class Stack:
             "PYTHONPATH": str(ROOT),
         }
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.logs: list[Any] = []
 
     def start(self, *args: str) -> subprocess.Popen[bytes]:
         log = (self.home / f"{args[0]}-{len(self.procs)}.log").open("wb")
+        self.logs.append(log)
         proc = subprocess.Popen(
             [*CODIST, *args],
             cwd=ROOT,
@@ -120,8 +142,11 @@ class Stack:
 
     @staticmethod
     def kill(proc: subprocess.Popen[bytes]) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
+        """SIGKILL a process and all its descendants (an RQ worker runs each job in a
+        forked work horse that leaves the process group): a machine dying, in short."""
+        for pid in [*_descendants(proc.pid), proc.pid]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         proc.wait(timeout=10)
 
     def stop(self) -> None:
@@ -132,12 +157,15 @@ class Stack:
                     proc.wait(timeout=10)
                 except subprocess.TimeoutExpired:
                     self.kill(proc)
+        for log in self.logs:
+            log.close()
 
 
 @pytest.fixture
 def stack(services: None, tmp_path: Path) -> Iterator[Stack]:
-    _reset_databases()
-    s = Stack(tmp_path)
+    schema = f"e2e_{uuid.uuid4().hex[:12]}"
+    _schema(schema)
+    s = Stack(tmp_path, schema)
     out = s.run("db", "upgrade")
     assert out.returncode == 0, out.stderr
     s.start("serve", "--port", str(s.port), "--log-level", "warning")
@@ -146,6 +174,7 @@ def stack(services: None, tmp_path: Path) -> Iterator[Stack]:
         yield s
     finally:
         s.stop()
+        _schema(schema, drop=True)
 
 
 def token(client: httpx.Client, username: str) -> dict[str, str]:
@@ -308,4 +337,4 @@ def test_killed_worker_leaves_the_plan_retried_not_running(stack: Stack, tmp_pat
         assert sheets == []  # nothing half-written
         stack.start("worker")
         plan = wait_plan(client, h["admin"], plan_id, {"succeeded", "failed"})
-        assert plan["status"] == "succeeded" and plan["attempts"] == 2
+        assert plan["status"] == "succeeded" and plan["attempts"] == 2, plan
