@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Query, Request, status
+from fastapi import Depends, HTTPException, Path, Query, Request, status
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import func
 from sqlmodel import Session, select
@@ -15,6 +15,9 @@ from api.db import engine_for
 from api.models import User
 from api.security import TokenError, read_token
 from api.settings import Settings
+
+# database ids in paths: positive 32-bit integers (a larger number can name nothing)
+Id = Annotated[int, Path(ge=1, le=2**31 - 1, description="numeric id")]
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
@@ -84,7 +87,7 @@ class PageParams:
 
 def page_params(
     limit: Annotated[int, Query(ge=1, le=500, description="items per page")] = 50,
-    offset: Annotated[int, Query(ge=0, description="items to skip")] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1, description="items to skip")] = 0,
     sort: Annotated[
         str | None, Query(description="a field to sort by; prefix '-' for descending")
     ] = None,

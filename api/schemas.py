@@ -32,7 +32,7 @@ class UserIn(BaseModel):
     username: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
     password: str = Field(min_length=8, max_length=256)
     role: Role
-    org_id: int | None = None
+    org_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
     county_code: str | None = Field(
         default=None, pattern=r"^\d{6}$", description="a dispatcher's county"
     )

@@ -13,7 +13,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlmodel import Session, col, select
 
-from api.deps import PageDep, SessionDep, UserDep, page_body, paginate, require
+from api.deps import Id, PageDep, SessionDep, UserDep, page_body, paginate, require
 from api.models import Plan, RoadClosure, RouteSheet, User, aware, now
 from dispatch.model import TZ
 from routing.errors import InputError
@@ -233,7 +233,7 @@ def list_closures(
     dependencies=[EDITORS],
     summary="reopen the road (delete the closure)",
 )
-def delete_closure(closure_id: int, session: SessionDep, user: UserDep) -> None:
+def delete_closure(closure_id: Id, session: SessionDep, user: UserDep) -> None:
     closure = session.get(RoadClosure, closure_id)
     if closure is None or (user.role == "dispatcher" and closure.county_code != user.county_code):
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no closure {closure_id}")

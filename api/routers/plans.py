@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 
-from api.deps import PageDep, SessionDep, SettingsDep, UserDep, page_body, paginate, require
+from api.deps import Id, PageDep, SessionDep, SettingsDep, UserDep, page_body, paginate, require
 from api.jobs import enqueue_plan, reap_stale
 from api.models import Plan, RouteSheet, User, Vehicle, aware, now
 from dispatch.day import served_counties
@@ -198,14 +198,14 @@ def list_plans(
     dependencies=[PLANNERS],
     summary="a plan: status, progress and, when done, its summary",
 )
-def get_plan(plan_id: int, session: SessionDep, settings: SettingsDep, user: UserDep) -> Any:
+def get_plan(plan_id: Id, session: SessionDep, settings: SettingsDep, user: UserDep) -> Any:
     if reap_stale(settings):
         session.expire_all()
     return _out(_get(session, user, plan_id))
 
 
 @router.get("/plans/{plan_id}/sheets", dependencies=[PLANNERS], summary="a plan's route sheets")
-def plan_sheets(plan_id: int, session: SessionDep, user: UserDep) -> list[dict[str, Any]]:
+def plan_sheets(plan_id: Id, session: SessionDep, user: UserDep) -> list[dict[str, Any]]:
     _get(session, user, plan_id)
     rows = session.exec(
         select(RouteSheet).where(RouteSheet.plan_id == plan_id).order_by(col(RouteSheet.id))
@@ -231,7 +231,7 @@ def plan_sheets(plan_id: int, session: SessionDep, user: UserDep) -> list[dict[s
     dependencies=[PLANNERS],
     summary="publish a finished plan: route sheets go to their couriers",
 )
-def publish(plan_id: int, body: PublishIn, session: SessionDep, user: UserDep) -> Any:
+def publish(plan_id: Id, body: PublishIn, session: SessionDep, user: UserDep) -> Any:
     from api.stops import init_stops
 
     plan = _get(session, user, plan_id)
