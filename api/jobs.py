@@ -20,7 +20,8 @@ import logging
 import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     from routing.network import RoadNetwork
 
 log = logging.getLogger("codist.jobs")
-_local: ThreadPoolExecutor | None = None
+_local: ProcessPoolExecutor | None = None
 _local_lock = threading.Lock()
 
 
@@ -60,11 +61,22 @@ def enqueue_plan(settings: Settings, plan_id: int) -> str | None:
             description=f"plan {plan_id}",
         )
         return str(job.id)
+    # in-process mode: one job at a time in a child process of the service, so that the
+    # search neither slows the API's requests nor is slowed by them (and a crash of the
+    # search cannot take the API down; the heartbeat notices it)
     global _local
     with _local_lock:
         if _local is None:
-            _local = ThreadPoolExecutor(max_workers=1, thread_name_prefix="codist-plan")
-        _local.submit(run_plan_job, plan_id, settings.database_url)
+            import multiprocessing
+
+            _local = ProcessPoolExecutor(
+                max_workers=1, mp_context=multiprocessing.get_context("spawn")
+            )
+        try:
+            _local.submit(run_plan_job, plan_id, settings.database_url, settings)
+        except BrokenProcessPool:  # the child died: start a fresh one
+            _local = None
+            return enqueue_plan(settings, plan_id)
     return None
 
 
@@ -112,9 +124,13 @@ def reap_stale(settings: Settings) -> int:
 
 
 # ---- running ----------------------------------------------------------------------------
-def run_plan_job(plan_id: int, database_url: str | None = None) -> str:
-    """The job body: claim, plan, save in one transaction. Returns the final status."""
-    settings = get_settings()
+def run_plan_job(
+    plan_id: int, database_url: str | None = None, service: Settings | None = None
+) -> str:
+    """The job body: claim, plan, save in one transaction. Returns the final status.
+    An RQ worker passes the database only (its settings come from its environment); the
+    service's own child process gets the service's settings."""
+    settings = service or get_settings()
     if database_url:
         settings = replace(settings, database_url=database_url)
     engine = engine_for(settings.database_url)
@@ -138,7 +154,13 @@ def run_plan_job(plan_id: int, database_url: str | None = None) -> str:
     beat = _Heartbeat(settings, plan_id)
     beat.start()
     try:
-        status = _plan_and_save(settings, plan_id, beat)
+        with Session(engine) as session:
+            plan = session.get(Plan, plan_id)
+            replan_of = (plan.options or {}).get("replan_of") if plan else None
+        if replan_of:
+            status = _replan_and_save(settings, plan_id, int(replan_of), beat)
+        else:
+            status = _plan_and_save(settings, plan_id, beat)
     except Exception as e:
         log.exception("plan %s failed", plan_id)
         with Session(engine) as session:
@@ -242,6 +264,204 @@ def _progress_for(beat: _Heartbeat) -> Any:
             )
 
     return JobProgress(enabled=True)
+
+
+def _replan_and_save(settings: Settings, plan_id: int, parent_id: int, beat: _Heartbeat) -> str:
+    """Replan a published plan from the moment asked: completed stops stay as they are,
+    vehicles out on their routes start from the last stop their couriers reported."""
+    from datetime import datetime
+
+    from api.convert import order_dataclass
+    from api.models import StopStatus
+    from dispatch.fleet import load_parties
+    from dispatch.model import Day
+    from dispatch.plan import PlanOptions
+    from dispatch.replan import UnderWay, done_stops, replan_counties
+    from dispatch.report import sheets_for
+
+    engine = engine_for(settings.database_url)
+    with Session(engine) as session:
+        plan = session.get(Plan, plan_id)
+        parent = session.get(Plan, parent_id)
+        assert plan is not None and parent is not None
+        options = dict(plan.options or {})
+        network, closures = _network(session, plan.plan_date)
+        sheets = session.exec(select(RouteSheet).where(RouteSheet.plan_id == parent_id)).all()
+        states = {
+            s.id: {
+                row.seq: row.status
+                for row in session.exec(select(StopStatus).where(StopStatus.sheet_id == s.id))
+            }
+            for s in sheets
+        }
+        counties = tuple(plan.counties or ())
+        rows = session.exec(
+            select(Order).where(
+                Order.plan_date == plan.plan_date,
+                col(Order.county_code).in_(counties),
+                col(Order.status).in_(("open", "planned")),
+            )
+        ).all()
+        remaining = [order_dataclass(r) for r in rows]
+        order_rows = [(r.id or 0, r.order_id) for r in rows]
+        vehicles = session.exec(select(Vehicle).where(Vehicle.active == True)).all()  # noqa: E712
+        trunk = [s for s in sheets if s.echelon == "trunk"]
+        county_sheets = [s for s in sheets if s.echelon == "county" and s.content]
+        trunk_copies = [(s.route_id, s.vehicle_id, s.content, states.get(s.id, {})) for s in trunk]
+    from api.convert import vehicle_spec
+    from dispatch.fleet import load_fleet
+
+    parties = load_parties()
+    fleet = [vehicle_spec(v) for v in vehicles] if vehicles else load_fleet(parties=parties)
+    day = Day(date=plan.plan_date, parties=parties, orders=remaining, fleet=fleet)
+    at = datetime.fromisoformat(options["at"])
+    at_s = day.seconds(at)
+    left = {o.id for o in remaining}
+    by_id = {v.id: v for v in fleet}
+    under_way: list[UnderWay] = []
+    history: dict[str, list[dict[str, Any]]] = {}
+    for sheet in county_sheets:
+        content = sheet.content or {}
+        state = states.get(sheet.id, {})
+        reported = [
+            int(s["seq"])
+            for s in content["stops"]
+            if state.get(int(s["seq"]), "pending") != "pending"
+        ]
+        if not reported or sheet.vehicle_id not in by_id:
+            continue
+        last = next(s for s in content["stops"] if int(s["seq"]) == max(reported))
+        hub = f"HUB-{sheet.county_code}"
+        picked = {
+            o["order_id"]
+            for s in content["stops"]
+            if state.get(int(s["seq"])) == "completed"
+            for g in s.get("pickup", ())
+            for o in g["orders"]
+        }
+        on_board, carrying = [], []
+        for s in content["stops"]:
+            if state.get(int(s["seq"]), "pending") in ("completed", "failed"):
+                continue
+            for g in s.get("drop", ()):
+                for o in g["orders"]:
+                    if o["order_id"] not in left:
+                        continue
+                    if s["place"]["id"] == hub:
+                        if o["order_id"] in picked:
+                            carrying.append(o["order_id"])
+                    else:
+                        on_board.append(o["order_id"])
+        under_way.append(
+            UnderWay(
+                vehicle=by_id[sheet.vehicle_id],
+                place=last["place"]["id"],
+                free_s=at_s,
+                on_board=tuple(on_board),
+                carrying=tuple(carrying),
+            )
+        )
+        history[sheet.vehicle_id] = done_stops(content, state)
+    beat.progress(0.2, "replanning the county routes")
+    result = replan_counties(
+        day,
+        network,
+        at_s=at_s,
+        under_way=under_way,
+        counties=counties,
+        options=PlanOptions(
+            time_limit=float(options.get("time_limit", settings.plan_time_limit)),
+            seed=int(options.get("seed", 0)),
+            workers=1,
+            counties=counties,
+        ),
+        prefix=f"R{plan_id}",
+    )
+    new_sheets = sheets_for(result, network, result.routes())
+    for new in new_sheets:
+        kept = history.pop(new["vehicle"]["id"], [])
+        for k, stop in enumerate([*kept, *new["stops"]], 1):
+            stop["seq"] = k
+        new["stops"] = [*kept, *new["stops"]]
+        new["replan_of"] = parent_id
+    routed = {
+        oid for rid, r in result.routes() for v in r.visits for oid in result.lots[v.lot].orders
+    }
+    doc = {
+        "date": plan.plan_date.isoformat(),
+        "replan_of": parent_id,
+        "at": options["at"],
+        "orders": len(remaining),
+        "assigned": len(routed),
+        "unassigned": len(remaining) - len(routed),
+        "routes": len(new_sheets),
+        "vehicles_under_way": len(under_way),
+        "cost_fen": sum(r.cost_fen for _, r in result.routes()),
+        "unassigned_orders": [
+            {"order_id": oid, "reason": r, "detail": d}
+            for oid, (r, d) in sorted(result.unassigned.items())
+        ],
+        "road_closures": closures,
+    }
+    with Session(engine) as session:
+        session.exec(delete(RouteSheet).where(col(RouteSheet.plan_id) == plan_id))
+        for route_id, vehicle_id, old, old_states in trunk_copies:
+            over = {int(st["seq"]) for st in done_stops(old or {}, old_states)}
+            stops = [
+                {**st, "status": old_states[int(st["seq"])], "done": True}
+                if int(st["seq"]) in over
+                else st
+                for st in (old or {}).get("stops", [])
+            ]
+            session.add(
+                RouteSheet(
+                    plan_id=plan_id,
+                    route_id=route_id,
+                    echelon="trunk",
+                    county_code=None,
+                    vehicle_id=vehicle_id,
+                    status="draft",
+                    content={**(old or {}), "stops": stops},
+                    created_at=now(),
+                )
+            )
+        for new in new_sheets:
+            session.add(
+                RouteSheet(
+                    plan_id=plan_id,
+                    route_id=new["route_id"],
+                    echelon="county",
+                    county_code=new["county"]["code"] if new.get("county") else None,
+                    vehicle_id=new["vehicle"]["id"],
+                    status="draft",
+                    content=new,
+                    created_at=now(),
+                )
+            )
+        for row_id, order_id in order_rows:
+            if order_id in routed:
+                session.exec(
+                    update(Order)
+                    .where(col(Order.id) == row_id, col(Order.status).in_(("open", "planned")))
+                    .values(status="planned", plan_id=plan_id)
+                )
+        saved = session.exec(
+            update(Plan)
+            .where(col(Plan.id) == plan_id, col(Plan.status) == "running")
+            .values(
+                status="succeeded",
+                progress=1.0,
+                message=f"replanned {doc['assigned']} of {doc['orders']} open orders on "
+                f"{doc['routes']} county routes",
+                summary=doc,
+                finished_at=now(),
+            )
+        )
+        if saved.rowcount != 1:
+            session.rollback()
+            return "abandoned"
+        session.commit()
+    return "succeeded"
 
 
 def _plan_and_save(settings: Settings, plan_id: int, beat: _Heartbeat) -> str:

@@ -14,9 +14,11 @@ from sqlmodel import Field, SQLModel
 
 ROLES = ("admin", "dispatcher", "courier", "carrier")
 ORG_KINDS = ("prefecture", "county_hub", "carrier", "cooperative")
-PLAN_STATES = ("queued", "running", "succeeded", "failed", "published", "completed")
+PLAN_STATES = (
+    "queued", "running", "succeeded", "failed", "published", "completed", "superseded",
+)  # fmt: skip
 ORDER_STATES = ("open", "planned", "delivered", "failed", "cancelled")
-SHEET_STATES = ("draft", "assigned", "in_progress", "completed")
+SHEET_STATES = ("draft", "assigned", "in_progress", "completed", "superseded")
 STOP_STATES = ("pending", "arrived", "completed", "failed")
 EVENT_TYPES = ("arrived", "delivered", "picked_up", "failed")
 

@@ -79,14 +79,21 @@ def init_stops(session: Session, sheet: RouteSheet) -> None:
         if seq in have:
             continue
         have.add(seq)
+        # a replanned sheet carries the stops already over, with their state
+        carried = stop.get("status") if stop.get("done") else None
+        state = carried if carried in ("completed", "failed") else "pending"
+        needs_drop = bool(_orders(stop.get("drop")))
+        needs_pickup = bool(_orders(stop.get("pickup")))
         session.add(
             StopStatus(
                 sheet_id=sheet.id,
                 seq=seq,
                 place_id=_place_id(stop),
-                status="pending",
-                needs_drop=bool(_orders(stop.get("drop"))),
-                needs_pickup=bool(_orders(stop.get("pickup"))),
+                status=state,
+                needs_drop=needs_drop,
+                needs_pickup=needs_pickup,
+                delivered=state == "completed" and needs_drop,
+                picked_up=state == "completed" and needs_pickup,
                 updated_at=now(),
             )
         )

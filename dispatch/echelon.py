@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -84,6 +84,13 @@ class Stage:
     lots: tuple[Lot, ...]
     vehicles: tuple[VehicleSpec, ...]
     setup_s: int  # per stop
+    # replanning a day under way: vehicle id -> (place it is at, when it is free, s), and
+    # lot id -> the vehicle that already carries it (a lot with no origin is on board)
+    starts: Mapping[str, tuple[str, int]] = field(default_factory=dict)
+    carried_by: Mapping[int, str] = field(default_factory=dict)
+
+
+PIN_SKILL = 1000  # skills from here up tie goods on board to their vehicle
 
 
 @dataclass(frozen=True)
@@ -119,13 +126,17 @@ class TimedRoute:
     loc_seq: tuple[int, ...] = ()
     legs_s: tuple[tuple[int, ...], ...] = ()
     legs_m: tuple[tuple[int, ...], ...] = ()
+    end_pos: int = -1  # where the route ends in ``legs``; -1: back where it started
+    start_place: str = ""  # place id where the route starts (its depot, or on a replan
+    # wherever the vehicle was)
 
     def travel_of(self, keep: Sequence[bool]) -> tuple[int, int]:
         """(s, m) of this route driven only to the visits flagged in ``keep`` (shortcut)."""
         if not any(keep):
             return 0, 0
         depot = self.loc_seq[0]
-        path = [depot] + [self.loc_seq[i + 1] for i, k in enumerate(keep) if k] + [depot]
+        home = depot if self.end_pos < 0 else self.end_pos
+        path = [depot] + [self.loc_seq[i + 1] for i, k in enumerate(keep) if k] + [home]
         s = sum(self.legs_s[a][b] for a, b in itertools.pairwise(path))
         m = sum(self.legs_m[a][b] for a, b in itertools.pairwise(path))
         return s, m
@@ -227,7 +238,10 @@ def build_problem(
     from routing.network import resolve, travel_matrix
 
     places = sorted(
-        {stage.depot} | {lot.origin for lot in stage.lots} | {lot.destination for lot in stage.lots}
+        {stage.depot}
+        | {lot.origin for lot in stage.lots if lot.origin}
+        | {lot.destination for lot in stage.lots}
+        | {place for place, _ in stage.starts.values()}
     )
     index = {p: i for i, p in enumerate(places)}
     waypoints = resolve(network, places)
@@ -241,9 +255,22 @@ def build_problem(
             np.where(bad, UNREACHABLE, m.distances_m),
         )
     b.set_locations([(w.lon, w.lat) for w in waypoints])
+    pins = {v.id: PIN_SKILL + k for k, v in enumerate(stage.vehicles)}
     for lot in stage.lots:
         service = lot.service_s(times)
         hub_side = {stage.depot}
+        if not lot.origin:  # already on board of the vehicle that carries it: a drop only
+            b.add_job(
+                id=lot.id,
+                location=index[lot.destination],
+                where=f"lot {lot.id}",
+                delivery=[lot.weight, lot.volume_l],
+                setup=0 if lot.destination in hub_side else stage.setup_s,
+                service=service,
+                time_windows=[[0, max(0, lot.due_s)]],
+                skills=sorted(lot.skills | {pins[stage.carried_by[lot.id]]}),
+            )
+            continue
         b.add_shipment(
             where=f"lot {lot.id}",
             amount=[lot.weight, lot.volume_l],
@@ -266,14 +293,16 @@ def build_problem(
     for k, v in enumerate(stage.vehicles):
         start = _seconds_of_day(v.shift_start)
         end = min(_seconds_of_day(v.shift_end), start + round(v.max_shift_h * 3600))
+        at, free = stage.starts.get(v.id, (stage.depot, start))
+        start = max(start, free)
         b.add_vehicle(
             id=k,
             where=f"vehicle {v.id}",
             profile=v.profile,
-            start=index[stage.depot],
+            start=index[at],
             end=index[stage.depot],
             capacity=[v.capacity_kg, v.capacity_l],
-            skills=sorted(v.skills),
+            skills=sorted(v.skills | {pins[v.id]}),
             time_window=[start, max(start, end)],
             max_travel_time=max(0, round(v.max_driving_h * 3600)),
             costs={"fixed": v.fixed_fen, "per_hour": v.per_hour_fen, "per_km": v.per_km_fen},
@@ -306,7 +335,7 @@ def solve_stage(
     unassigned = {
         problem.tasks[u.task].id: (u.reason, u.detail)
         for u in solution.unassigned
-        if problem.tasks[u.task].kind == "pickup"
+        if problem.tasks[u.task].kind in ("pickup", "job")
     }
     for u in solution.unassigned:  # a delivery task alone (never expected) counts too
         t = problem.tasks[u.task]
@@ -320,14 +349,14 @@ def _timed(
     v = stage.vehicles[report.vehicle]
     pv = problem.vehicles[report.vehicle]
     dur, dist = problem.travel(pv)
-    steps = [s for s in report.steps if s.kind in ("pickup", "delivery")]
+    steps = [s for s in report.steps if s.kind in ("pickup", "delivery", "job")]
     visits = []
     for s in steps:
         task = problem.tasks[s.ref]
         begin = s.arrival + s.waiting_s
         visits.append(
             Visit(
-                kind=s.kind,
+                kind="delivery" if s.kind == "job" else s.kind,
                 lot=task.id,
                 place=places[task.location],
                 arrival_s=s.arrival,
@@ -339,11 +368,12 @@ def _timed(
             )
         )
     depot = pv.start if pv.start is not None else problem.tasks[steps[0].ref].location
+    home = pv.end if pv.end is not None else depot
     first_loc = problem.tasks[steps[0].ref].location
     # leave the depot just in time for the first stop (no idle wait at the depot)
     start = visits[0].begin_s - int(dur[depot, first_loc])
     end = report.steps[-1].arrival
-    locs = sorted({depot} | {problem.tasks[s.ref].location for s in steps})
+    locs = sorted({depot, home} | {problem.tasks[s.ref].location for s in steps})
     pos = {loc: i for i, loc in enumerate(locs)}
     sub = np.ix_(locs, locs)
     return TimedRoute(
@@ -358,6 +388,8 @@ def _timed(
         cost_fen=int(report.cost),
         visits=tuple(visits),
         loc_seq=(pos[depot], *(pos[problem.tasks[s.ref].location] for s in steps)),
+        end_pos=pos[home],
+        start_place=places[depot],
         legs_s=tuple(tuple(int(x) for x in row) for row in dur[sub]),
         legs_m=tuple(tuple(int(x) for x in row) for row in dist[sub]),
     )

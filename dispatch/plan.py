@@ -163,6 +163,10 @@ class Plan:
     collects: dict[str, int] = field(default_factory=dict)  # county -> trunk collection (s)
     separate_assigned: int = 0  # orders every party alone gets through, for comparison
 
+    @property
+    def sheet_lots(self) -> dict[int, Lot]:
+        return self.shared.lots
+
     def shared_routes(self) -> list[tuple[str, TimedRoute]]:
         return [(self.route_ids[id(r)], r) for r in self.shared.routes()]
 

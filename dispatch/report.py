@@ -8,12 +8,14 @@ import json
 import os
 import tempfile
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dispatch.costshare import party_totals
-from dispatch.echelon import TimedRoute, Visit
-from dispatch.plan import WAREHOUSE, Plan, PlanRun, check_synchronisation
+from dispatch.echelon import Lot, TimedRoute, Visit
+from dispatch.model import Day
+from dispatch.plan import WAREHOUSE, OrderPath, Plan, PlanRun, check_synchronisation
 
 if TYPE_CHECKING:
     from routing.network import RoadNetwork
@@ -209,22 +211,45 @@ def _place(network: RoadNetwork, place_id: str) -> dict[str, Any]:
     }
 
 
+class SheetSource(Protocol):
+    """What a route sheet is written from: a day's plan, or a replan of it."""
+
+    @property
+    def day(self) -> Day: ...
+
+    @property
+    def paths(self) -> Mapping[str, OrderPath]: ...
+
+    @property
+    def allocations(self) -> Mapping[str, Any]: ...
+
+    @property
+    def network_source(self) -> str: ...
+
+    @property
+    def sheet_lots(self) -> Mapping[int, Lot]: ...
+
+
 def route_sheets(plan: Plan, network: RoadNetwork) -> list[dict[str, Any]]:
     """One route sheet (JSON-ready) per shared route."""
+    return sheets_for(plan, network, plan.shared_routes())
+
+
+def sheets_for(
+    source: SheetSource, network: RoadNetwork, routes: Iterable[tuple[str, TimedRoute]]
+) -> list[dict[str, Any]]:
     geometry = _Geometry(network)
-    sheets = []
-    for rid, route in plan.shared_routes():
-        sheets.append(_sheet(plan, network, rid, route, geometry))
-    return sheets
+    return [_sheet(source, network, rid, route, geometry) for rid, route in routes]
 
 
 def _sheet(
-    plan: Plan, network: RoadNetwork, rid: str, route: TimedRoute, geometry: _Geometry
+    plan: SheetSource, network: RoadNetwork, rid: str, route: TimedRoute, geometry: _Geometry
 ) -> dict[str, Any]:
     day = plan.day
     v = route.vehicle
     owner = day.parties.get(v.owner)
     depot = route.vehicle.depot
+    origin = route.start_place or depot
     stops: list[dict[str, Any]] = []
     prev_m = 0
     groups = itertools.groupby(route.visits, key=lambda x: x.place)
@@ -257,7 +282,7 @@ def _sheet(
             "name_zh": row.get("name_zh", county),
             "name_pinyin": row.get("name_pinyin", county),
         }
-    path = [depot] + [str(s["place"]["id"]) for s in stops] + [depot]
+    path = [origin] + [str(s["place"]["id"]) for s in stops] + [depot]
     return {
         "route_id": rid,
         "plan_date": day.date.isoformat(),
@@ -275,7 +300,7 @@ def _sheet(
             "refrigerated": v.refrigerated or v.freezer,
             "livestock": v.livestock,
         },
-        "start": {"place": _place(network, depot), "time": day.at(route.start_s).isoformat()},
+        "start": {"place": _place(network, origin), "time": day.at(route.start_s).isoformat()},
         "end": {"place": _place(network, depot), "time": day.at(route.end_s).isoformat()},
         "distance_m": route.distance_m,
         "duration_s": route.end_s - route.start_s,
@@ -304,10 +329,10 @@ def _counties() -> dict[str, dict[str, str]]:
     return {row["county_code"]: row for row in load_counties()}
 
 
-def _by_party(plan: Plan, network: RoadNetwork, visits: list[Visit]) -> list[dict[str, Any]]:
+def _by_party(plan: SheetSource, network: RoadNetwork, visits: list[Visit]) -> list[dict[str, Any]]:
     parties: dict[str, list[dict[str, Any]]] = {}
     for v in visits:
-        lot = plan.shared.lots[v.lot]
+        lot = plan.sheet_lots[v.lot]
         for oid in lot.orders:
             path = plan.paths[oid]
             o = path.order

@@ -53,6 +53,16 @@ class PlanOut(BaseModel):
     summary: dict[str, Any] | None = None
 
 
+class ReplanIn(BaseModel):
+    at: datetime | None = Field(
+        default=None,
+        description="replan from this moment (ISO 8601 with zone); default: now",
+    )
+    time_limit: float | None = Field(default=None, gt=0, le=600)
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"at": "2026-09-15T13:30:00+08:00"}]})
+
+
 class PublishIn(BaseModel):
     assignments: dict[str, int] = Field(
         default_factory=dict,
@@ -283,9 +293,85 @@ def publish(plan_id: Id, body: PublishIn, session: SessionDep, user: UserDep) ->
         sheet.status = "assigned" if sheet.courier_id else "draft"
         session.add(sheet)
         init_stops(session, sheet)
+    parent_id = (plan.options or {}).get("replan_of")
+    if parent_id:  # the replan takes over: the old plan's open sheets are withdrawn
+        parent = session.get(Plan, int(parent_id))
+        if parent is not None and parent.status == "published":
+            parent.status = "superseded"
+            session.add(parent)
+            for old in session.exec(
+                select(RouteSheet).where(
+                    RouteSheet.plan_id == parent.id, RouteSheet.status != "completed"
+                )
+            ).all():
+                old.status = "superseded"
+                session.add(old)
     plan.status = "published"
     plan.published_at = now()
     session.add(plan)
     session.commit()
     session.refresh(plan)
+    return _out(plan)
+
+
+@router.post(
+    "/plans/{plan_id}/replan",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=PlanOut,
+    dependencies=[PLANNERS],
+    summary="replan a published plan from now: done stops stay, vehicles start where they are",
+)
+def replan(
+    plan_id: Id,
+    body: ReplanIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: UserDep,
+    response: Response,
+) -> Any:
+    parent = _get(session, user, plan_id)
+    if parent.status != "published":
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            detail=f"only a published plan can be replanned; this one is {parent.status}",
+        )
+    at = body.at or now()
+    if at.tzinfo is None:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=[{"loc": ["body", "at"], "msg": "needs a time zone", "type": "value_error"}],
+        )
+    busy = session.exec(
+        select(Plan).where(
+            Plan.plan_date == parent.plan_date, col(Plan.status).in_(("queued", "running"))
+        )
+    ).all()
+    if any(set(p.counties or ()) & set(parent.counties or ()) for p in busy):
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            detail="a plan for this date and county is already queued or running",
+        )
+    options: dict[str, Any] = {"replan_of": parent.id, "at": at.isoformat()}
+    if body.time_limit is not None:
+        options["time_limit"] = body.time_limit
+    plan = Plan(
+        plan_date=parent.plan_date,
+        counties=list(parent.counties or ()),
+        status="queued",
+        message=f"queued: replan of plan {parent.id}",
+        options=options,
+        created_by=user.id,
+        created_at=now(),
+    )
+    session.add(plan)
+    session.commit()
+    session.refresh(plan)
+    assert plan.id is not None
+    job = enqueue_plan(settings, plan.id)
+    if job:
+        plan.job_id = job
+        session.add(plan)
+        session.commit()
+        session.refresh(plan)
+    response.headers["Location"] = f"/api/v1/plans/{plan.id}"
     return _out(plan)

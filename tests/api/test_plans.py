@@ -19,7 +19,11 @@ from routing.network import load_network
 COUNTY = "532327"  # 永仁县
 
 
-def load_county_orders(session: Session, county: str, limit: int = 80) -> int:
+def load_county_orders(
+    session: Session, county: str, limit: int = 80, *, spread: bool = False
+) -> int:
+    """Orders of the sample day for one county; ``spread``: one per place, so that the
+    routes leave the hub's own town."""
     network = load_network()
     result = read_orders(
         sample_orders_path(date(2026, 9, 15)),
@@ -28,10 +32,12 @@ def load_county_orders(session: Session, county: str, limit: int = 80) -> int:
         served_counties=served_counties(),
     )
     count = 0
+    seen: set[str] = set()
     for o in result.orders:
         place = network.place(o.destination if o.direction == "down" else o.origin)
-        if place.county_code != county:
+        if place.county_code != county or (spread and place.id in seen):
             continue
+        seen.add(place.id)
         session.add(order_row(o, county, date(2026, 9, 15), None))
         count += 1
         if count >= limit:
@@ -114,13 +120,24 @@ def test_bad_plan_requests(client: TestClient, login) -> None:
     assert r.status_code == 404
 
 
-def test_failed_job_says_why(client: TestClient, login, monkeypatch: pytest.MonkeyPatch) -> None:
-    import dispatch.plan
+def test_failed_job_says_why(client: TestClient, login, session: Session) -> None:
+    """A plan that cannot be made fails with the reason, not a stuck job."""
+    from api.models import Vehicle
 
-    def broken(*_args: object, **_kw: object) -> None:
-        raise RuntimeError("the road network is on fire")
-
-    monkeypatch.setattr(dispatch.plan, "plan_day", broken)
+    session.add(
+        Vehicle(
+            id="BROKEN",
+            owner="HUB",
+            depot="HUB-532327",
+            county_code=COUNTY,
+            kind="van",
+            profile="rocket",
+            capacity_kg=1000,
+            capacity_m3=8.0,
+        )
+    )
+    session.commit()
+    load_county_orders(session, COUNTY, limit=5)
     r = client.post(
         "/api/v1/plans",
         json={"plan_date": "2026-09-15", "counties": [COUNTY]},
@@ -128,7 +145,7 @@ def test_failed_job_says_why(client: TestClient, login, monkeypatch: pytest.Monk
     )
     plan = wait(client, login("admin"), r.json()["id"])
     assert plan["status"] == "failed"
-    assert "the road network is on fire" in plan["error"]
+    assert "rocket" in plan["error"]
 
 
 def test_stale_running_job_is_requeued_then_failed(
@@ -167,3 +184,93 @@ def test_stale_running_job_is_requeued_then_failed(
     session.commit()
     r = client.get(f"/api/v1/plans/{plan.id}", headers=login("admin")).json()
     assert r["status"] == "failed" and "stopped 2 times" in r["error"]
+
+
+def test_closure_flags_plan_and_replan_keeps_done_stops(
+    client: TestClient, login, session: Session, accounts: dict[str, int]
+) -> None:
+    load_county_orders(session, COUNTY, limit=1000, spread=True)
+    admin = login("admin")
+    r = client.post(
+        "/api/v1/plans", json={"plan_date": "2026-09-15", "counties": [COUNTY]}, headers=admin
+    )
+    plan_id = r.json()["id"]
+    assert wait(client, admin, plan_id)["status"] == "succeeded"
+    sheets = client.get(f"/api/v1/plans/{plan_id}/sheets", headers=admin).json()
+    assignments = {s["route_id"]: accounts["courier1"] for s in sheets}
+    r = client.post(
+        f"/api/v1/plans/{plan_id}/publish", json={"assignments": assignments}, headers=admin
+    )
+    assert r.status_code == 200
+
+    def travels(item: dict) -> bool:  # a county route that leaves the hub's own town
+        body = client.get(f"/api/v1/route-sheets/{item['id']}", headers=login("courier1")).json()
+        points = {(st["place"]["lon"], st["place"]["lat"]) for st in body["stops"]}
+        return len(points) > 1
+
+    county = next(s for s in sheets if s["echelon"] == "county" and travels(s))
+    sheet = client.get(f"/api/v1/route-sheets/{county['id']}", headers=login("courier1")).json()
+    stops = sheet["stops"]
+    # the courier reports the first stop done, then stands at it
+    first = stops[0]
+    events = ["arrived"]
+    events += ["delivered"] if any(g["orders"] for g in first["drop"]) else []
+    events += ["picked_up"] if any(g["orders"] for g in first["pickup"]) else []
+    for k, kind in enumerate(events):
+        r = client.post(
+            f"/api/v1/route-sheets/{county['id']}/events",
+            json={"client_event_id": f"e{k}", "seq": first["seq"], "type": kind},
+            headers=login("courier1"),
+        )
+        assert r.status_code == 201, r.text
+
+    # a landslide closes the road to the second stop: the plan using it is flagged
+    here = (first["place"]["lon"], first["place"]["lat"])
+    away = next(st for st in stops if (st["place"]["lon"], st["place"]["lat"]) != here)
+    r = client.post(
+        "/api/v1/closures",
+        json={
+            "from_place": first["place"]["id"],
+            "to_place": away["place"]["id"],
+            "starts_at": "2026-09-15T11:00:00+08:00",
+            "ends_at": "2026-09-16T18:00:00+08:00",
+            "reason": "塌方",
+        },
+        headers=login("yongren"),
+    )
+    assert r.status_code == 201, r.text
+    assert plan_id in r.json()["flagged_plans"]
+    flagged = client.get(f"/api/v1/plans/{plan_id}", headers=admin).json()
+    assert flagged["flags"] and flagged["flags"][0]["closure_id"] == r.json()["id"]
+
+    r = client.post(
+        f"/api/v1/plans/{plan_id}/replan", json={"at": "2026-09-15T12:00:00+08:00"}, headers=admin
+    )
+    assert r.status_code == 202, r.text
+    new_id = r.json()["id"]
+    new = wait(client, admin, new_id)
+    assert new["status"] == "succeeded", new
+    assert new["summary"]["replan_of"] == plan_id
+    assert new["summary"]["vehicles_under_way"] == 1
+    assert new["summary"]["road_closures"]
+    new_sheets = client.get(f"/api/v1/plans/{new_id}/sheets", headers=admin).json()
+    r = client.post(
+        f"/api/v1/plans/{new_id}/publish",
+        json={"assignments": {s["route_id"]: accounts["courier1"] for s in new_sheets}},
+        headers=admin,
+    )
+    assert r.status_code == 200, r.text
+    assert client.get(f"/api/v1/plans/{plan_id}", headers=admin).json()["status"] == "superseded"
+    mine = [
+        s
+        for s in new_sheets
+        if s["vehicle_id"] == county["vehicle_id"] and s["echelon"] == "county"
+    ]
+    assert mine, "the vehicle under way gets a replanned sheet"
+    body = client.get(f"/api/v1/route-sheets/{mine[0]['id']}", headers=login("courier1")).json()
+    assert body["stops"][0]["place"]["id"] == first["place"]["id"]
+    assert body["stops"][0]["status"] == "completed"  # done stays done
+    assert body["start"]["place"]["id"] == first["place"]["id"]  # starts where it stands
+    # a replan of a superseded plan is refused
+    again = client.post(f"/api/v1/plans/{plan_id}/replan", json={}, headers=admin)
+    assert again.status_code == 409

@@ -314,7 +314,7 @@ def test_killed_worker_leaves_the_plan_retried_not_running(stack: Stack, tmp_pat
         assert r.status_code in (200, 201), r.text
         r = client.post(
             "/api/v1/plans",
-            json={"plan_date": "2026-09-15", "counties": [COUNTY], "time_limit": 60},
+            json={"plan_date": "2026-09-15", "counties": [COUNTY], "time_limit": 15},
             headers=h["admin"],
         )
         assert r.status_code == 202

@@ -236,3 +236,42 @@ def test_shares_follow_the_vehicle_each_load_needs(network) -> None:
     assert abs(shares["BBB"].shapley_fen - by_trike / 2) <= 1
     assert shares["AAA"].shapley_fen + shares["BBB"].shapley_fen == route.cost_fen
     assert shares["AAA"].shapley_fen > shares["BBB"].shapley_fen
+
+
+def test_replan_keeps_goods_on_their_vehicle_and_starts_where_it_is(network) -> None:
+    """Half-way through the day: the van has served 光禄镇 and stands there with the
+    parcels for the two other townships; a second van waits at the hub with a new order.
+    The replan starts the first van at 光禄镇 with its load and routes around a closure."""
+    from dispatch.replan import UnderWay, replan_counties
+    from routing.network import shortest_route
+
+    first, second, third = TOWNSHIPS
+    vans = [van("A-VAN", "AAA"), van("B-VAN", "BBB")]
+    on_board = [parcel(f"A-{t}", "AAA", t) for t in (second, third)]
+    new = parcel("B-NEW", "BBB", first, ready=at(12))
+    a, b = resolve(network, [first, second])
+    closed_edge = shortest_route(network, a, b, "van").edges[0]
+    closed = network.without_edges([closed_edge])
+    day = Day(D, PARTIES, [*on_board, new], vans)
+    at_s = 11 * 3600
+    result = replan_counties(
+        day,
+        closed,
+        at_s=at_s,
+        under_way=[UnderWay(vans[0], first, at_s, on_board=tuple(o.id for o in on_board))],
+        counties=["532325"],
+        options=OPTIONS,
+    )
+    assert result.unassigned == {}
+    routes = {r.vehicle.id: r for _, r in result.routes()}
+    a_route = routes["A-VAN"]
+    assert a_route.start_place == first and a_route.start_s >= at_s
+    dropped = {oid for v in a_route.visits for oid in result.lots[v.lot].orders}
+    assert {"A-" + second, "A-" + third} <= dropped  # the parcels never change vehicle
+    served = {oid for r in routes.values() for v in r.visits for oid in result.lots[v.lot].orders}
+    assert "B-NEW" in served
+    sheets_ok = all(
+        sum(s.shapley_fen for s in alloc.shares) == alloc.total_fen
+        for alloc in result.allocations.values()
+    )
+    assert sheets_ok

@@ -130,3 +130,28 @@ def test_route_to_the_same_place_is_empty(network: RoadNetwork) -> None:
     a, b = resolve(network, ["WH-CX", "WH-CX"])
     route = shortest_route(network, a, b)
     assert route.distance_m == 0 and route.duration_s == 0
+
+
+def test_closed_road_is_routed_around(network) -> None:
+    """A closed segment is gone from routes and matrices; nodes and places keep their ids."""
+    from routing.network import resolve, shortest_route, travel_matrix
+
+    a, b = resolve(network, ["HUB-532325", "532325103"])
+    before = shortest_route(network, a, b, "van")
+    closed = network.without_edges(before.edges[:1])
+    assert closed.n_edges == network.n_edges - 1 and closed.n_nodes == network.n_nodes
+    assert closed.digest != network.digest
+    ca, cb = resolve(closed, ["HUB-532325", "532325103"])
+    after = shortest_route(closed, ca, cb, "van")
+    gone = {int(network.edge_u[before.edges[0]]), int(network.edge_v[before.edges[0]])}
+    driven = [{int(closed.edge_u[e]), int(closed.edge_v[e])} for e in after.edges]
+    parallel = sum(
+        1
+        for e in range(network.n_edges)
+        if {int(network.edge_u[e]), int(network.edge_v[e])} == gone
+    )
+    assert parallel > 1 or gone not in driven
+    assert after.duration_s > before.duration_s
+    m = travel_matrix(closed, [ca, cb], profile="van")
+    assert m.durations_s[0, 1] == after.duration_s
+    assert network.without_edges([]) is network
