@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Column, DateTime, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 ROLES = ("admin", "dispatcher", "courier", "carrier")
@@ -225,3 +225,194 @@ class RoadClosure(SQLModel, table=True):
     reason: str = ""
     created_by: int | None = Field(default=None, foreign_key="users.id")
     created_at: datetime | None = _ts()
+
+
+# ---- marketplace: freight matching (车货配载) -----------------------------------------
+class CapacityPosting(SQLModel, table=True):
+    """A firm's truck with spare room along a planned route (ordered stops and times)."""
+
+    __tablename__ = "capacity_postings"
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organisations.id", index=True)
+    created_by: int | None = Field(default=None, foreign_key="users.id")
+    vehicle_type: str
+    refrigerated: bool = False
+    livestock: bool = False
+    capacity_kg: int
+    capacity_m3: float
+    price_per_km_fen: int | None = None
+    price_per_tkm_fen: int | None = None
+    stops: list[dict[str, Any]] | None = _json()  # [{place, lon, lat, time}], in order
+    status: str = Field(default="open", index=True)  # open | closed | cancelled
+    created_at: datetime | None = _ts()
+
+
+class CapacityLeg(SQLModel, table=True):
+    """Room left on one leg (stop i to stop i+1) of a capacity posting. Bookings take room
+    with a conditional UPDATE; the CHECK constraints make overselling impossible."""
+
+    __tablename__ = "capacity_legs"
+    __table_args__ = (
+        UniqueConstraint("posting_id", "seq"),
+        CheckConstraint("remaining_kg >= 0", name="leg_kg_not_oversold"),
+        CheckConstraint("remaining_l >= 0", name="leg_volume_not_oversold"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    posting_id: int = Field(foreign_key="capacity_postings.id", index=True)
+    seq: int
+    remaining_kg: int
+    remaining_l: int
+
+
+class CargoPosting(SQLModel, table=True):
+    """A shipper's cargo looking for a truck."""
+
+    __tablename__ = "cargo_postings"
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organisations.id", index=True)
+    created_by: int | None = Field(default=None, foreign_key="users.id")
+    origin: str | None = None  # place id, or None with origin_lon/lat
+    origin_lon: float
+    origin_lat: float
+    destination: str | None = None
+    destination_lon: float
+    destination_lat: float
+    weight_kg: float
+    volume_m3: float
+    temperature: str = "ambient"
+    live_animal: bool = False
+    pickup_start: datetime | None = _ts(nullable=False)
+    pickup_end: datetime | None = _ts(nullable=False)
+    deliver_by: datetime | None = _ts(nullable=False)
+    offered_price_fen: int
+    status: str = Field(default="open", index=True)  # open | booked | cancelled
+    created_at: datetime | None = _ts()
+
+
+class FreightBooking(SQLModel, table=True):
+    """A cargo on a truck: the legs [pickup_seq, delivery_seq) carry it."""
+
+    __tablename__ = "freight_bookings"
+
+    id: int | None = Field(default=None, primary_key=True)
+    cargo_id: int = Field(foreign_key="cargo_postings.id", unique=True)
+    capacity_id: int = Field(foreign_key="capacity_postings.id", index=True)
+    pickup_seq: int  # inserted after stop pickup_seq - 1 ... (see dispatch.matching)
+    delivery_seq: int
+    first_leg: int
+    last_leg: int  # inclusive
+    weight_kg: int
+    volume_l: int
+    price_fen: int
+    status: str = "confirmed"  # confirmed | cancelled
+    idempotency_key: str | None = Field(default=None, unique=True)
+    created_by: int | None = Field(default=None, foreign_key="users.id")
+    created_at: datetime | None = _ts()
+
+
+# ---- leasing: warehouse space and equipment ------------------------------------------
+class Listing(SQLModel, table=True):
+    """Warehouse space (m2, with a temperature class) or equipment (a count) to lease."""
+
+    __tablename__ = "listings"
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organisations.id", index=True)
+    kind: str  # warehouse | equipment
+    place_id: str
+    name: str
+    temperature: str | None = None  # warehouses: ambient | chilled | frozen
+    equipment_type: str | None = None  # pallet | forklift | sorting_line | reefer_box | ...
+    unit: str  # m2 | unit
+    capacity: int  # m2 or number of units
+    price_per_unit_day_fen: int
+    available_from: date
+    available_to: date  # inclusive
+    status: str = "active"  # active | withdrawn
+    created_at: datetime | None = _ts()
+
+
+class ListingDay(SQLModel, table=True):
+    """What is booked of a listing on one day; the CHECK makes double booking impossible."""
+
+    __tablename__ = "listing_days"
+    __table_args__ = (
+        UniqueConstraint("listing_id", "day"),
+        CheckConstraint("booked >= 0 AND booked <= capacity", name="listing_day_within_capacity"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    listing_id: int = Field(foreign_key="listings.id", index=True)
+    day: date
+    capacity: int
+    booked: int = 0
+
+
+class LeaseBooking(SQLModel, table=True):
+    __tablename__ = "lease_bookings"
+
+    id: int | None = Field(default=None, primary_key=True)
+    listing_id: int = Field(foreign_key="listings.id", index=True)
+    org_id: int = Field(foreign_key="organisations.id", index=True)
+    start_day: date
+    end_day: date  # inclusive
+    quantity: int
+    price_fen: int
+    status: str = "confirmed"  # confirmed | cancelled
+    idempotency_key: str | None = Field(default=None, unique=True)
+    created_by: int | None = Field(default=None, foreign_key="users.id")
+    created_at: datetime | None = _ts()
+
+
+# ---- settlement: a double-entry ledger (电子结算) ---------------------------------------
+class Account(SQLModel, table=True):
+    """A party's account on the platform's ledger (an organisation, or the platform)."""
+
+    __tablename__ = "accounts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)  # "org:12", "platform", "party:ZTO"
+    org_id: int | None = Field(default=None, foreign_key="organisations.id", index=True)
+    party_id: str | None = None
+    created_at: datetime | None = _ts()
+
+
+class LedgerEntry(SQLModel, table=True):
+    """One record moving ``amount_fen`` from the debit account to the credit account.
+    Never updated or deleted: a correction is a reversing entry; states are appended to
+    ``entry_states``."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        CheckConstraint("amount_fen > 0", name="entry_amount_positive"),
+        CheckConstraint("debit_account_id <> credit_account_id", name="entry_two_accounts"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    debit_account_id: int = Field(foreign_key="accounts.id", index=True)  # pays
+    credit_account_id: int = Field(foreign_key="accounts.id", index=True)  # is paid
+    amount_fen: int
+    kind: str  # freight_booking | lease | shared_route | reversal | adjustment
+    ref_type: str | None = None
+    ref_id: str | None = None
+    reverses_id: int | None = Field(default=None, foreign_key="ledger_entries.id")
+    memo: str = ""
+    idempotency_key: str | None = Field(default=None, unique=True)
+    created_by: int | None = Field(default=None, foreign_key="users.id")
+    created_at: datetime | None = _ts()
+
+
+class EntryState(SQLModel, table=True):
+    """The state history of a ledger entry: pending -> confirmed -> settled, or disputed."""
+
+    __tablename__ = "entry_states"
+
+    id: int | None = Field(default=None, primary_key=True)
+    entry_id: int = Field(foreign_key="ledger_entries.id", index=True)
+    state: str
+    note: str = ""
+    by_user: int | None = Field(default=None, foreign_key="users.id")
+    at: datetime | None = _ts()
