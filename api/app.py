@@ -59,6 +59,15 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
 
     for module in (auth, users, places, vehicles, orders, plans, sheets, closures):
         app.include_router(module.router, prefix=API)
+    from api.routers import market
+
+    app.include_router(market.router, prefix=API)
+    from api.routers import settlement
+
+    app.include_router(settlement.router, prefix=API)
+    from api.routers import leasing
+
+    app.include_router(leasing.router, prefix=API)
 
     @app.get("/healthz", tags=["service"], summary="liveness and dependencies")
     def healthz() -> dict[str, Any]:
