@@ -27,9 +27,9 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from dispatch.matching import (  # noqa: E402
+from dispatch.matching import (
     DEFAULT_PREFILTER_KM,
     Cargo,
     HaversineTravel,

@@ -38,23 +38,31 @@ price is offered at the minimum.
 rank by (detour m, detour s, suggested price, truck id); all on integers (metres, seconds
 and fen rounded half to even), so the order is deterministic.
 
-**Prefilter, exact.** For every truck the engine computes a lower bound on the detour from
-straight lines: with ``m(a, b) >= c * gc(a, b)`` for the travel's ``min_circuity`` ``c``
-and great-circle metres ``gc``, the pickup on leg (a, b) adds at least ``c * (|aP| + |Pb|) -
-m(a, b)`` where ``|..|`` is the chord through the earth (never longer than the great circle)
-and ``m(a, b)`` is the leg's own travel metres, computed once per fleet; the bound of a
-truck is ``min(minP + minD, max(minP, minD))`` over its usable legs (legs with room for
-the cargo; for the pickup, legs whose start is not after the pickup window), minus a
-metre of numerical margin. Trucks are examined exactly in increasing bound order, in
-batches, until the next bound exceeds the ``limit``-th best detour found: a truck never
-examined cannot enter the returned ranking, which is therefore exactly the brute-force
-ranking. ``prefilter_km`` is a cut on the **detour**: matches adding more than that many km
-are not returned (and trucks whose bound exceeds it are never examined); ``None`` = no cut.
-With ``min_circuity == 0`` the bound is void and every compatible truck is examined.
+**Prefilter, exact.** Lower bounds on the detour come from straight lines: with
+``m(a, b) >= c x gc(a, b)`` for the travel's ``min_circuity`` ``c`` and great-circle metres
+``gc``, and ``|ab|`` the chord through the earth (never longer than the great circle):
 
-The bound is computed for all trucks at once (numpy over the padded ``[trucks, stops]``
-arrays, a fraction of a millisecond for 5,000 trucks), then exact insertion runs
-vectorised over every (pickup leg, delivery leg) pair of a batch of trucks.
+1. route level, for every truck (two chords each, cheap for the whole fleet): the new route
+   still runs first stop F -> P -> D -> last stop L, so the detour is at least
+   ``c x (|FP| + |PD| + |DL|)`` minus the route's own travel metres;
+2. leg level, for the trucks that pass 1: a pickup on leg (a, b) adds at least
+   ``c x (|aP| + |Pb|) - m(a, b)`` (m(a, b) = the leg's own travel metres, costed once per
+   fleet), the same for the delivery; the truck's bound is ``min(minP + minD,
+   max(minP, minD))`` over its usable legs (room for the cargo; for the pickup, a start not
+   after the window and an end that, delayed to the window's opening, is within slack).
+
+Each bound keeps a metre (and a second on times) of margin against rounding. Trucks that
+are incompatible, lack room on every leg or start after the pickup window are dropped.
+The rest are examined exactly in increasing bound order, in batches, until the next bound
+exceeds the ``limit``-th best detour found: a truck never examined has a larger detour
+than every returned one, so the result is exactly the brute-force ranking. ``prefilter_km``
+(default 60) is a cut on the **detour**: matches adding more than that many km are not
+returned and trucks whose bound exceeds it are never examined; ``None`` = no cut, still
+exact but slower for cargos with fewer than ``limit`` feasible trucks (all candidates are
+then examined). With ``min_circuity == 0`` the bounds are void and every compatible truck
+is examined. The bounds are plain numpy over all trucks (no spatial tree: the route-level
+bound leaves a few hundred of 5,000 trucks for the leg level), then exact insertion
+runs vectorised over every (pickup leg, delivery leg) pair of a batch of trucks.
 
 This module knows nothing of HTTP or the database.
 """
