@@ -617,3 +617,65 @@ def statement_csv(session: Session, account_id: int, year: int, month: int) -> s
             ]
         )
     return buffer.getvalue()
+
+
+# ---- records from the marketplace --------------------------------------------------------
+def record_freight_booking(session: Session, booking: Any) -> LedgerEntry | None:
+    """The shipper pays the truck's firm the booked price (idempotent: one record per
+    booking, whatever the retries)."""
+    from api.models import CapacityPosting, CargoPosting
+
+    cargo = session.get(CargoPosting, booking.cargo_id)
+    truck = session.get(CapacityPosting, booking.capacity_id)
+    if cargo is None or truck is None or cargo.org_id == truck.org_id or booking.price_fen <= 0:
+        return None
+    entry, _ = record(
+        session,
+        debit=account_for_org(session, cargo.org_id),
+        credit=account_for_org(session, truck.org_id),
+        amount_fen=int(booking.price_fen),
+        kind="freight_booking",
+        ref_type="freight_booking",
+        ref_id=str(booking.id),
+        memo=f"freight: cargo {cargo.id} on truck posting {truck.id}",
+        idempotency_key=f"freight:{booking.id}",
+        created_by=booking.created_by,
+    )
+    return entry
+
+
+def record_lease_booking(session: Session, booking: Any) -> LedgerEntry | None:
+    """The lessee pays the listing's owner the booked price (idempotent per booking)."""
+    from api.models import Listing
+
+    listing = session.get(Listing, booking.listing_id)
+    if listing is None or listing.org_id == booking.org_id or booking.price_fen <= 0:
+        return None
+    entry, _ = record(
+        session,
+        debit=account_for_org(session, booking.org_id),
+        credit=account_for_org(session, listing.org_id),
+        amount_fen=int(booking.price_fen),
+        kind="lease",
+        ref_type="lease_booking",
+        ref_id=str(booking.id),
+        memo=f"lease: {listing.name} x{booking.quantity}, {booking.start_day}..{booking.end_day}",
+        idempotency_key=f"lease:{booking.id}",
+        created_by=booking.created_by,
+    )
+    return entry
+
+
+def reverse_lease_booking(session: Session, booking: Any, by_user: int | None) -> None:
+    """A cancelled lease: its record is reversed (never deleted)."""
+    entry = session.exec(
+        select(LedgerEntry).where(LedgerEntry.idempotency_key == f"lease:{booking.id}")
+    ).first()
+    if entry is not None:
+        reverse(
+            session,
+            entry,
+            by_user=by_user,
+            memo=f"lease booking {booking.id} cancelled",
+            idempotency_key=f"lease-cancel:{booking.id}",
+        )

@@ -30,6 +30,7 @@ from sqlmodel import Session, col, select
 from api import leasing
 from api.convert import local
 from api.deps import Id, PageDep, SessionDep, UserDep, page_body, paginate, require
+from api.ledger import record_lease_booking, reverse_lease_booking
 from api.models import LeaseBooking, Listing, ListingDay, Organisation, User
 from api.routers.places import SafeRoute, Text, invalid, network, not_found
 from routing.errors import InputError
@@ -605,6 +606,9 @@ def create_booking(
     except InputError as e:
         where = "header" if e.field == "idempotency_key" else "body"
         raise _invalid_input(e, where) from None
+    # the settlement record: one per booking (a retry completes it if it was missing)
+    record_lease_booking(session, booking)
+    session.refresh(booking)  # the record's commit expired it
     if not created:
         response.status_code = status.HTTP_200_OK
     response.headers["Location"] = f"/api/v1/bookings/{booking.id}"
@@ -683,4 +687,6 @@ def cancel_booking(booking_id: Id, session: SessionDep, user: UserDep) -> Any:
         booking = leasing.cancel(session, booking, user.id)
     except leasing.Conflict as e:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(e)) from None
+    reverse_lease_booking(session, booking, user.id)
+    session.refresh(booking)
     return _booking_out(booking, listing.unit)

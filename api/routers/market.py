@@ -13,6 +13,7 @@ from sqlmodel import col, select
 
 from api.deps import Id, PageDep, SessionDep, UserDep, page_body, paginate, require
 from api.freight import Conflict, book, create_capacity, legs_of, matches
+from api.ledger import record_freight_booking
 from api.models import CapacityPosting, CargoPosting, FreightBooking, User, aware, now
 
 router = APIRouter(tags=["freight marketplace"])
@@ -276,6 +277,9 @@ def book_cargo(
         )  # fmt: skip
     except Conflict as e:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(e)) from None
+    # the settlement record: one per booking (a retry completes it if it was missing)
+    record_freight_booking(session, booking)
+    session.refresh(booking)  # the record's commit expired it
     if not created:
         response.status_code = status.HTTP_200_OK
     return _booking_out(booking)

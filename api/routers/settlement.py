@@ -239,12 +239,9 @@ def list_accounts(session: SessionDep, user: UserDep, page: PageDep) -> dict[str
         ids = sorted(_own_ids(session, user))
         query = query.where(col(Account.id).in_(ids)) if ids else query.where(false())
     items, total = paginate(session, query, Account, page, ACCOUNT_SORTS)
+    balances = ledger.balances(session)
     return page_body(
-        [
-            _account_out(session, a, ledger.balance(session, a.id))
-            for a in items
-            if a.id is not None
-        ],
+        [_account_out(session, a, balances.get(a.id, 0)) for a in items if a.id is not None],
         total,
         page,
     )

@@ -612,3 +612,22 @@ def test_concurrent_retries_with_one_key_book_once_on_postgres(pg: Engine) -> No
     assert len({r[0] for r in results}) == 1
     assert sum(1 for r in results if r[1]) == 1
     assert _booked(pg, listing_id)[D0] == 7
+
+
+def test_lease_is_settled_on_the_ledger_and_reversed_on_cancel(
+    client: TestClient, login: Login
+) -> None:
+    """A booking becomes one settlement record (lessee pays lessor); a cancellation is a
+    reversing entry, never a deletion."""
+    listing = new_listing(client, login("dayao"))
+    b = book(client, login("zto"), listing["id"], 2, 3, 10).json()
+    admin = login("admin")
+    leases = client.get(f"{URL}/ledger/entries?kind=lease", headers=admin).json()["items"]
+    assert [(e["amount_fen"], e["ref_id"]) for e in leases] == [(b["price_fen"], str(b["id"]))]
+    assert client.post(f"{URL}/bookings/{b['id']}/cancel", headers=login("zto")).status_code == 200
+    reversals = client.get(f"{URL}/ledger/entries?kind=reversal", headers=admin).json()["items"]
+    assert len(reversals) == 1 and reversals[0]["reverses_id"] == leases[0]["id"]
+    balances = [
+        a["balance_fen"] for a in client.get(f"{URL}/accounts", headers=admin).json()["items"]
+    ]
+    assert sum(balances) == 0 and all(x == 0 for x in balances)

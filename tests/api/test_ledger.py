@@ -17,8 +17,9 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
 from sqlalchemy.pool import StaticPool
-from sqlmodel import Session, SQLModel, create_engine, func, select
+from sqlmodel import Session, SQLModel, col, create_engine, func, select
 
 from api import ledger
 from api.models import Account, EntryState, LedgerEntry, Organisation, Plan, RouteSheet
@@ -31,7 +32,7 @@ API = "/api/v1"
 @pytest.fixture
 def fresh() -> Iterator[Callable[[], Session]]:
     """Sessions over a new in-memory database each call (one per hypothesis example)."""
-    opened: list[Session] = []
+    opened: list[tuple[Session, Engine]] = []
 
     def make() -> Session:
         engine = create_engine(
@@ -44,13 +45,13 @@ def fresh() -> Iterator[Callable[[], Session]]:
 
         SQLModel.metadata.create_all(engine)
         session = Session(engine)
-        opened.append(session)
+        opened.append((session, engine))
         return session
 
     yield make
-    for s in opened:
-        s.close()
-        s.get_bind().dispose()
+    for session, engine in opened:
+        session.close()
+        engine.dispose()
 
 
 class Clock:
@@ -74,18 +75,18 @@ RECORD = st.tuples(
     st.integers(0, 3),
     st.integers(0, 3),
     st.integers(1, 2_000_000),
-    st.integers(0, 300),  # hours to advance the clock first
+    st.integers(0, 200),  # hours to advance the clock first
 )
-REVERSE = st.tuples(st.just("reverse"), st.integers(0, 50), st.booleans())
+REVERSE = st.tuples(st.just("reverse"), st.integers(0, 4), st.booleans())
 MOVE = st.tuples(
     st.just("move"),
-    st.integers(0, 50),
+    st.integers(0, 4),
     st.sampled_from(("confirmed", "settled", "disputed", "next", "next")),
 )
 NEXT = {"pending": "confirmed", "confirmed": "settled", "disputed": "confirmed"}
-RETRY = st.tuples(st.just("retry"), st.integers(0, 50), st.booleans())
+RETRY = st.tuples(st.just("retry"), st.integers(0, 4), st.booleans())
 OPERATIONS = st.lists(
-    st.one_of(RECORD, RECORD, REVERSE, MOVE, MOVE, RETRY), min_size=8, max_size=30
+    st.one_of(RECORD, RECORD, REVERSE, MOVE, MOVE, RETRY), min_size=8, max_size=24
 )
 
 
@@ -104,7 +105,7 @@ def test_ledger_invariants_hold_for_any_operation_sequence(
         for name in ("大姚县物流中心", "中通快递"):
             session.add(Organisation(name=name, kind="carrier", party_id=name[:2]))
         session.commit()
-        orgs = session.exec(select(Organisation).order_by(Organisation.id)).all()
+        orgs = session.exec(select(Organisation).order_by(col(Organisation.id))).all()
         accounts = [
             ledger.platform_account(session),
             ledger.account_for_org(session, orgs[0].id or 0),
@@ -152,48 +153,50 @@ def test_ledger_invariants_hold_for_any_operation_sequence(
                 continue
             elif kind == "reverse":
                 _, pick, retry = op
-                entry = session.get(LedgerEntry, entries[pick % len(entries)])
-                assert entry is not None and entry.id is not None
-                key = f"r{entry.id}"
-                if entry.kind == "reversal" or ledger.reversal_of(session, entry.id):
+                entry_id = entries[pick % len(entries)]
+                original = session.get(LedgerEntry, entry_id)
+                assert original is not None
+                key = f"r{entry_id}"
+                if original.kind == "reversal" or ledger.reversal_of(session, entry_id):
                     with pytest.raises(ledger.Conflict):
                         ledger.reverse(
-                            session, entry, by_user=None, memo="again", idempotency_key=f"x{key}"
+                            session, original, by_user=None, memo="again", idempotency_key=f"x{key}"
                         )
                     continue
-                was = ledger.current_state(session, entry.id)
+                was = ledger.current_state(session, entry_id)
                 reversal, created = ledger.reverse(
-                    session, entry, by_user=None, memo="fix", idempotency_key=key
+                    session, original, by_user=None, memo="fix", idempotency_key=key
                 )
                 assert created and reversal.id is not None
                 if retry:  # the same request again: the same reversal, nothing new
                     again, created = ledger.reverse(
-                        session, entry, by_user=None, memo="fix", idempotency_key=key
+                        session, original, by_user=None, memo="fix", idempotency_key=key
                     )
                     assert again.id == reversal.id and not created
                 entries.append(reversal.id)
-                expected[entry.debit_account_id] += entry.amount_fen
-                expected[entry.credit_account_id] -= entry.amount_fen
+                expected[original.debit_account_id] += original.amount_fen
+                expected[original.credit_account_id] -= original.amount_fen
                 if was == "settled":
-                    assert ledger.current_state(session, entry.id) == "settled"
+                    assert ledger.current_state(session, entry_id) == "settled"
                     assert ledger.current_state(session, reversal.id) == "pending"
                 else:
-                    assert ledger.current_state(session, entry.id) == "reversed"
+                    assert ledger.current_state(session, entry_id) == "reversed"
                     assert ledger.current_state(session, reversal.id) == "settled"
             elif kind == "move":
                 _, pick, to_state = op
-                entry = session.get(LedgerEntry, entries[pick % len(entries)])
-                assert entry is not None and entry.id is not None
-                current = ledger.current_state(session, entry.id)
+                entry_id = entries[pick % len(entries)]
+                moved = session.get(LedgerEntry, entry_id)
+                assert moved is not None
+                current = ledger.current_state(session, entry_id)
                 if to_state == "next":  # along the happy path, so that entries get settled
-                    to_state = NEXT.get(current, current)
+                    to_state = NEXT.get(current, "settled")  # settled or reversed: final
                 if to_state == current or to_state in ledger.TRANSITIONS[current]:
-                    ledger.transition(session, entry, to_state, by_user=None)
-                    assert ledger.current_state(session, entry.id) == to_state
+                    ledger.transition(session, moved, to_state, by_user=None)
+                    assert ledger.current_state(session, entry_id) == to_state
                 else:
                     with pytest.raises(ledger.Conflict):
-                        ledger.transition(session, entry, to_state, by_user=None)
-                    assert ledger.current_state(session, entry.id) == current
+                        ledger.transition(session, moved, to_state, by_user=None)
+                    assert ledger.current_state(session, entry_id) == current
             elif kind == "retry":
                 _, pick, same = op
                 entry_id = entries[pick % len(entries)]

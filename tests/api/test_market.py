@@ -47,8 +47,9 @@ def cargo_body(kg: float = 100, cold: bool = False) -> dict:
 
 
 def test_post_match_book(client: TestClient, login) -> None:
-    zto = login("zto")
-    cap = client.post("/api/v1/capacity", json=capacity_body(), headers=zto)
+    truck_firm = login("zto")
+    zto = login("dayao")  # the shipper: 大姚县物流中心 sends produce on 中通's truck
+    cap = client.post("/api/v1/capacity", json=capacity_body(), headers=truck_firm)
     assert cap.status_code == 201, cap.text
     assert [leg["remaining_kg"] for leg in cap.json()["legs"]] == [1000]
     cargo = client.post("/api/v1/cargo", json=cargo_body(300), headers=zto)
@@ -64,10 +65,11 @@ def test_post_match_book(client: TestClient, login) -> None:
     first = client.post(url, json=body, headers={**zto, "Idempotency-Key": "b-1"})
     assert first.status_code == 201, first.text
     again = client.post(url, json=body, headers={**zto, "Idempotency-Key": "b-1"})
-    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    assert again.status_code == 200, again.text
+    assert again.json()["id"] == first.json()["id"], (again.json(), first.json())
     other = client.post(url, json=body, headers={**zto, "Idempotency-Key": "b-2"})
     assert other.status_code == 409  # the cargo is booked already
-    left = client.get(f"/api/v1/capacity/{cap.json()['id']}", headers=zto).json()
+    left = client.get(f"/api/v1/capacity/{cap.json()['id']}", headers=truck_firm).json()
     assert left["legs"][0]["remaining_kg"] == 700
 
     big = client.post("/api/v1/cargo", json=cargo_body(800), headers=zto).json()
@@ -76,6 +78,14 @@ def test_post_match_book(client: TestClient, login) -> None:
     )
     assert r.status_code == 409  # 800 kg do not fit in the 700 kg left
     assert client.post(url, json=body, headers=zto).status_code == 422  # no key
+    # the settlement record: the shipper pays the truck's firm the booked price, once
+    entries = client.get(
+        "/api/v1/ledger/entries?kind=freight_booking", headers=login("admin")
+    ).json()
+    assert entries["total"] == 1
+    entry = entries["items"][0]
+    assert entry["amount_fen"] == first.json()["price_fen"]
+    assert entry["ref_id"] == str(first.json()["id"])
     assert (
         client.post("/api/v1/capacity", json=capacity_body(), headers=login("courier1")).status_code
         == 403
