@@ -297,3 +297,45 @@ def list_bookings(session: SessionDep, user: UserDep, page: PageDep) -> dict[str
         query = query.where(col(FreightBooking.cargo_id).in_(mine))
     items, total = paginate(session, query, FreightBooking, page, ("id", "created_at"))
     return page_body([_booking_out(b) for b in items], total, page)
+
+
+class CapacityPatch(BaseModel):
+    price_per_km_fen: int | None = Field(default=None, ge=0, le=100_000)
+    price_per_tkm_fen: int | None = Field(default=None, ge=0, le=100_000)
+    vehicle_type: str | None = Field(default=None, min_length=1, max_length=40)
+
+
+@router.patch(
+    "/capacity/{posting_id}", dependencies=[TRADERS],
+    summary="change a capacity posting's prices or vehicle type (its firm only)",
+)  # fmt: skip
+def patch_capacity(
+    posting_id: Id, body: CapacityPatch, session: SessionDep, user: UserDep
+) -> dict[str, Any]:
+    p = session.get(CapacityPosting, posting_id)
+    if p is None or not _own(user, p.org_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no capacity posting {posting_id}")
+    for name, value in body.model_dump(exclude_unset=True).items():
+        if value is not None:
+            setattr(p, name, value)
+    session.add(p)
+    session.commit()
+    session.refresh(p)
+    return _capacity_out(session, p)
+
+
+@router.post(
+    "/cargo/{cargo_id}/cancel", dependencies=[TRADERS],
+    summary="withdraw an open cargo posting (its firm only)",
+)  # fmt: skip
+def cancel_cargo(cargo_id: Id, session: SessionDep, user: UserDep) -> dict[str, Any]:
+    cargo = session.get(CargoPosting, cargo_id)
+    if cargo is None or not _own(user, cargo.org_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no cargo {cargo_id}")
+    if cargo.status != "open":
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=f"cargo {cargo_id} is {cargo.status}")
+    cargo.status = "cancelled"
+    session.add(cargo)
+    session.commit()
+    session.refresh(cargo)
+    return _cargo_out(cargo)

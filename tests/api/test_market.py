@@ -78,6 +78,13 @@ def test_post_match_book(client: TestClient, login) -> None:
     )
     assert r.status_code == 409  # 800 kg do not fit in the 700 kg left
     assert client.post(url, json=body, headers=zto).status_code == 422  # no key
+    # a firm edits only its own postings
+    cap_url = f"/api/v1/capacity/{cap.json()['id']}"
+    patch = {"price_per_km_fen": 300}
+    assert client.patch(cap_url, json=patch, headers=zto).status_code == 404
+    assert client.patch(cap_url, json=patch, headers=truck_firm).json()["price_per_km_fen"] == 300
+    assert client.post(f"/api/v1/cargo/{big['id']}/cancel", headers=truck_firm).status_code == 404
+    assert client.post(f"/api/v1/cargo/{big['id']}/cancel", headers=zto).status_code == 200
     # the settlement record: the shipper pays the truck's firm the booked price, once
     entries = client.get(
         "/api/v1/ledger/entries?kind=freight_booking", headers=login("admin")
