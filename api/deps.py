@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Path, Query, Request, status
+from fastapi import Depends, Header, HTTPException, Path, Query, Request, status
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import func
 from sqlmodel import Session, select
@@ -126,3 +126,25 @@ def paginate(
 
 def page_body(items: list[Any], total: int, page: PageParams) -> dict[str, Any]:
     return {"items": items, "total": total, "limit": page.limit, "offset": page.offset}
+
+
+OptionalKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=128,
+        description="optional: a retry with the same key returns the record it created",
+    ),
+]
+
+
+def replay(session: Session, model: Any, key: str | None, org_id: int | None) -> Any:
+    """The record an earlier request with this Idempotency-Key created (same organisation),
+    or None; a key used by another organisation is a conflict."""
+    if key is None:
+        return None
+    row = session.exec(select(model).where(model.idempotency_key == key)).first()
+    if row is not None and row.org_id != org_id:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail="this Idempotency-Key is taken")
+    return row

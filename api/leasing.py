@@ -195,6 +195,7 @@ def create_listing(
     available_from: date,
     available_to: date,
     unit: str | None = None,
+    idempotency_key: str | None = None,
 ) -> Listing:
     """Create a listing and its days (capacity copied, nothing booked), in one transaction.
 
@@ -226,6 +227,7 @@ def create_listing(
         raise NotFoundError("org_id", f"no organisation {org_id}")
     try:
         listing = Listing(
+            idempotency_key=idempotency_key,
             org_id=org_id,
             kind=kind,
             place_id=place_id,

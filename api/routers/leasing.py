@@ -29,7 +29,17 @@ from sqlmodel import Session, col, select
 
 from api import leasing
 from api.convert import local
-from api.deps import Id, PageDep, SessionDep, UserDep, page_body, paginate, require
+from api.deps import (
+    Id,
+    OptionalKey,
+    PageDep,
+    SessionDep,
+    UserDep,
+    page_body,
+    paginate,
+    replay,
+    require,
+)
 from api.ledger import record_lease_booking, reverse_lease_booking
 from api.models import LeaseBooking, Listing, ListingDay, Organisation, User
 from api.routers.places import SafeRoute, Text, invalid, network, not_found
@@ -368,12 +378,19 @@ def _invalid_input(e: InputError, where: str = "body") -> HTTPException:
         422: {"description": "a bad field (kind/unit/temperature, dates, unknown place)"},
     },
 )
-def create_listing(body: ListingIn, session: SessionDep, user: UserDep, response: Response) -> Any:
+def create_listing(
+    body: ListingIn, session: SessionDep, user: UserDep, response: Response, key: OptionalKey = None
+) -> Any:
     """Warehouse space (``kind: warehouse``, by the m2, with its temperature class) or
     equipment (``kind: equipment``, by the item, with its ``equipment_type``), offered
     every day from ``available_from`` to ``available_to`` (at most 366 days). Each day
     of the calendar starts with the whole capacity free."""
     org_id = _lister_org(session, user, body.org_id)
+    earlier = replay(session, Listing, key, org_id)
+    if earlier is not None:
+        response.status_code = status.HTTP_200_OK
+        response.headers["Location"] = f"/api/v1/listings/{earlier.id}"
+        return _one_listing_out(session, earlier)
     try:
         listing = leasing.create_listing(
             session,
@@ -388,6 +405,7 @@ def create_listing(body: ListingIn, session: SessionDep, user: UserDep, response
             available_from=body.available_from,
             available_to=body.available_to,
             unit=body.unit,
+            idempotency_key=key,
         )
     except InputError as e:
         raise _invalid_input(e) from None

@@ -11,7 +11,17 @@ from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlmodel import col, select
 
-from api.deps import Id, PageDep, SessionDep, UserDep, page_body, paginate, require
+from api.deps import (
+    Id,
+    OptionalKey,
+    PageDep,
+    SessionDep,
+    UserDep,
+    page_body,
+    paginate,
+    replay,
+    require,
+)
 from api.freight import Conflict, book, create_capacity, legs_of, matches
 from api.ledger import record_freight_booking
 from api.models import CapacityPosting, CargoPosting, FreightBooking, User, aware, now
@@ -161,9 +171,20 @@ def _own(user: User, org_id: int) -> bool:
     "/capacity", status_code=status.HTTP_201_CREATED, dependencies=[TRADERS],
     summary="post a truck's spare capacity along its planned route",
 )  # fmt: skip
-def post_capacity(body: CapacityIn, session: SessionDep, user: UserDep) -> dict[str, Any]:
+def post_capacity(
+    body: CapacityIn,
+    session: SessionDep,
+    user: UserDep,
+    response: Response,
+    key: OptionalKey = None,
+) -> dict[str, Any]:
+    earlier = replay(session, CapacityPosting, key, _org(user))
+    if earlier is not None:
+        response.status_code = status.HTTP_200_OK
+        return _capacity_out(session, earlier)
     fields = body.model_dump(exclude={"stops"})
     fields["stops"] = [s.model_dump() for s in body.stops]
+    fields["idempotency_key"] = key
     posting = create_capacity(session, org_id=_org(user), created_by=user.id, fields=fields)
     return _capacity_out(session, posting)
 
@@ -206,10 +227,17 @@ def close_capacity(posting_id: Id, session: SessionDep, user: UserDep) -> dict[s
     "/cargo", status_code=status.HTTP_201_CREATED, dependencies=[TRADERS],
     summary="post a cargo looking for a truck",
 )  # fmt: skip
-def post_cargo(body: CargoIn, session: SessionDep, user: UserDep) -> dict[str, Any]:
+def post_cargo(
+    body: CargoIn, session: SessionDep, user: UserDep, response: Response, key: OptionalKey = None
+) -> dict[str, Any]:
+    earlier = replay(session, CargoPosting, key, _org(user))
+    if earlier is not None:
+        response.status_code = status.HTTP_200_OK
+        return _cargo_out(earlier)
     fields = body.model_dump()
     for name in ("pickup_start", "pickup_end", "deliver_by"):  # stored in UTC (SQLite
         fields[name] = fields[name].astimezone(UTC)  # keeps no zone)
+    fields["idempotency_key"] = key
     cargo = CargoPosting(
         org_id=_org(user), created_by=user.id, created_at=now(), status="open",
         **fields,

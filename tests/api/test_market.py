@@ -186,3 +186,35 @@ def test_fifty_bookings_of_the_last_room_one_wins(pg_url: str) -> None:
         booked = s.exec(select(CargoPosting).where(CargoPosting.status == "booked")).all()
         assert [c.id for c in booked] == wins
     engine.dispose()
+
+
+def test_creating_requests_are_idempotent(client: TestClient, login) -> None:
+    """Postings and listings: a retry with the same Idempotency-Key creates nothing new."""
+    firm = {**login("zto"), "Idempotency-Key": "cap-1"}
+    first = client.post("/api/v1/capacity", json=capacity_body(), headers=firm)
+    again = client.post("/api/v1/capacity", json=capacity_body(), headers=firm)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["id"] == again.json()["id"]
+    assert client.get("/api/v1/capacity", headers=login("zto")).json()["total"] == 1
+    other_org = client.post(
+        "/api/v1/capacity",
+        json=capacity_body(),
+        headers={**login("dayao"), "Idempotency-Key": "cap-1"},
+    )
+    assert other_org.status_code == 409
+
+    shipper = {**login("dayao"), "Idempotency-Key": "cargo-1"}
+    a = client.post("/api/v1/cargo", json=cargo_body(), headers=shipper)
+    b = client.post("/api/v1/cargo", json=cargo_body(), headers=shipper)
+    assert (a.status_code, b.status_code) == (201, 200) and a.json()["id"] == b.json()["id"]
+
+    listing = {
+        "kind": "warehouse", "place_id": "HUB-532326", "name": "冷库 A", "temperature": "chilled",
+        "capacity": 100, "price_per_unit_day_fen": 150, "available_from": "2026-09-15",
+        "available_to": "2026-09-20",
+    }  # fmt: skip
+    h = {**login("dayao"), "Idempotency-Key": "listing-1"}
+    x = client.post("/api/v1/listings", json=listing, headers=h)
+    y = client.post("/api/v1/listings", json=listing, headers=h)
+    assert (x.status_code, y.status_code) == (201, 200), (x.text, y.text)
+    assert x.json()["id"] == y.json()["id"]
