@@ -20,6 +20,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from api.ledger import account_for_org, add_in_transaction
 from api.models import CapacityLeg, CapacityPosting, CargoPosting, FreightBooking, now
 from routing.errors import InputError
 
@@ -174,6 +175,9 @@ def book(
         raise Conflict("the cargo does not fit this truck's route (room, times or equipment)")
     weight = int(np.ceil(cargo.weight_kg))
     litres = int(np.ceil(cargo.volume_m3 * 1000))
+    # the accounts exist before the booking's transaction, which records the payment too
+    payer = account_for_org(session, cargo.org_id).id
+    payee = account_for_org(session, posting.org_id).id
     try:
         taken = session.exec(
             update(CargoPosting)
@@ -212,6 +216,20 @@ def book(
             created_at=now(),
         )
         session.add(booking)
+        session.flush()
+        if payer != payee and booking.price_fen > 0:
+            add_in_transaction(
+                session,
+                debit_id=payer or 0,
+                credit_id=payee or 0,
+                amount_fen=int(booking.price_fen),
+                kind="freight_booking",
+                ref_type="freight_booking",
+                ref_id=str(booking.id),
+                memo=f"freight: cargo {cargo_id} on truck posting {capacity_id}",
+                idempotency_key=f"freight:{booking.id}",
+                created_by=created_by,
+            )
         session.commit()
     except IntegrityError:
         session.rollback()

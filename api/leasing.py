@@ -41,6 +41,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from api.ledger import account_for_org, add_in_transaction
 from api.models import LeaseBooking, Listing, ListingDay, Organisation, now
 from routing.errors import InputError, NotFoundError
 from routing.network import Place
@@ -401,6 +402,9 @@ def book(
     if session.get(Organisation, org_id) is None:
         raise NotFoundError("org_id", f"no organisation {org_id}")
     unit = listing.unit
+    # the accounts exist before the booking's transaction, which records the payment too
+    payer = account_for_org(session, org_id).id or 0
+    payee = account_for_org(session, listing.org_id).id or 0
     try:
         # share-lock the listing: a withdrawal waits for the bookings in flight, and a
         # booking after it sees it (and the price of the moment)
@@ -453,6 +457,19 @@ def book(
         )
         session.add(booking)
         session.flush()  # a concurrent same-key booking fails here
+        if payer != payee and booking.price_fen > 0:  # the payment, in the same transaction
+            add_in_transaction(
+                session,
+                debit_id=payer,
+                credit_id=payee,
+                amount_fen=int(booking.price_fen),
+                kind="lease",
+                ref_type="lease_booking",
+                ref_id=str(booking.id),
+                memo=f"lease: listing {listing_id} x{quantity}, {start_day}..{end_day}",
+                idempotency_key=f"lease:{booking.id}",
+                created_by=by_user,
+            )
         session.commit()
     except IntegrityError as e:
         session.rollback()

@@ -273,6 +273,44 @@ def record(
     return entry, True
 
 
+def add_in_transaction(
+    session: Session,
+    *,
+    debit_id: int,
+    credit_id: int,
+    amount_fen: int,
+    kind: str,
+    ref_type: str,
+    ref_id: str,
+    memo: str,
+    idempotency_key: str,
+    created_by: int | None,
+) -> LedgerEntry:
+    """Add a record and its first state to the caller's open transaction (no commit):
+    a booking and the money it moves are committed together, or neither is."""
+    if not 0 < amount_fen <= MAX_FEN or kind not in KINDS or debit_id == credit_id:
+        raise InputError("amount_fen", "not a valid ledger record")
+    at = now()
+    entry = LedgerEntry(
+        debit_account_id=debit_id,
+        credit_account_id=credit_id,
+        amount_fen=amount_fen,
+        kind=kind,
+        ref_type=ref_type,
+        ref_id=ref_id,
+        memo=memo,
+        idempotency_key=idempotency_key,
+        created_by=created_by,
+        created_at=at,
+    )
+    session.add(entry)
+    session.flush()
+    assert entry.id is not None
+    session.add(EntryState(entry_id=entry.id, state="pending", by_user=created_by, at=at))
+    session.flush()
+    return entry
+
+
 def _locked(session: Session, entry: LedgerEntry) -> LedgerEntry:
     """The entry's row, locked until the commit (PostgreSQL; SQLite serialises writers),
     so that two concurrent transitions or reversals cannot both pass their checks."""
@@ -620,52 +658,6 @@ def statement_csv(session: Session, account_id: int, year: int, month: int) -> s
 
 
 # ---- records from the marketplace --------------------------------------------------------
-def record_freight_booking(session: Session, booking: Any) -> LedgerEntry | None:
-    """The shipper pays the truck's firm the booked price (idempotent: one record per
-    booking, whatever the retries)."""
-    from api.models import CapacityPosting, CargoPosting
-
-    cargo = session.get(CargoPosting, booking.cargo_id)
-    truck = session.get(CapacityPosting, booking.capacity_id)
-    if cargo is None or truck is None or cargo.org_id == truck.org_id or booking.price_fen <= 0:
-        return None
-    entry, _ = record(
-        session,
-        debit=account_for_org(session, cargo.org_id),
-        credit=account_for_org(session, truck.org_id),
-        amount_fen=int(booking.price_fen),
-        kind="freight_booking",
-        ref_type="freight_booking",
-        ref_id=str(booking.id),
-        memo=f"freight: cargo {cargo.id} on truck posting {truck.id}",
-        idempotency_key=f"freight:{booking.id}",
-        created_by=booking.created_by,
-    )
-    return entry
-
-
-def record_lease_booking(session: Session, booking: Any) -> LedgerEntry | None:
-    """The lessee pays the listing's owner the booked price (idempotent per booking)."""
-    from api.models import Listing
-
-    listing = session.get(Listing, booking.listing_id)
-    if listing is None or listing.org_id == booking.org_id or booking.price_fen <= 0:
-        return None
-    entry, _ = record(
-        session,
-        debit=account_for_org(session, booking.org_id),
-        credit=account_for_org(session, listing.org_id),
-        amount_fen=int(booking.price_fen),
-        kind="lease",
-        ref_type="lease_booking",
-        ref_id=str(booking.id),
-        memo=f"lease: {listing.name} x{booking.quantity}, {booking.start_day}..{booking.end_day}",
-        idempotency_key=f"lease:{booking.id}",
-        created_by=booking.created_by,
-    )
-    return entry
-
-
 def reverse_lease_booking(session: Session, booking: Any, by_user: int | None) -> None:
     """A cancelled lease: its record is reversed (never deleted)."""
     entry = session.exec(

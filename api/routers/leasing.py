@@ -40,7 +40,7 @@ from api.deps import (
     replay,
     require,
 )
-from api.ledger import record_lease_booking, reverse_lease_booking
+from api.ledger import reverse_lease_booking
 from api.models import LeaseBooking, Listing, ListingDay, Organisation, User
 from api.routers.places import SafeRoute, Text, invalid, network, not_found
 from routing.errors import InputError
@@ -624,9 +624,6 @@ def create_booking(
     except InputError as e:
         where = "header" if e.field == "idempotency_key" else "body"
         raise _invalid_input(e, where) from None
-    # the settlement record: one per booking (a retry completes it if it was missing)
-    record_lease_booking(session, booking)
-    session.refresh(booking)  # the record's commit expired it
     if not created:
         response.status_code = status.HTTP_200_OK
     response.headers["Location"] = f"/api/v1/bookings/{booking.id}"

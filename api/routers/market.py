@@ -23,7 +23,6 @@ from api.deps import (
     require,
 )
 from api.freight import Conflict, book, create_capacity, legs_of, matches
-from api.ledger import record_freight_booking
 from api.models import CapacityPosting, CargoPosting, FreightBooking, User, aware, now
 
 router = APIRouter(tags=["freight marketplace"])
@@ -305,9 +304,6 @@ def book_cargo(
         )  # fmt: skip
     except Conflict as e:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(e)) from None
-    # the settlement record: one per booking (a retry completes it if it was missing)
-    record_freight_booking(session, booking)
-    session.refresh(booking)  # the record's commit expired it
     if not created:
         response.status_code = status.HTTP_200_OK
     return _booking_out(booking)
