@@ -148,3 +148,11 @@ def replay(session: Session, model: Any, key: str | None, org_id: int | None) ->
     if row is not None and row.org_id != org_id:
         raise HTTPException(status.HTTP_409_CONFLICT, detail="this Idempotency-Key is taken")
     return row
+
+
+def invalid(loc: Sequence[str | int], msg: str, **extra: Any) -> HTTPException:
+    """A 422 in FastAPI's shape: ``{"detail": [{"loc", "msg", "type", ...}]}``."""
+    return HTTPException(
+        status.HTTP_422_UNPROCESSABLE_CONTENT,
+        detail=[{"loc": list(loc), "msg": msg, "type": "value_error", **extra}],
+    )

@@ -23,7 +23,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlmodel import Session, select
 
 from api.convert import local
-from api.deps import PageDep, PageParams, SessionDep, page_body, require
+from api.deps import PageDep, PageParams, SessionDep, invalid, page_body, require
 from api.models import PlaceCorrection, User, now
 from dispatch.model import Party
 from routing.errors import InputError
@@ -60,14 +60,6 @@ def served() -> frozenset[str]:
     from dispatch.day import served_counties
 
     return frozenset(served_counties())
-
-
-def invalid(loc: Sequence[str | int], msg: str, **extra: Any) -> HTTPException:
-    """A 422 in FastAPI's shape: ``{"detail": [{"loc", "msg", "type", ...}]}``."""
-    return HTTPException(
-        status.HTTP_422_UNPROCESSABLE_CONTENT,
-        detail=[{"loc": list(loc), "msg": msg, "type": "value_error", **extra}],
-    )
 
 
 def not_found(what: str) -> HTTPException:

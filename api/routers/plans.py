@@ -9,7 +9,17 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 
-from api.deps import Id, PageDep, SessionDep, SettingsDep, UserDep, page_body, paginate, require
+from api.deps import (
+    Id,
+    PageDep,
+    SessionDep,
+    SettingsDep,
+    UserDep,
+    invalid,
+    page_body,
+    paginate,
+    require,
+)
 from api.jobs import enqueue_plan, reap_stale
 from api.models import Plan, RouteSheet, User, Vehicle, aware, now
 from dispatch.day import served_counties
@@ -97,16 +107,7 @@ def _counties_for(user: User, asked: list[str] | None) -> list[str]:
     counties = sorted(set(asked or served))
     unknown = [c for c in counties if c not in served]
     if unknown:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail=[
-                {
-                    "loc": ["body", "counties"],
-                    "msg": f"not served counties: {', '.join(unknown)}",
-                    "type": "value_error",
-                }
-            ],
-        )
+        raise invalid(["body", "counties"], f"not served counties: {', '.join(unknown)}")
     return counties
 
 
@@ -254,16 +255,7 @@ def publish(plan_id: Id, body: PublishIn, session: SessionDep, user: UserDep) ->
     known = {s.route_id for s in sheets}
     unknown = sorted(set(body.assignments) - known)
     if unknown:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail=[
-                {
-                    "loc": ["body", "assignments"],
-                    "msg": f"not routes of this plan: {', '.join(unknown)}",
-                    "type": "value_error",
-                }
-            ],
-        )
+        raise invalid(["body", "assignments"], f"not routes of this plan: {', '.join(unknown)}")
     couriers = {
         u.id
         for u in session.exec(
@@ -274,16 +266,7 @@ def publish(plan_id: Id, body: PublishIn, session: SessionDep, user: UserDep) ->
     }
     bad = sorted(r for r, c in body.assignments.items() if c not in couriers)
     if bad:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail=[
-                {
-                    "loc": ["body", "assignments"],
-                    "msg": f"not courier users for: {', '.join(bad)}",
-                    "type": "value_error",
-                }
-            ],
-        )
+        raise invalid(["body", "assignments"], f"not courier users for: {', '.join(bad)}")
     by_vehicle = {
         v.id: v.courier_id
         for v in session.exec(select(Vehicle).where(col(Vehicle.courier_id).is_not(None))).all()
@@ -337,10 +320,7 @@ def replan(
         )
     at = body.at or now()
     if at.tzinfo is None:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail=[{"loc": ["body", "at"], "msg": "needs a time zone", "type": "value_error"}],
-        )
+        raise invalid(["body", "at"], "needs a time zone")
     busy = session.exec(
         select(Plan).where(
             Plan.plan_date == parent.plan_date, col(Plan.status).in_(("queued", "running"))
