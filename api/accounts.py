@@ -6,13 +6,8 @@ from sqlmodel import Session, select
 
 from api.models import ORG_KINDS, ROLES, Organisation, User, now
 from api.security import hash_password
+from dispatch.day import served_counties
 from routing.errors import InputError
-
-
-def served_counties() -> set[str]:
-    from dispatch.day import served_counties as counties
-
-    return counties()
 
 
 def create_organisation(

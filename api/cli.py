@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -109,7 +110,7 @@ def cmd_users_create(args: argparse.Namespace) -> int:
         )
     print(f"codist: created {user.role} {user.username} (id {user.id})", file=sys.stderr)
     if args.json:
-        print(f'{{"id": {user.id}, "username": "{user.username}", "role": "{user.role}"}}')
+        print(json.dumps({"id": user.id, "username": user.username, "role": user.role}))
     return 0
 
 

@@ -69,21 +69,30 @@ def create_capacity(
     return posting
 
 
+def legs_by_posting(session: Session, posting_ids: Sequence[int]) -> dict[int, list[CapacityLeg]]:
+    """The legs of many postings, in one query, in route order."""
+    out: dict[int, list[CapacityLeg]] = {pid: [] for pid in posting_ids}
+    rows = session.exec(
+        select(CapacityLeg)
+        .where(col(CapacityLeg.posting_id).in_(list(posting_ids)))
+        .order_by(col(CapacityLeg.posting_id), col(CapacityLeg.seq))
+    ).all()
+    for leg in rows:
+        out[leg.posting_id].append(leg)
+    return out
+
+
 def legs_of(session: Session, posting_id: int) -> list[CapacityLeg]:
-    return list(
-        session.exec(
-            select(CapacityLeg)
-            .where(CapacityLeg.posting_id == posting_id)
-            .order_by(col(CapacityLeg.seq))
-        ).all()
-    )
+    return legs_by_posting(session, [posting_id])[posting_id]
 
 
-def truck_route(session: Session, posting: CapacityPosting) -> Any:
+def truck_route(
+    session: Session, posting: CapacityPosting, legs: Sequence[CapacityLeg] | None = None
+) -> Any:
     """The matching engine's view of a capacity posting (room left per leg)."""
     from dispatch.matching import TruckRoute
 
-    legs = legs_of(session, posting.id or 0)
+    legs = legs if legs is not None else legs_of(session, posting.id or 0)
     stops = posting.stops or []
     return TruckRoute(
         id=posting.id or 0,
@@ -128,17 +137,13 @@ def travel() -> Any:
     return NetworkTravel(load_network(), "truck")
 
 
-def matches(
-    session: Session, cargo: CargoPosting, *, limit: int = 10, postings: Sequence[Any] = ()
-) -> list[Any]:
+def matches(session: Session, cargo: CargoPosting, *, limit: int = 10) -> list[Any]:
     """Open capacity ranked for a cargo (best detour first, then price)."""
     from dispatch.matching import match_cargo
 
-    rows = (
-        postings
-        or session.exec(select(CapacityPosting).where(CapacityPosting.status == "open")).all()
-    )
-    trucks = [truck_route(session, p) for p in rows]
+    rows = session.exec(select(CapacityPosting).where(CapacityPosting.status == "open")).all()
+    legs = legs_by_posting(session, [p.id or 0 for p in rows])
+    trucks = [truck_route(session, p, legs[p.id or 0]) for p in rows]
     if not trucks:
         return []
     return list(match_cargo(cargo_of(cargo), trucks, travel(), limit=limit))

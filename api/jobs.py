@@ -307,7 +307,7 @@ def _replan_and_save(settings: Settings, plan_id: int, parent_id: int, beat: _He
         vehicles = session.exec(select(Vehicle).where(Vehicle.active == True)).all()  # noqa: E712
         trunk = [s for s in sheets if s.echelon == "trunk"]
         county_sheets = [s for s in sheets if s.echelon == "county" and s.content]
-        trunk_copies = [(s.route_id, s.vehicle_id, s.content, states.get(s.id, {})) for s in trunk]
+        trunk_copies = [(s.content or {}, states.get(s.id, {})) for s in trunk]
     from api.convert import vehicle_spec
     from dispatch.fleet import load_fleet
 
@@ -403,65 +403,24 @@ def _replan_and_save(settings: Settings, plan_id: int, parent_id: int, beat: _He
         ],
         "road_closures": closures,
     }
-    with Session(engine) as session:
-        session.exec(delete(RouteSheet).where(col(RouteSheet.plan_id) == plan_id))
-        for route_id, vehicle_id, old, old_states in trunk_copies:
-            over = {int(st["seq"]) for st in done_stops(old or {}, old_states)}
-            stops = [
-                {**st, "status": old_states[int(st["seq"])], "done": True}
-                if int(st["seq"]) in over
-                else st
-                for st in (old or {}).get("stops", [])
-            ]
-            session.add(
-                RouteSheet(
-                    plan_id=plan_id,
-                    route_id=route_id,
-                    echelon="trunk",
-                    county_code=None,
-                    vehicle_id=vehicle_id,
-                    status="draft",
-                    content={**(old or {}), "stops": stops},
-                    created_at=now(),
-                )
-            )
-        for new in new_sheets:
-            session.add(
-                RouteSheet(
-                    plan_id=plan_id,
-                    route_id=new["route_id"],
-                    echelon="county",
-                    county_code=new["county"]["code"] if new.get("county") else None,
-                    vehicle_id=new["vehicle"]["id"],
-                    status="draft",
-                    content=new,
-                    created_at=now(),
-                )
-            )
-        for row_id, order_id in order_rows:
-            if order_id in routed:
-                session.exec(
-                    update(Order)
-                    .where(col(Order.id) == row_id, col(Order.status).in_(("open", "planned")))
-                    .values(status="planned", plan_id=plan_id)
-                )
-        saved = session.exec(
-            update(Plan)
-            .where(col(Plan.id) == plan_id, col(Plan.status) == "running")
-            .values(
-                status="succeeded",
-                progress=1.0,
-                message=f"replanned {doc['assigned']} of {doc['orders']} open orders on "
-                f"{doc['routes']} county routes",
-                summary=doc,
-                finished_at=now(),
-            )
-        )
-        if saved.rowcount != 1:
-            session.rollback()
-            return "abandoned"
-        session.commit()
-    return "succeeded"
+    kept_trunk = []
+    for old, old_states in trunk_copies:  # trunk sheets stay as published, with their state
+        over = {int(st["seq"]) for st in done_stops(old, old_states)}
+        stops = [
+            {**st, "status": old_states[int(st["seq"])], "done": True}
+            if int(st["seq"]) in over
+            else st
+            for st in old.get("stops", [])
+        ]
+        kept_trunk.append({**old, "stops": stops})
+    routed_rows = [row_id for row_id, order_id in order_rows if order_id in routed]
+    message = (
+        f"replanned {doc['assigned']} of {doc['orders']} open orders on "
+        f"{doc['routes']} county routes"
+    )
+    return _save(
+        engine, plan_id, [*kept_trunk, *new_sheets], routed_rows, ("open", "planned"), doc, message
+    )
 
 
 def _plan_and_save(settings: Settings, plan_id: int, beat: _Heartbeat) -> str:
@@ -488,42 +447,53 @@ def _plan_and_save(settings: Settings, plan_id: int, beat: _Heartbeat) -> str:
     doc["road_closures"] = closures
     sheets = route_sheets(result, network)
     routed = {oid for oid, oc in result.outcomes.items() if oc.assigned}
-    with Session(engine) as session:  # one transaction: all of it or nothing
+    routed_rows = [row_id for row_id, order_id in order_rows if order_id in routed]
+    message = f"{doc['assigned']} of {doc['orders']} orders routed on {doc['routes']} routes"
+    return _save(engine, plan_id, sheets, routed_rows, ("open",), doc, message)
+
+
+def _save(
+    engine: Any,
+    plan_id: int,
+    sheets: list[dict[str, Any]],
+    routed_rows: list[int],
+    order_states: tuple[str, ...],
+    doc: dict[str, Any],
+    message: str,
+) -> str:
+    """Write a finished job in one transaction: its route sheets, its orders marked planned
+    and the plan succeeded with its summary, all of it or nothing. A job reaped meanwhile
+    (someone else owns the plan now) writes nothing."""
+    with Session(engine) as session:
         session.exec(delete(RouteSheet).where(col(RouteSheet.plan_id) == plan_id))
         for sheet in sheets:
-            county = sheet["county"]["code"] if sheet.get("county") else None
             session.add(
                 RouteSheet(
                     plan_id=plan_id,
                     route_id=sheet["route_id"],
                     echelon=sheet["echelon"],
-                    county_code=county,
+                    county_code=sheet["county"]["code"] if sheet.get("county") else None,
                     vehicle_id=sheet["vehicle"]["id"],
                     status="draft",
                     content=sheet,
                     created_at=now(),
                 )
             )
-        for row_id, order_id in order_rows:
-            if order_id in routed:
-                session.exec(
-                    update(Order)
-                    .where(col(Order.id) == row_id, col(Order.status) == "open")
-                    .values(status="planned", plan_id=plan_id)
-                )
+        for k in range(0, len(routed_rows), 1000):  # one statement per thousand orders
+            session.exec(
+                update(Order)
+                .where(col(Order.id).in_(routed_rows[k : k + 1000]))
+                .where(col(Order.status).in_(order_states))
+                .values(status="planned", plan_id=plan_id)
+            )
         done = session.exec(
             update(Plan)
             .where(col(Plan.id) == plan_id, col(Plan.status) == "running")
             .values(
-                status="succeeded",
-                progress=1.0,
-                message=f"{doc['assigned']} of {doc['orders']} orders routed on "
-                f"{doc['routes']} routes",
-                summary=doc,
-                finished_at=now(),
+                status="succeeded", progress=1.0, message=message, summary=doc, finished_at=now()
             )
         )
-        if done.rowcount != 1:  # reaped meanwhile: someone else owns it now
+        if done.rowcount != 1:
             session.rollback()
             return "abandoned"
         session.commit()

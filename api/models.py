@@ -245,7 +245,7 @@ class CapacityPosting(SQLModel, table=True):
     price_per_tkm_fen: int | None = None
     stops: list[dict[str, Any]] | None = _json()  # [{place, lon, lat, time}], in order
     status: str = Field(default="open", index=True)  # open | closed | cancelled
-    idempotency_key: str | None = Field(default=None, unique=True)  # a retry creates one
+    idempotency_key: str | None = Field(default=None, unique=True, index=True)  # retry: one row
     created_at: datetime | None = _ts()
 
 
@@ -290,7 +290,7 @@ class CargoPosting(SQLModel, table=True):
     deliver_by: datetime | None = _ts(nullable=False)
     offered_price_fen: int
     status: str = Field(default="open", index=True)  # open | booked | cancelled
-    idempotency_key: str | None = Field(default=None, unique=True)  # a retry creates one
+    idempotency_key: str | None = Field(default=None, unique=True, index=True)  # retry: one row
     created_at: datetime | None = _ts()
 
 
@@ -334,7 +334,7 @@ class Listing(SQLModel, table=True):
     available_from: date
     available_to: date  # inclusive
     status: str = "active"  # active | withdrawn
-    idempotency_key: str | None = Field(default=None, unique=True)  # a retry creates one
+    idempotency_key: str | None = Field(default=None, unique=True, index=True)  # retry: one row
     created_at: datetime | None = _ts()
 
 

@@ -14,7 +14,6 @@ process by :func:`solve_stage`, and read back as :class:`TimedRoute` schedules.
 from __future__ import annotations
 
 import itertools
-import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -256,6 +255,7 @@ def build_problem(
         )
     b.set_locations([(w.lon, w.lat) for w in waypoints])
     pins = {v.id: PIN_SKILL + k for k, v in enumerate(stage.vehicles)}
+    carriers = set(stage.carried_by.values())
     for lot in stage.lots:
         service = lot.service_s(times)
         hub_side = {stage.depot}
@@ -302,7 +302,8 @@ def build_problem(
             start=index[at],
             end=index[stage.depot],
             capacity=[v.capacity_kg, v.capacity_l],
-            skills=sorted(v.skills | {pins[v.id]}),
+            # only a vehicle carrying goods already needs its own skill (the goods' tie)
+            skills=sorted(v.skills | ({pins[v.id]} if v.id in carriers else set())),
             time_window=[start, max(start, end)],
             max_travel_time=max(0, round(v.max_driving_h * 3600)),
             costs={"fixed": v.fixed_fen, "per_hour": v.per_hour_fen, "per_km": v.per_km_fen},
@@ -393,7 +394,3 @@ def _timed(
         legs_s=tuple(tuple(int(x) for x in row) for row in dur[sub]),
         legs_m=tuple(tuple(int(x) for x in row) for row in dist[sub]),
     )
-
-
-def hours(seconds: float) -> float:
-    return round(seconds / 3600, 2) if math.isfinite(seconds) else 0.0

@@ -39,12 +39,13 @@ verifies it on the finished plan.
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import time as dtime
@@ -58,7 +59,6 @@ from dispatch.echelon import (
     Stage,
     StageResult,
     TimedRoute,
-    build_problem,
     lot_caps,
     make_lots,
     solve_stage,
@@ -166,6 +166,11 @@ class Plan:
     @property
     def sheet_lots(self) -> dict[int, Lot]:
         return self.shared.lots
+
+    @functools.cached_property
+    def order_index(self) -> dict[str, Order]:
+        """The day's orders by id."""
+        return {o.id: o for o in self.day.orders}
 
     def shared_routes(self) -> list[tuple[str, TimedRoute]]:
         return [(self.route_ids[id(r)], r) for r in self.shared.routes()]
@@ -613,7 +618,9 @@ def plan_day(
     options = options or PlanOptions()
     progress = progress or Progress(enabled=False)
     t0 = time.perf_counter()
-    served = _served_counties(network)
+    from dispatch.day import served_counties
+
+    served = served_counties()
     counties = tuple(options.counties) or tuple(sorted(served))
     paths, rejected, _outside = order_paths(day, network, counties)
     parties_with_orders = sorted({p.order.party for p in paths.values()})
@@ -743,12 +750,6 @@ def _pool(network: RoadNetwork, workers: int) -> ProcessPoolExecutor:
     )
 
 
-def _served_counties(network: RoadNetwork) -> set[str]:
-    from routing.network.places import load_counties
-
-    return {row["county_code"] for row in load_counties() if row.get("in_scope") == "1"}
-
-
 def _route_ids(runs: Sequence[PlanRun]) -> dict[int, str]:
     ids: dict[int, str] = {}
     for run in runs:
@@ -829,11 +830,3 @@ def check_synchronisation(plan: Plan) -> list[str]:
                 f"less than {transfer} s after it arrived at {arrived} s"
             )
     return problems
-
-
-def stage_problem(stage: Stage, network: RoadNetwork, times: ServiceTimes) -> Any:
-    """The routing problem of a stage (for inspection and tests)."""
-    return build_problem(stage, network, times)[0]
-
-
-ProgressCallback = Callable[[str, int, int], None]

@@ -150,7 +150,7 @@ def _unlocated(plan: Plan, network: RoadNetwork) -> dict[str, int]:
     for oid, (reason, _) in plan.rejected.items():
         if reason != "unreachable":
             continue
-        o = next(x for x in plan.day.orders if x.id == oid)
+        o = plan.order_index[oid]
         place = network.place(o.destination if o.direction == "down" else o.origin)
         township = network.place(place.township_code) if place.kind == "village" else place
         out[f"{township.id} {township.name_zh}"] += 1
@@ -160,9 +160,10 @@ def _unlocated(plan: Plan, network: RoadNetwork) -> dict[str, int]:
 def _echelon(plan: Plan, echelon: str) -> dict[str, Any]:
     out: dict[str, Any] = _run_figures(plan.shared, echelon)
     if plan.separate:
-        out["separate_cost_fen"] = _separate_figures(plan, echelon)["cost_fen"]
-        out["separate_vehicles_used"] = _separate_figures(plan, echelon)["vehicles_used"]
-        out["separate_distance_km"] = _separate_figures(plan, echelon)["distance_km"]
+        alone = _separate_figures(plan, echelon)
+        out["separate_cost_fen"] = alone["cost_fen"]
+        out["separate_vehicles_used"] = alone["vehicles_used"]
+        out["separate_distance_km"] = alone["distance_km"]
     out["orders"] = sum(1 for o in plan.outcomes.values() if echelon in o.legs)
     if echelon == "trunk":
         out["collection_times"] = {
@@ -413,14 +414,14 @@ def unassigned_rows(plan: Plan) -> list[dict[str, Any]]:
     for oid, oc in sorted(plan.outcomes.items()):
         if oc.assigned:
             continue
-        o = next((p.order for p in [plan.paths.get(oid)] if p), None)
+        o = plan.order_index[oid]
         rows.append(
             {
                 "order_id": oid,
-                "party": o.party if o else None,
-                "direction": o.direction if o else None,
-                "origin": o.origin if o else None,
-                "destination": o.destination if o else None,
+                "party": o.party,
+                "direction": o.direction,
+                "origin": o.origin,
+                "destination": o.destination,
                 "reason": oc.reason,
                 "detail": oc.detail,
             }

@@ -22,8 +22,8 @@ from api.deps import (
     replay,
     require,
 )
-from api.freight import Conflict, book, create_capacity, legs_of, matches
-from api.models import CapacityPosting, CargoPosting, FreightBooking, User, aware, now
+from api.freight import Conflict, book, create_capacity, legs_by_posting, legs_of, matches
+from api.models import CapacityLeg, CapacityPosting, CargoPosting, FreightBooking, User, aware, now
 
 router = APIRouter(tags=["freight marketplace"])
 TRADERS = require("admin", "dispatcher", "carrier")
@@ -139,8 +139,10 @@ def _org(user: User) -> int:
     return user.org_id
 
 
-def _capacity_out(session: SessionDep, p: CapacityPosting) -> dict[str, Any]:
-    legs = legs_of(session, p.id or 0)
+def _capacity_out(
+    session: SessionDep, p: CapacityPosting, legs: list[CapacityLeg] | None = None
+) -> dict[str, Any]:
+    legs = legs if legs is not None else legs_of(session, p.id or 0)
     return {
         **p.model_dump(exclude={"created_at"}),
         "created_at": aware(p.created_at),
@@ -196,7 +198,8 @@ def list_capacity(
     if status_:
         query = query.where(CapacityPosting.status == status_)
     items, total = paginate(session, query, CapacityPosting, page, ("id", "created_at"))
-    return page_body([_capacity_out(session, p) for p in items], total, page)
+    legs = legs_by_posting(session, [p.id or 0 for p in items])
+    return page_body([_capacity_out(session, p, legs[p.id or 0]) for p in items], total, page)
 
 
 @router.get("/capacity/{posting_id}", dependencies=[TRADERS], summary="a capacity posting")
