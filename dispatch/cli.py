@@ -383,6 +383,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         workers=args.workers,
         counties=tuple(sorted(set(args.county or ()))),
         separate=not args.no_separate,
+        dump_problems=args.dump_problems,
     )
     plan = plan_day(day, network, options, progress=Progress(enabled=True))
     doc = summary(plan, network)
@@ -520,6 +521,13 @@ def build_parser(extend: Extension | None = None) -> argparse.ArgumentParser:
     )
     plan.add_argument(
         "--no-separate", action="store_true", help="skip the every-carrier-alone comparison"
+    )
+    plan.add_argument(
+        "--dump-problems",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write every stage's routing problem to DIR as VROOM JSON (meta: its time limit)",
     )
     plan.set_defaults(func=cmd_plan)
     if extend is not None:

@@ -17,6 +17,7 @@ import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -316,10 +317,47 @@ def time_limit_for(n_lots: int, per_lot: float, cap: float) -> float:
     return max(0.3, min(cap, per_lot * n_lots))
 
 
+def stage_file_name(key: str) -> str:
+    """A stage key as a file name: ``shared/county/532326`` -> ``shared-county-532326.json``."""
+    return key.replace("/", "-") + ".json"
+
+
+def dump_problem(
+    problem: Problem, places: Sequence[str], stage: Stage, time_limit: float, seed: int, to: Path
+) -> Path:
+    """Write a stage's routing problem as a VROOM document, with the time limit and seed the
+    plan gave it and the place id of every matrix index under ``meta`` (support cases,
+    reproducible benchmarks: ``codist solve FILE --time-limit T`` solves it again)."""
+    import json
+
+    from routing.vroom_io import problem_document
+
+    doc = problem_document(problem)
+    doc["meta"] = {
+        "stage": stage.key,
+        "time_limit": round(time_limit, 3),
+        "seed": seed,
+        "places": list(places),
+        "lots": len(stage.lots),
+    }
+    to.mkdir(parents=True, exist_ok=True)
+    path = to / stage_file_name(stage.key)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
 def solve_stage(
-    stage: Stage, network: RoadNetwork, times: ServiceTimes, time_limit: float, seed: int
+    stage: Stage,
+    network: RoadNetwork,
+    times: ServiceTimes,
+    time_limit: float,
+    seed: int,
+    dump_to: Path | None = None,
 ) -> StageResult:
-    """Solve one stage (runs in a worker process) and read the timed routes back."""
+    """Solve one stage (runs in a worker process) and read the timed routes back; with
+    ``dump_to``, its problem is written there first (:func:`dump_problem`)."""
     import time as _time
 
     from routing.solver import solve
@@ -328,6 +366,8 @@ def solve_stage(
     if not stage.lots:
         return StageResult(stage, (), {}, 0.0)
     problem, places = build_problem(stage, network, times)
+    if dump_to is not None:
+        dump_problem(problem, places, stage, time_limit, seed, dump_to)
     solution = solve(problem, time_limit, seed)
     routes = tuple(
         _timed(stage, problem, places, evaluate_route(problem, plan), plan)

@@ -49,6 +49,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import time as dtime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -94,6 +95,7 @@ class PlanOptions:
     lot_share: float = 0.5  # largest lot: this share of the largest suitable vehicle
     shapley_exact_max: int = 8
     shapley_samples: int = 2000
+    dump_problems: Path | None = None  # write every stage's routing problem here (VROOM JSON)
 
 
 @dataclass(frozen=True)
@@ -503,9 +505,11 @@ def _init_worker(network: RoadNetwork) -> None:
     _NETWORK = network
 
 
-def _work(stage: Stage, times: ServiceTimes, limit: float, seed: int) -> StageResult:
+def _work(
+    stage: Stage, times: ServiceTimes, limit: float, seed: int, dump_to: Path | None
+) -> StageResult:
     assert _NETWORK is not None
-    return solve_stage(stage, _NETWORK, times, limit, seed)
+    return solve_stage(stage, _NETWORK, times, limit, seed, dump_to)
 
 
 class Progress:
@@ -570,6 +574,7 @@ def _run_stages(
                     options.service,
                     time_limit_for(len(s.lots), per_lot, cap),
                     options.seed,
+                    options.dump_problems,
                 )
             )
             progress.step()
@@ -580,7 +585,12 @@ def _run_stages(
     for i in order:
         s = stages[i]
         fut = pool.submit(
-            _work, s, options.service, time_limit_for(len(s.lots), per_lot, cap), options.seed
+            _work,
+            s,
+            options.service,
+            time_limit_for(len(s.lots), per_lot, cap),
+            options.seed,
+            options.dump_problems,
         )
         fut.add_done_callback(lambda _f: progress.step())
         futures[i] = fut
