@@ -114,7 +114,7 @@ def run_stage(path: Path, exploration: int) -> dict[str, Any]:
         "ours_unassigned": len(left),
         "ours_s": ours_s,
         "ours_ok": mine.feasible,
-        "path": ours.stats.get("path", "?"),
+        "path": f"{ours.stats.path} ({ours.stats.stopped_by}, {ours.stats.sisr_iterations} it)",
         "vroom": theirs.cost,
         "vroom_unassigned": len(unassigned),
         "vroom_s": vroom_s,

@@ -381,7 +381,9 @@ def solve_stage(
     for u in solution.unassigned:  # a delivery task alone (never expected) counts too
         t = problem.tasks[u.task]
         unassigned.setdefault(t.id, (u.reason, u.detail))
-    return StageResult(stage, routes, unassigned, _time.perf_counter() - t0, dict(solution.stats))
+    return StageResult(
+        stage, routes, unassigned, _time.perf_counter() - t0, solution.stats.as_dict()
+    )
 
 
 def _timed(

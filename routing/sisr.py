@@ -71,11 +71,12 @@ import numba
 import numpy as np
 from numba import njit
 
-from routing.model import Problem, Step
+from routing.model import Problem, ProblemBuilder, Step
 from routing.reasons import UNREACHABLE
 from routing.solution import RoutePlan
+from routing.stop import MaxIterations, StoppingCriterion
 
-__all__ = ["SisrResult", "improve", "supports"]
+__all__ = ["SisrResult", "improve", "supports", "unsupported", "warm_up"]
 
 # ---- parameters (the paper's; temperatures relative to the mean arc cost) ------------------
 AVG_REMOVED = 10.0  # c-bar: mean number of tasks removed per ruin
@@ -94,11 +95,13 @@ CLOCK_EVERY = 0.001  # seconds between clock reads, roughly (the stride adapts)
 T_LOC, T_SETUP, T_SERV, T_TW0, T_TW1, T_PARTNER, T_KIND, T_PEN = range(8)
 N_TCOL = 8
 # vehicle columns: type, start and end location (n_loc = none), shift, fixed cost,
-# max_tasks, class of identical vehicles
-V_TYPE, V_START, V_END, V_TWS, V_TWE, V_FIXED, V_MAXT, V_CLASS = range(8)
-N_VCOL = 8
+# max_tasks, class of identical vehicles, max travel time (s) and distance (m), INF if none
+V_TYPE, V_START, V_END, V_TWS, V_TWE, V_FIXED, V_MAXT, V_CLASS, V_MAXDUR, V_MAXDIST = range(10)
+N_VCOL = 10
 KIND_JOB, KIND_PICKUP, KIND_DELIVERY = 0, 1, 2
 INF = 1 << 60  # "never" / "no position": far above any time or cost sum
+STOP_TIME, STOP_ITERATIONS, STOP_STALLED = 0, 1, 2  # why the search ended
+STOP_NAMES = ("max_runtime", "max_iterations", "no_improvement")
 
 
 @dataclass(frozen=True)
@@ -111,18 +114,53 @@ class SisrResult:
     cost: int  # objective value in problem cost units (route costs incl. fixed)
     iterations: int
     seconds: float
+    stopped_by: str  # "max_runtime" | "max_iterations" | "no_improvement"
+
+
+def unsupported(problem: Problem) -> str:
+    """Why the heuristic cannot model this problem ("" when it can): vehicle breaks, or
+    planned step times (``service_at`` / ``_after`` / ``_before`` on a vehicle's steps)."""
+    for v in problem.vehicles:
+        if v.breaks:
+            return f"vehicle {v.id} has breaks"
+        for s in v.steps:
+            if (s.service_at, s.service_after, s.service_before) != (None, None, None):
+                return f"vehicle {v.id} has steps with planned times"
+    return ""
 
 
 def supports(problem: Problem) -> bool:
-    """False when the problem uses features the heuristic does not model (vehicle breaks,
-    max_travel_time, max_distance); the solver then runs OR-Tools alone."""
-    for v in problem.vehicles:
-        if v.breaks or v.max_travel_time is not None or v.max_distance is not None:
-            return False
-        for s in v.steps:  # plan-mode time bounds on steps are not modelled either
-            if (s.service_at, s.service_after, s.service_before) != (None, None, None):
-                return False
-    return True
+    """True when :func:`unsupported` finds nothing."""
+    return not unsupported(problem)
+
+
+_WARM = False
+
+
+def warm_up() -> None:
+    """Load the compiled kernels (compiling them on first use) by solving a tiny problem
+    that takes every code path: jobs, shipments, several windows, travel and distance
+    limits. Once per process; ``codist warm-up`` does it at install time."""
+    global _WARM
+    if _WARM:
+        return
+    b = ProblemBuilder(n_dims=1)
+    b.set_matrix("car", [[0, 5, 7], [5, 0, 3], [7, 3, 0]])
+    b.add_job(id=1, location=1, where="jobs[0]", delivery=[1], time_windows=[[0, 5], [9, 99]])
+    b.add_job(id=2, location=2, where="jobs[1]", pickup=[1], setup=1, service=2)
+    b.add_shipment(
+        where="shipments[0]",
+        amount=[1],
+        pickup={"id": 1, "location": 1},
+        delivery={"id": 1, "location": 2},
+    )
+    for k in range(2):
+        b.add_vehicle(
+            id=k, where=f"vehicles[{k}]", start=0, end=0, capacity=[3],
+            max_travel_time=100, max_distance=100, costs={"fixed": 10},
+        )  # fmt: skip
+    improve(b.build(), MaxIterations(20))
+    _WARM = True
 
 
 # ---- random numbers (xorshift64*) and the clock --------------------------------------------
@@ -181,8 +219,9 @@ def _latest(bound: Any, tw_s: Any, tw_e: Any, a: Any, b: Any) -> Any:
 @njit(cache=True)
 def _update_route(
     T: Any, tw_s: Any, tw_e: Any, t_init: Any, t_delta: Any, V: Any, dur: Any, cst: Any,
-    r_len: Any, r_nodes: Any, r_loc: Any, r_dep: Any, r_lat: Any, r_load: Any, r_fmax: Any,
-    r_bmax: Any, r_cost: Any, t_route: Any, t_pos: Any, r: Any,
+    dst: Any, r_len: Any, r_nodes: Any, r_loc: Any, r_dep: Any, r_lat: Any, r_load: Any,
+    r_fmax: Any, r_bmax: Any, r_cost: Any, r_trav: Any, r_dist: Any, t_route: Any, t_pos: Any,
+    r: Any,
 ) -> None:  # fmt: skip
     """Locations, earliest departures, latest starts, loads and cost of route r.
 
@@ -204,6 +243,8 @@ def _update_route(
     dep = V[r, V_TWS]
     r_dep[r, 0] = dep
     cost = 0
+    trav = 0
+    dist = 0
     for k in range(1, ln + 1):
         node = r_nodes[r, k - 1]
         pl = r_loc[r, k - 1]
@@ -212,9 +253,15 @@ def _update_route(
         dep = INF if b >= INF else b + T[node, T_SERV] + (T[node, T_SETUP] if pl != lc else 0)
         r_dep[r, k] = dep
         cost += cst[ty, pl, lc]
-    r_dep[r, ln + 1] = min(dep + dur[ty, r_loc[r, ln], r_loc[r, ln + 1]], INF)
-    cost += cst[ty, r_loc[r, ln], r_loc[r, ln + 1]]
-    r_cost[r] = cost + V[r, V_FIXED] if ln > 0 else 0  # an unused vehicle costs nothing
+        trav += dur[ty, pl, lc]
+        dist += dst[ty, pl, lc]
+    last_l, end_l = r_loc[r, ln], r_loc[r, ln + 1]
+    r_dep[r, ln + 1] = min(dep + dur[ty, last_l, end_l], INF)
+    cost += cst[ty, last_l, end_l]
+    # an unused vehicle costs nothing; its travel is what it drives once used (start to end)
+    r_cost[r] = cost + V[r, V_FIXED] if ln > 0 else 0
+    r_trav[r] = trav + dur[ty, last_l, end_l]
+    r_dist[r] = dist + dst[ty, last_l, end_l]
     lat = V[r, V_TWE]
     r_lat[r, ln + 1] = lat
     for k in range(ln, 0, -1):
@@ -246,12 +293,13 @@ def _update_route(
 @njit(cache=True)
 def _route_ok(
     T: Any, tw_s: Any, tw_e: Any, t_init: Any, allowed: Any, V: Any, v_cap: Any, dur: Any,
-    r_len: Any, r_nodes: Any, r_loc: Any, r_load: Any, t_route: Any, t_pos: Any, r: Any,
+    r_len: Any, r_nodes: Any, r_loc: Any, r_load: Any, r_trav: Any, r_dist: Any,
+    t_route: Any, t_pos: Any, r: Any,
 ) -> Any:  # fmt: skip
     """Route r checked from scratch (initial routes), after _update_route."""
     ln = r_len[r]
     ty = V[r, V_TYPE]
-    ok = ln <= V[r, V_MAXT]
+    ok = ln <= V[r, V_MAXT] and r_trav[r] <= V[r, V_MAXDUR] and r_dist[r] <= V[r, V_MAXDIST]
     dep = V[r, V_TWS]
     for k in range(1, ln + 1):
         node = r_nodes[r, k - 1]
@@ -280,8 +328,9 @@ def _route_ok(
 @njit(cache=True)
 def _best_job(
     T: Any, tw_s: Any, tw_e: Any, t_init: Any, t_delta: Any, allowed: Any, V: Any, v_cap: Any,
-    dur: Any, cst: Any, r_len: Any, r_nodes: Any, r_loc: Any, r_dep: Any, r_lat: Any,
-    r_load: Any, r_fmax: Any, r_bmax: Any, j: Any, blink: Any, rng: Any, cls_stamp: Any,
+    dur: Any, cst: Any, dst: Any, r_len: Any, r_nodes: Any, r_loc: Any, r_dep: Any,
+    r_lat: Any, r_load: Any, r_fmax: Any, r_bmax: Any, r_trav: Any, r_dist: Any, j: Any,
+    blink: Any, rng: Any, cls_stamp: Any,
 ) -> Any:  # fmt: skip
     """Cheapest feasible position of job j over all routes: (cost delta, route, position
     k = insert before old position k), route -1 if none. Every position that would be the
@@ -308,12 +357,19 @@ def _best_job(
                 continue
             cls_stamp[c] = mark
         ty = V[r, V_TYPE]
-        extra = V[r, V_FIXED] if ln == 0 else 0
+        # a vehicle's first task costs its fixed cost and the drive from its start to end
+        extra = V[r, V_FIXED] + cst[ty, r_loc[r, 0], r_loc[r, 1]] if ln == 0 else 0
+        trav_room = V[r, V_MAXDUR] - r_trav[r]
+        dist_room = V[r, V_MAXDIST] - r_dist[r]
         for k in range(1, ln + 2):
             pl = r_loc[r, k - 1]
             nl = r_loc[r, k]
             delta = cst[ty, pl, jl] + cst[ty, jl, nl] - cst[ty, pl, nl] + extra
             if delta >= best:
+                continue
+            if dur[ty, pl, jl] + dur[ty, jl, nl] - dur[ty, pl, nl] > trav_room:
+                continue
+            if dst[ty, pl, jl] + dst[ty, jl, nl] - dst[ty, pl, nl] > dist_room:
                 continue
             dprev = r_dep[r, k - 1]
             if dprev > last:  # departures only grow along the route
@@ -354,9 +410,9 @@ def _best_job(
 @njit(cache=True)
 def _best_pair(
     T: Any, tw_s: Any, tw_e: Any, t_init: Any, t_delta: Any, allowed: Any, V: Any, v_cap: Any,
-    dur: Any, cst: Any, r_len: Any, r_nodes: Any, r_loc: Any, r_dep: Any, r_lat: Any,
-    r_load: Any, r_fmax: Any, r_bmax: Any, p: Any, q: Any, blink: Any, rng: Any,
-    cls_stamp: Any,
+    dur: Any, cst: Any, dst: Any, r_len: Any, r_nodes: Any, r_loc: Any, r_dep: Any,
+    r_lat: Any, r_load: Any, r_fmax: Any, r_bmax: Any, r_trav: Any, r_dist: Any, p: Any,
+    q: Any, blink: Any, rng: Any, cls_stamp: Any,
 ) -> Any:  # fmt: skip
     """Cheapest feasible insertion of pickup p before old position i and delivery q before
     old position j >= i of one route: (cost delta, route, i, j), route -1 if none."""
@@ -380,7 +436,10 @@ def _best_pair(
                 continue
             cls_stamp[c] = mark
         ty = V[r, V_TYPE]
-        extra = V[r, V_FIXED] if ln == 0 else 0
+        # a vehicle's first task costs its fixed cost and the drive from its start to end
+        extra = V[r, V_FIXED] + cst[ty, r_loc[r, 0], r_loc[r, 1]] if ln == 0 else 0
+        trav_room = V[r, V_MAXDUR] - r_trav[r]
+        dist_room = V[r, V_MAXDIST] - r_dist[r]
         for i in range(1, ln + 2):
             pl = r_loc[r, i - 1]
             nl = r_loc[r, i]
@@ -404,6 +463,8 @@ def _best_pair(
             cur_dep = b + T[p, T_SERV] + (T[p, T_SETUP] if pl != pL else 0)
             cur_loc = pL
             c_in = cst[ty, pl, pL] + cst[ty, pL, nl] - cst[ty, pl, nl] + extra
+            d_in = dur[ty, pl, pL] + dur[ty, pL, nl] - dur[ty, pl, nl]
+            m_in = dst[ty, pl, pL] + dst[ty, pL, nl] - dst[ty, pl, nl]
             for j in range(i, ln + 2):
                 if j > i:
                     # the old task at position j-1 follows the pickup's shifted schedule; a
@@ -426,11 +487,15 @@ def _best_pair(
                         break
                     sl = r_loc[r, j]
                     delta = c_in + cst[ty, ol, dL] + cst[ty, dL, sl] - cst[ty, ol, sl]
+                    d_tr = d_in + dur[ty, ol, dL] + dur[ty, dL, sl] - dur[ty, ol, sl]
+                    m_tr = m_in + dst[ty, ol, dL] + dst[ty, dL, sl] - dst[ty, ol, sl]
                 else:
                     sl = nl
                     delta = cst[ty, pl, pL] + cst[ty, pL, dL] + cst[ty, dL, nl] - cst[ty, pl, nl]
                     delta += extra
-                if delta >= best:
+                    d_tr = dur[ty, pl, pL] + dur[ty, pL, dL] + dur[ty, dL, nl] - dur[ty, pl, nl]
+                    m_tr = dst[ty, pl, pL] + dst[ty, pL, dL] + dst[ty, dL, nl] - dst[ty, pl, nl]
+                if delta >= best or d_tr > trav_room or m_tr > dist_room:
                     continue
                 b2 = _begin(cur_dep + dur[ty, cur_loc, dL], tw_s, tw_e, T[q, T_TW0], T[q, T_TW1])
                 if b2 >= INF:
@@ -503,8 +568,8 @@ def _ruin(
     rm_flag: Any,
 ) -> Any:
     """Remove strings around a random seed task (SISR's ruin); returns n_touched."""
-    T, tw_s, tw_e, t_init, t_delta, _allowed, V, _v_cap, dur, cst, adj, _keys = P
-    r_len, r_nodes, r_loc, r_dep, r_lat, r_load, r_fmax, r_bmax, r_cost, t_route, t_pos = S
+    T, tw_s, tw_e, t_init, t_delta, _allowed, V, _v_cap, dur, cst, adj, _keys, dst = P
+    r_len, r_nodes, r_loc, r_dep, r_lat, r_load, r_fmax, r_bmax, r_cost, r_trav, r_dist, t_route, t_pos = S
     avg_removed, max_string, split_rate, split_depth = prm[0], prm[1], prm[2], prm[3]
     n = T.shape[0]
     n_routed = 0
@@ -565,8 +630,8 @@ def _ruin(
                     kept_n += 1
             r_len[r] = kept_n
             _update_route(
-                T, tw_s, tw_e, t_init, t_delta, V, dur, cst, r_len, r_nodes, r_loc, r_dep,
-                r_lat, r_load, r_fmax, r_bmax, r_cost, t_route, t_pos, r,
+                T, tw_s, tw_e, t_init, t_delta, V, dur, cst, dst, r_len, r_nodes, r_loc, r_dep,
+                r_lat, r_load, r_fmax, r_bmax, r_cost, r_trav, r_dist, t_route, t_pos, r,
             )  # fmt: skip
             n_touched = _touch(r, stamp, r_stamp, touched, n_touched)
             ruined += 1
@@ -588,8 +653,8 @@ def _recreate(
     keyvals: Any,
 ) -> Any:
     """Greedy insertion with blinks of every unrouted job / shipment; returns n_touched."""
-    T, tw_s, tw_e, t_init, t_delta, allowed, V, v_cap, dur, cst, _adj, keys = P
-    r_len, r_nodes, r_loc, r_dep, r_lat, r_load, r_fmax, r_bmax, r_cost, t_route, t_pos = S
+    T, tw_s, tw_e, t_init, t_delta, allowed, V, v_cap, dur, cst, _adj, keys, dst = P
+    r_len, r_nodes, r_loc, r_dep, r_lat, r_load, r_fmax, r_bmax, r_cost, r_trav, r_dist, t_route, t_pos = S
     blink = prm[4]
     nu = 0
     for t in range(T.shape[0]):
@@ -621,22 +686,24 @@ def _recreate(
         if T[t, T_KIND] == KIND_PICKUP:
             partner = T[t, T_PARTNER]
             _, r, i, j = _best_pair(
-                T, tw_s, tw_e, t_init, t_delta, allowed, V, v_cap, dur, cst, r_len, r_nodes,
-                r_loc, r_dep, r_lat, r_load, r_fmax, r_bmax, t, partner, blink, rng, cls_stamp,
+                T, tw_s, tw_e, t_init, t_delta, allowed, V, v_cap, dur, cst, dst, r_len,
+                r_nodes, r_loc, r_dep, r_lat, r_load, r_fmax, r_bmax, r_trav, r_dist, t,
+                partner, blink, rng, cls_stamp,
             )  # fmt: skip
             if r >= 0:
                 _insert_pair(r_len, r_nodes, r, t, partner, i, j)
         else:
             _, r, k = _best_job(
-                T, tw_s, tw_e, t_init, t_delta, allowed, V, v_cap, dur, cst, r_len, r_nodes,
-                r_loc, r_dep, r_lat, r_load, r_fmax, r_bmax, t, blink, rng, cls_stamp,
+                T, tw_s, tw_e, t_init, t_delta, allowed, V, v_cap, dur, cst, dst, r_len,
+                r_nodes, r_loc, r_dep, r_lat, r_load, r_fmax, r_bmax, r_trav, r_dist, t, blink,
+                rng, cls_stamp,
             )  # fmt: skip
             if r >= 0:
                 _insert_job(r_len, r_nodes, r, t, k)
         if r >= 0:
             _update_route(
-                T, tw_s, tw_e, t_init, t_delta, V, dur, cst, r_len, r_nodes, r_loc, r_dep,
-                r_lat, r_load, r_fmax, r_bmax, r_cost, t_route, t_pos, r,
+                T, tw_s, tw_e, t_init, t_delta, V, dur, cst, dst, r_len, r_nodes, r_loc, r_dep,
+                r_lat, r_load, r_fmax, r_bmax, r_cost, r_trav, r_dist, t_route, t_pos, r,
             )  # fmt: skip
             n_touched = _touch(r, stamp, r_stamp, touched, n_touched)
     return n_touched
@@ -672,12 +739,14 @@ def _search(
     best_nodes: Any,
     t_end: Any,
     max_iter: Any,
+    max_stall: Any,
 ) -> Any:
     """Build a first solution (the feasible routes given in S, then recreate), then
-    ruin-and-recreate under simulated annealing until t_end or max_iter (< 0: none). The
-    best routes go to best_*. Returns (iterations, best objective)."""
-    T, tw_s, tw_e, t_init, t_delta, allowed, V, v_cap, dur, cst, _adj, _keys = P
-    r_len, r_nodes, r_loc, r_dep, r_lat, r_load, r_fmax, r_bmax, r_cost, t_route, t_pos = S
+    ruin-and-recreate under simulated annealing until t_end, max_iter iterations or
+    max_stall iterations without a new best (< 0: no such limit). The best routes go to
+    best_*. Returns (iterations, best objective, why it stopped: STOP_*)."""
+    T, tw_s, tw_e, t_init, t_delta, allowed, V, v_cap, dur, cst, _adj, _keys, dst = P
+    r_len, r_nodes, r_loc, r_dep, r_lat, r_load, r_fmax, r_bmax, r_cost, r_trav, r_dist, t_route, t_pos = S
     n = T.shape[0]
     m = r_len.shape[0]
     t0, tf = prm[5], prm[6]
@@ -693,21 +762,21 @@ def _search(
     # the first solution: the given routes that are feasible, then insert everything else
     for r in range(m):
         _update_route(
-            T, tw_s, tw_e, t_init, t_delta, V, dur, cst, r_len, r_nodes, r_loc, r_dep,
-            r_lat, r_load, r_fmax, r_bmax, r_cost, t_route, t_pos, r,
+            T, tw_s, tw_e, t_init, t_delta, V, dur, cst, dst, r_len, r_nodes, r_loc, r_dep,
+            r_lat, r_load, r_fmax, r_bmax, r_cost, r_trav, r_dist, t_route, t_pos, r,
         )  # fmt: skip
     for r in range(m):
         if not _route_ok(
             T, tw_s, tw_e, t_init, allowed, V, v_cap, dur, r_len, r_nodes, r_loc, r_load,
-            t_route, t_pos, r,
+            r_trav, r_dist, t_route, t_pos, r,
         ):  # fmt: skip
             for x in range(r_len[r]):
                 t_route[r_nodes[r, x]] = -1
                 t_pos[r_nodes[r, x]] = -1
             r_len[r] = 0
             _update_route(
-                T, tw_s, tw_e, t_init, t_delta, V, dur, cst, r_len, r_nodes, r_loc, r_dep,
-                r_lat, r_load, r_fmax, r_bmax, r_cost, t_route, t_pos, r,
+                T, tw_s, tw_e, t_init, t_delta, V, dur, cst, dst, r_len, r_nodes, r_loc, r_dep,
+                r_lat, r_load, r_fmax, r_bmax, r_cost, r_trav, r_dist, t_route, t_pos, r,
             )  # fmt: skip
     stamp = np.int64(1)
     zero = np.int64(0)
@@ -719,6 +788,8 @@ def _search(
     best_obj = cur_obj
 
     it = np.int64(0)
+    last_best = np.int64(0)
+    reason = STOP_ITERATIONS
     t_start = _now()
     now = t_start
     span = max(t_end - t_start, 1e-9)
@@ -726,12 +797,16 @@ def _search(
     stride = 1  # iterations between clock reads, adapted to about CLOCK_EVERY seconds
     next_check = np.int64(0)
     while max_iter < 0 or it < max_iter:
+        if max_stall >= 0 and it - last_best >= max_stall:
+            reason = STOP_STALLED
+            break
         if max_iter >= 0:
             frac = it / max(max_iter, 1)
         if it >= next_check:
             last = now
             now = _now()
             if now >= t_end:
+                reason = STOP_TIME
                 break
             if now - last < 0.5 * CLOCK_EVERY and stride < 1024:
                 stride *= 2
@@ -751,6 +826,7 @@ def _search(
             cur_obj = obj
             if obj < best_obj:
                 best_obj = obj
+                last_best = it
                 for r in range(m):
                     _save(r_len, r_nodes, r, best_len, best_nodes)
         else:  # back to the current solution: every task of a changed route is placed anew
@@ -763,17 +839,17 @@ def _search(
                 r = touched[x]
                 _save(cur_len, cur_nodes, r, r_len, r_nodes)
                 _update_route(
-                    T, tw_s, tw_e, t_init, t_delta, V, dur, cst, r_len, r_nodes, r_loc, r_dep,
-                    r_lat, r_load, r_fmax, r_bmax, r_cost, t_route, t_pos, r,
+                    T, tw_s, tw_e, t_init, t_delta, V, dur, cst, dst, r_len, r_nodes, r_loc, r_dep,
+                    r_lat, r_load, r_fmax, r_bmax, r_cost, r_trav, r_dist, t_route, t_pos, r,
                 )  # fmt: skip
         it += 1
-    return it, best_obj
+    return it, best_obj, reason
 
 
 # ---- flattening ------------------------------------------------------------------------------
 def _flatten(problem: Problem, tasks: list[int]) -> tuple[np.ndarray, ...]:
     """The problem restricted to ``tasks`` (internal index k = tasks[k]) as the kernels'
-    arrays: (T, tw_s, tw_e, t_init, t_delta, allowed, V, v_cap, dur, cst, adj, keys)."""
+    arrays: (T, tw_s, tw_e, t_init, t_delta, allowed, V, v_cap, dur, cst, adj, keys, dst)."""
     n = len(tasks)
     vehicles = problem.vehicles
     m = len(vehicles)
@@ -793,6 +869,7 @@ def _flatten(problem: Problem, tasks: list[int]) -> tuple[np.ndarray, ...]:
     type_of: dict[tuple[str, float, int, int], int] = {}
     durs: list[np.ndarray] = []
     costs: list[np.ndarray] = []
+    dists: list[np.ndarray] = []
     max_arc = 0
     for v in vehicles:
         key = (v.profile, v.speed_factor, v.per_hour, v.per_km)
@@ -802,17 +879,21 @@ def _flatten(problem: Problem, tasks: list[int]) -> tuple[np.ndarray, ...]:
         dur_full, dist_full = problem.travel(v)
         d = np.zeros((n_loc + 1, n_loc + 1), np.int64)
         c = np.zeros((n_loc + 1, n_loc + 1), np.int64)
+        g = np.zeros((n_loc + 1, n_loc + 1), np.int64)
         if n_loc:
             sub_d = dur_full[np.ix_(idx, idx)].astype(np.int64)
             sub_m = dist_full[np.ix_(idx, idx)].astype(np.int64)
             d[:n_loc, :n_loc] = sub_d
+            g[:n_loc, :n_loc] = sub_m
             c[:n_loc, :n_loc] = np.rint(v.per_hour * sub_d / 3600 + v.per_km * sub_m / 1000)
             arc = v.per_hour * sub_d.max() / 3600 + v.per_km * sub_m.max() / 1000
             max_arc = max(max_arc, int(arc) + 1)
         durs.append(d)
         costs.append(c)
+        dists.append(g)
     dur = np.ascontiguousarray(np.stack(durs))
     cst = np.ascontiguousarray(np.stack(costs))
+    dst = np.ascontiguousarray(np.stack(dists))
     base = max(v.fixed_cost for v in vehicles) + 2 * max_arc + 1
 
     # vehicle classes: identical empty vehicles are tried once per insertion
@@ -824,7 +905,18 @@ def _flatten(problem: Problem, tasks: list[int]) -> tuple[np.ndarray, ...]:
         ty = type_of[(v.profile, v.speed_factor, v.per_hour, v.per_km)]
         start = n_loc if v.start is None else loc_of[v.start]
         end = n_loc if v.end is None else loc_of[v.end]
-        ckey = (ty, start, end, v.time_window, v.capacity, v.fixed_cost, maxt, v.skills)
+        ckey = (
+            ty,
+            start,
+            end,
+            v.time_window,
+            v.capacity,
+            v.fixed_cost,
+            maxt,
+            v.skills,
+            v.max_travel_time,
+            v.max_distance,
+        )
         cls = class_of.setdefault(ckey, len(class_of))
         V[v.index] = (
             ty,
@@ -835,6 +927,8 @@ def _flatten(problem: Problem, tasks: list[int]) -> tuple[np.ndarray, ...]:
             v.fixed_cost,
             maxt,
             cls,
+            INF if v.max_travel_time is None else v.max_travel_time,
+            INF if v.max_distance is None else v.max_distance,
         )
         if problem.n_dims:
             v_cap[v.index] = v.capacity
@@ -916,7 +1010,7 @@ def _flatten(problem: Problem, tasks: list[int]) -> tuple[np.ndarray, ...]:
     )
     depot_dist = metric[np.ix_(t_locs, np.asarray(depots))].min(axis=1) if depots else np.zeros(n)
     keys = np.ascontiguousarray(np.stack([demand, depot_dist], axis=1))
-    return T, tw_s, tw_e, t_init, t_delta, allowed, V, v_cap, dur, cst, adj, keys
+    return T, tw_s, tw_e, t_init, t_delta, allowed, V, v_cap, dur, cst, adj, keys, dst
 
 
 def _mean_arc(P: tuple[np.ndarray, ...]) -> float:
@@ -955,28 +1049,32 @@ def _route_cost(problem: Problem, plan: RoutePlan) -> int:
 
 def improve(
     problem: Problem,
-    time_limit: float,
+    stop: StoppingCriterion,
     seed: int = 0,
     *,
     tasks: Sequence[int] | None = None,
     initial: Sequence[RoutePlan] | None = None,
-    max_iterations: int | None = None,
 ) -> SisrResult:
     """Ruin-and-recreate search from scratch (or from initial routes) on the given tasks
-    (default: all). Deterministic for a given seed and max_iterations.
+    (default: all) until ``stop`` says so (:mod:`routing.stop`).
 
-    ``time_limit`` bounds the wall time of the whole call, except that the first solution
-    is always completed; ``max_iterations`` (if given) also sets the cooling schedule.
+    The first solution is always completed. The cooling schedule runs over the iteration
+    bound when ``stop`` has one (then the result is the same for a seed on any machine),
+    else over the runtime bound; a ``NoImprovement`` bound ends a converged search early.
     Initial routes that break a constraint are dropped (their tasks are inserted anew);
     tasks outside ``tasks`` are ignored in them. A shipment's two tasks must be given
-    together. Raises ``ValueError`` for a problem :func:`supports` rejects.
+    together. Raises ``ValueError`` for a problem :func:`supports` rejects, or a ``stop``
+    with no runtime or iteration bound (the search would never end).
     """
     started = time.perf_counter()
     if not supports(problem):
-        raise ValueError("the problem has breaks or travel limits, which SISR does not model")
+        raise ValueError("the problem has breaks or planned step times, which SISR does not model")
+    bounds = stop.bounds()
+    if bounds.seconds is None and bounds.iterations is None:
+        raise ValueError("the stopping criterion needs a runtime or an iteration bound")
     task_list = list(range(len(problem.tasks))) if tasks is None else sorted(set(tasks))
     if not task_list:
-        return SisrResult((), (), 0, 0, time.perf_counter() - started)
+        return SisrResult((), (), 0, 0, time.perf_counter() - started, "max_iterations")
     P = _flatten(problem, task_list)
     T, V = P[0], P[6]
     n, m = len(task_list), len(problem.vehicles)
@@ -1011,6 +1109,8 @@ def improve(
         np.zeros((m, width + 1, n_dims), np.int64),  # r_fmax
         np.zeros((m, width + 1, n_dims), np.int64),  # r_bmax
         np.zeros(m, np.int64),  # r_cost
+        np.zeros(m, np.int64),  # r_trav
+        np.zeros(m, np.int64),  # r_dist
         np.full(n, -1, np.int64),  # t_route
         np.full(n, -1, np.int64),  # t_pos
     )
@@ -1029,15 +1129,16 @@ def improve(
     )
     best_len = np.zeros(m, np.int64)
     best_nodes = np.zeros((m, width), np.int64)
-    iterations, _ = _search(
+    iterations, _, reason = _search(
         P,
         S,
         prm,
         _seed_state(seed),
         best_len,
         best_nodes,
-        started + time_limit,
-        -1 if max_iterations is None else int(max_iterations),
+        started + (1e12 if bounds.seconds is None else bounds.seconds),
+        -1 if bounds.iterations is None else bounds.iterations,
+        -1 if bounds.stalled is None else bounds.stalled,
     )
     routes = []
     routed: set[int] = set()
@@ -1056,4 +1157,5 @@ def improve(
         cost=cost,
         iterations=int(iterations),
         seconds=time.perf_counter() - started,
+        stopped_by=STOP_NAMES[int(reason)],
     )

@@ -18,13 +18,16 @@ import itertools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
+from routing.check import evaluate_route
 from routing.model import MAX_TIME, Problem, Step, Vehicle
 from routing.reasons import explain, screen
-from routing.solution import RoutePlan, Solution, Unassigned
+from routing.solution import RoutePlan, Solution, SolveStats, Unassigned
+from routing.stop import FirstOf, MaxRuntime, StoppingCriterion, converged
 
 FIRST_SOLUTION = routing_enums_pb2.FirstSolutionStrategy
 METAHEURISTIC = routing_enums_pb2.LocalSearchMetaheuristic
@@ -48,6 +51,9 @@ class SearchConfig:
     # Share of the time limit for our SISR ruin-and-recreate (routing.sisr) before the
     # OR-Tools search polishes its routes; 0 runs OR-Tools alone.
     sisr_share: float = 0.85
+    # The polish of SISR's routes: "descent" (OR-Tools local search to a local optimum,
+    # within the time left), "gls" (guided local search for all the time left), "none".
+    polish: str = "descent"
 
 
 class _Model:
@@ -137,12 +143,22 @@ class _Model:
             routing.AddVariableMinimizedByFinalizer(self.time.CumulVar(routing.End(v.index)))
             routing.AddVariableMaximizedByFinalizer(self.time.CumulVar(routing.Start(v.index)))
         for k, t in enumerate(self.tasks):
-            windows = p.tasks[t].time_windows
+            # The cumul is when setup ends (the transit holds the setup), but a window
+            # bounds when setup starts, and setup is spent only after a move: the cumul
+            # must lie in [start + setup, end] to be right in both cases (conservative by
+            # the setup at a window's end).
+            setup = p.tasks[t].setup_s
+            windows = [
+                (w.start + setup, w.end) for w in p.tasks[t].time_windows if w.start + setup <= w.end
+            ]
             var = self.time.CumulVar(self.manager.NodeToIndex(k))
-            var.SetRange(windows[0].start, min(windows[-1].end, horizon))
+            if not windows:
+                self.routing.ActiveVar(self.manager.NodeToIndex(k)).SetValue(0)
+                continue
+            var.SetRange(windows[0][0], min(windows[-1][1], horizon))
             for a, b in itertools.pairwise(windows):
-                if b.start > a.end + 1:
-                    var.RemoveInterval(a.end + 1, b.start - 1)
+                if b[0] > a[1] + 1:
+                    var.RemoveInterval(a[1] + 1, b[0] - 1)
         self._build_breaks(horizon)
 
     def _horizon(self) -> int:
@@ -296,11 +312,18 @@ class _Model:
 
     # ---- solving -------------------------------------------------------------------------
     def parameters(
-        self, time_limit: float, config: SearchConfig, solution_limit: int | None
+        self,
+        time_limit: float,
+        config: SearchConfig,
+        solution_limit: int | None,
+        descent: bool = False,
     ) -> pywrapcp.DefaultRoutingSearchParameters:
         params = pywrapcp.DefaultRoutingSearchParameters()
         params.first_solution_strategy = getattr(FIRST_SOLUTION, config.first_solution)
-        params.local_search_metaheuristic = getattr(METAHEURISTIC, config.metaheuristic)
+        heuristic = "GREEDY_DESCENT" if descent and config.polish == "descent" else None
+        params.local_search_metaheuristic = getattr(
+            METAHEURISTIC, heuristic or config.metaheuristic
+        )
         params.guided_local_search_lambda_coefficient = config.gls_lambda
         params.time_limit.FromMilliseconds(max(1, int(time_limit * 1000)))
         if solution_limit is not None:
@@ -367,42 +390,119 @@ def solve(
     time_limit: float = 10.0,
     seed: int = 0,
     *,
+    stop: StoppingCriterion | None = None,
     config: SearchConfig | None = None,
     solution_limit: int | None = None,
-    sisr_iterations: int | None = None,
     initial: Sequence[RoutePlan] | None = None,
 ) -> Solution:
     """Optimise routes for a problem within ``time_limit`` seconds.
 
-    Two stages share the time: our SISR ruin-and-recreate search (``routing.sisr``, when
-    the problem has no breaks or travel limits) finds good routes fast, then OR-Tools'
-    guided local search starts from them and keeps the best. The search is deterministic
-    for a given problem, seed, ``sisr_iterations`` and ``solution_limit``; under a
-    wall-clock limit alone, a faster or busier machine explores more or less of it.
+    Our SISR ruin-and-recreate search (``routing.sisr``) runs until ``stop`` (default: the
+    time limit, or earlier once it has converged, :func:`routing.stop.converged`), then
+    OR-Tools' local search descends from its routes to a local optimum in what time is
+    left (:attr:`SearchConfig.polish`). A problem with a feature SISR does not model runs
+    on OR-Tools' guided local search alone, and ``stats.fallback`` says why. The result is
+    deterministic for a given problem, seed and an iteration bound in ``stop`` (with
+    ``solution_limit`` for the OR-Tools-only path); under a wall-clock limit alone, a
+    faster or busier machine explores more or less of it. The compiled search is loaded
+    (or compiled) before the clock starts.
     """
-    started = time.perf_counter()
     config = config or SearchConfig()
-    impossible = screen(problem)
-    servable = [t.index for t in problem.tasks if t.index not in impossible]
-    stats: dict[str, object] = {"seed": seed}
-    if config.sisr_share > 0 and servable:
+    if config.sisr_share > 0:
         from routing import sisr  # numba-compiled; loaded only when optimising
 
-        if sisr.supports(problem):
-            budget = time_limit * config.sisr_share - (time.perf_counter() - started)
-            found = sisr.improve(
-                problem,
-                max(0.05, budget),
-                seed,
-                tasks=servable,
-                initial=initial,
-                max_iterations=sisr_iterations,
-            )
-            initial = found.routes
-            stats.update(sisr_cost=found.cost, sisr_iterations=found.iterations)
+        sisr.warm_up()
+    started = time.perf_counter()
+    impossible = screen(problem)
+    servable = [t.index for t in problem.tasks if t.index not in impossible]
+    fallback = ""
+    found = None
+    if not servable:
+        path = "none"
+    elif config.sisr_share <= 0:
+        path, fallback = "ortools", "SISR switched off (SearchConfig.sisr_share = 0)"
+    else:
+        fallback = sisr.unsupported(problem)
+        path = "ortools" if fallback else "sisr"
+    if path == "sisr":
+        units = sum(1 for t in servable if problem.tasks[t].kind != "delivery")
+        budget = MaxRuntime(max(0.0, time_limit * config.sisr_share))
+        criterion = FirstOf(budget, stop) if stop is not None else FirstOf(budget, converged(units))
+        found = sisr.improve(problem, criterion, seed, tasks=servable, initial=initial)
+        initial = found.routes
+    routes: tuple[RoutePlan, ...] = found.routes if found else ()
+    objective = found.cost if found else None
+    polish, polish_s, status = "", 0.0, None
+    if path == "ortools" or (path == "sisr" and config.polish != "none"):
+        t_polish = time.perf_counter()
+        remaining = max(0.05, time_limit - (t_polish - started))
+        result = _ortools(problem, servable, remaining, config, solution_limit, initial, found)
+        polish_s = time.perf_counter() - t_polish
+        status = result.status
+        if path == "ortools":
+            routes, objective = result.routes, result.objective
+        elif result.routes is None:
+            polish = f"skipped: {result.why}"
+        elif _rank(problem, result.routes) < _rank(problem, routes):
+            routes, path, polish = result.routes, "sisr+ortools", "improved"
+            objective = result.objective
+        else:
+            polish = "no gain"
+    routed = {s.ref for r in routes for s in r.steps if s.kind != "break"}
+    used = {r.vehicle for r in routes}
+    unassigned: list[Unassigned] = list(impossible.values())
+    unassigned += [explain(problem, t, used) for t in servable if t not in routed]
+    unassigned.sort(key=lambda u: u.task)
+    stats = SolveStats(
+        path=path,
+        seed=seed,
+        seconds=round(time.perf_counter() - started, 3),
+        time_limit=time_limit,
+        stopped_by=found.stopped_by if found else ("max_runtime" if path == "ortools" else ""),
+        fallback=fallback,
+        sisr_iterations=found.iterations if found else 0,
+        sisr_seconds=round(found.seconds, 3) if found else 0.0,
+        sisr_cost=found.cost if found else None,
+        polish=polish,
+        polish_seconds=round(polish_s, 3),
+        ortools_status=status,
+        objective=objective,
+    )
+    return Solution(routes=tuple(routes), unassigned=tuple(unassigned), stats=stats, problem=problem)
+
+
+def _rank(problem: Problem, routes: Sequence[RoutePlan]) -> tuple[int, int]:
+    """Routes ordered as both searches' objective orders them, on the checker's figures:
+    unassigned tasks weighted by priority first (``1 + priority * (n + 1)`` each), then
+    the routes' cost."""
+    routed = {s.ref for r in routes for s in r.steps if s.kind != "break"}
+    n = len(problem.tasks)
+    left = sum(1 + t.priority * (n + 1) for t in problem.tasks if t.index not in routed)
+    return left, sum(evaluate_route(problem, r).cost for r in routes)
+
+
+@dataclass(frozen=True)
+class _OrToolsResult:
+    routes: tuple[RoutePlan, ...] | None  # None: no assignment (``why`` says)
+    objective: int | None
+    status: int | None
+    why: str = ""
+
+
+def _ortools(
+    problem: Problem,
+    servable: Sequence[int],
+    time_limit: float,
+    config: SearchConfig,
+    solution_limit: int | None,
+    initial: Sequence[RoutePlan] | None,
+    found: Any,
+) -> _OrToolsResult:
+    """OR-Tools on the servable tasks: guided local search from scratch (or from
+    ``initial``) when SISR did not run, else a descent from SISR's routes (``found``)."""
     model = _Model(problem, servable)
-    remaining = max(0.05, time_limit - (time.perf_counter() - started))
-    params = model.parameters(remaining, config, solution_limit)
+    polish = found is not None
+    params = model.parameters(time_limit, config, solution_limit, descent=polish)
     if initial:
         routes: list[list[int]] = [[] for _ in problem.vehicles]
         for plan in initial:
@@ -412,27 +512,18 @@ def solve(
                 if s.kind != "break" and s.ref in model.node_of_task
             ]
         start = model.routing.ReadAssignmentFromRoutes(routes, True)
-        assignment = model.routing.SolveFromAssignmentWithParameters(start, params)
+        if start is None:
+            if polish:
+                why = "the SISR routes are outside the OR-Tools model (a window's last setup)"
+                return _OrToolsResult(None, None, int(model.routing.status()), why)
+            assignment = model.routing.SolveWithParameters(params)
+        else:
+            assignment = model.routing.SolveFromAssignmentWithParameters(start, params)
     else:
         assignment = model.routing.SolveWithParameters(params)
+    status = int(model.routing.status())
     if assignment is None:
-        routes_out: list[RoutePlan] = []
-        status = int(model.routing.status())
-    else:
-        routes_out = model.routes_from(assignment)
-        status = int(model.routing.status())
-    routed = {s.ref for r in routes_out for s in r.steps if s.kind != "break"}
-    used = {r.vehicle for r in routes_out}
-    unassigned: list[Unassigned] = list(impossible.values())
-    unassigned += [explain(problem, t, used) for t in servable if t not in routed]
-    unassigned.sort(key=lambda u: u.task)
-    return Solution(
-        routes=tuple(routes_out),
-        unassigned=tuple(unassigned),
-        stats={
-            **stats,
-            "seconds": round(time.perf_counter() - started, 3),
-            "status": status,
-            "objective": None if assignment is None else int(assignment.ObjectiveValue()),
-        },
+        return _OrToolsResult(None if polish else (), None, status, "no solution found")
+    return _OrToolsResult(
+        tuple(model.routes_from(assignment)), int(assignment.ObjectiveValue()), status
     )

@@ -342,6 +342,9 @@ def solution_document(
         "violations": [{"cause": c} for c in report.violations],
         "computing_times": dict(computing_times or {}),
     }
+    if solution.stats.path != "none" or solution.stats.seconds:
+        # which search ran (sisr+ortools, sisr, ortools), why it stopped, what it found
+        summary["search"] = solution.stats.as_dict()
     return {"code": 0, "summary": summary, "unassigned": unassigned, "routes": routes}
 
 

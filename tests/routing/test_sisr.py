@@ -16,10 +16,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from routing.check import check_solution
+from routing.check import check_solution, evaluate_route
 from routing.model import Problem, ProblemBuilder, Step
 from routing.sisr import SisrResult, improve, supports
 from routing.solution import RoutePlan
+from routing.stop import FirstOf, MaxIterations, MaxRuntime
 
 ITERATIONS = 300
 
@@ -31,7 +32,7 @@ def _grid(points: Sequence[Sequence[int]], scale: float = 10.0) -> np.ndarray:
 
 def _solve(problem: Problem, seed: int = 0, iterations: int = ITERATIONS, **kw: Any) -> SisrResult:
     """improve(), then the checker: feasible, every task once, cost = checker cost."""
-    res = improve(problem, 60.0, seed, max_iterations=iterations, **kw)
+    res = improve(problem, FirstOf(MaxRuntime(60.0), MaxIterations(iterations)), seed, **kw)
     given_tasks = set(range(len(problem.tasks))) if kw.get("tasks") is None else set(kw["tasks"])
     routed = [s.ref for r in res.routes for s in r.steps]
     assert len(routed) == len(set(routed))
@@ -169,6 +170,29 @@ def test_heterogeneous_vehicles_without_start_or_end() -> None:
     assert 0 not in {r.vehicle for r in res.routes}  # its fixed cost outweighs any detour
 
 
+def test_travel_time_limit_splits_a_long_tour() -> None:
+    # two jobs on each side of the depot, 100 s apart: one vehicle could do all four in
+    # 800 s of driving, but each may drive only 500 s, so two vehicles share them
+    b = ProblemBuilder()
+    b.set_matrix("car", _grid([(2, 0), (0, 0), (1, 0), (3, 0), (4, 0)], scale=100))
+    for v in range(2):
+        b.add_vehicle(id=v, where=f"v{v}", start=0, end=0, max_travel_time=500)
+    for j in range(1, 5):
+        b.add_job(id=j, location=j, where=f"j{j}")
+    res = _solve(b.build())
+    assert not res.unassigned and len(res.routes) == 2
+
+
+def test_distance_limit_leaves_the_far_job() -> None:
+    b = ProblemBuilder()
+    b.set_matrix("car", _grid([(0, 0), (1, 0), (9, 0)]), _grid([(0, 0), (1, 0), (9, 0)], 1000))
+    b.add_vehicle(id=1, where="v", start=0, end=0, max_distance=5000)
+    b.add_job(id=1, location=1, where="near")
+    b.add_job(id=2, location=2, where="far")
+    res = _solve(b.build())
+    assert res.unassigned == (1,)
+
+
 def test_a_task_that_fits_nowhere_is_unassigned_at_its_penalty() -> None:
     b = ProblemBuilder()
     b.set_matrix("car", _grid([(0, 0), (10, 0), (50, 0)]))
@@ -231,15 +255,17 @@ def test_same_seed_and_iterations_give_the_same_routes() -> None:
     assert first.routes == second.routes and first.cost == second.cost
 
 
-def test_breaks_and_travel_limits_are_not_supported() -> None:
+def test_breaks_are_not_supported() -> None:
     b = ProblemBuilder()
     b.set_matrix("car", _grid([(0, 0), (1, 0)]))
-    b.add_vehicle(id=1, where="v", start=0, end=0, max_travel_time=100)
+    b.add_vehicle(
+        id=1, where="v", start=0, end=0, breaks=[{"id": 1, "service": 60, "time_windows": [[0, 99]]}]
+    )
     b.add_job(id=1, location=1, where="j1")
     p = b.build()
     assert not supports(p)
     with pytest.raises(ValueError):
-        improve(p, 1.0)
+        improve(p, MaxRuntime(1.0))
 
 
 # ---- the property --------------------------------------------------------------------------
@@ -280,6 +306,8 @@ def _problems(draw: st.DrawFn) -> Problem:
             time_window=[0, draw(st.integers(1500, 5000))],
             speed_factor=draw(st.sampled_from([0.5, 1.0, 1.5])),
             max_tasks=draw(st.one_of(st.none(), st.integers(1, 6))),
+            max_travel_time=draw(st.one_of(st.none(), st.integers(0, 1200))),
+            max_distance=draw(st.one_of(st.none(), st.integers(0, 2400))),
             costs={
                 "fixed": draw(st.integers(0, 500)),
                 "per_hour": draw(st.sampled_from([0, 3600, 5000])),
@@ -315,3 +343,18 @@ def _problems(draw: st.DrawFn) -> Problem:
 @given(_problems(), st.integers(0, 3))
 def test_random_problems_every_task_once_and_no_violation(problem: Problem, seed: int) -> None:
     _solve(problem, seed=seed, iterations=40)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_problems(), st.integers(0, 3))
+def test_travel_and_distance_limits_hold_on_random_problems(problem: Problem, seed: int) -> None:
+    """Every vehicle of these problems may have a max_travel_time and a max_distance; the
+    checker (in _solve) finds no violation, and the bound is really tight somewhere."""
+    res = _solve(problem, seed=seed, iterations=60)
+    for r in res.routes:
+        v = problem.vehicles[r.vehicle]
+        report = evaluate_route(problem, r)
+        if v.max_travel_time is not None:
+            assert report.duration <= v.max_travel_time
+        if v.max_distance is not None:
+            assert report.distance <= v.max_distance

@@ -16,6 +16,7 @@ from routing.reasons import UNREACHABLE
 from routing.run import answer
 from routing.solution import Solution
 from routing.solver import solve
+from routing.stop import MaxIterations
 
 DATA = Path(__file__).parents[1] / "data" / "vroom"
 
@@ -175,10 +176,11 @@ def test_deterministic_for_a_seed_and_iteration_limits() -> None:
     for j in range(1, 30):
         b.add_job(id=j, location=j, where=f"j{j}", delivery=[int(rng.integers(1, 10))])
     p = b.build()
-    first = solve(p, 60, seed=5, solution_limit=200, sisr_iterations=3000)
-    second = solve(p, 60, seed=5, solution_limit=200, sisr_iterations=3000)
+    first = solve(p, 60, seed=5, solution_limit=200, stop=MaxIterations(3000))
+    second = solve(p, 60, seed=5, solution_limit=200, stop=MaxIterations(3000))
     assert first.routes == second.routes
-    assert first.stats["objective"] == second.stats["objective"]
+    assert first.stats.objective == second.stats.objective
+    assert first.stats.sisr_iterations == 3000 and first.stats.stopped_by == "max_iterations"
 
 
 @st.composite
