@@ -497,12 +497,18 @@ def trunk_arrivals(run: PlanRun, transfer_s: int) -> dict[str, int]:
 
 
 # ---- workers ----------------------------------------------------------------------------
+SHARED_WEIGHT = float(os.environ.get("CODIST_SHARED_WEIGHT", "3"))
 _NETWORK: RoadNetwork | None = None
 
 
 def _init_worker(network: RoadNetwork) -> None:
+    """A worker process starts with the network and the routing search loaded (compiled
+    code from the cache, or inherited from the parent), never inside a stage's budget."""
+    from routing.sisr import warm_up
+
     global _NETWORK
     _NETWORK = network
+    warm_up()
 
 
 def _work(
@@ -560,21 +566,24 @@ def _run_stages(
     label: str,
 ) -> list[StageResult]:
     workers = max(1, options.workers or os.cpu_count() or 1)
-    total_lots = sum(len(s.lots) for s in stages) or 1
-    per_lot = budget * workers / total_lots
+    # The shared plan is what runs on the road: its lots weigh SHARED_WEIGHT times a
+    # separate plan's (those only price the comparison, and their small stages converge
+    # early, so they seldom use all of their limit).
+    weights = [SHARED_WEIGHT if s.key.startswith("shared/") else 1.0 for s in stages]
+    total = sum(w * len(s.lots) for w, s in zip(weights, stages, strict=True)) or 1.0
+    per_unit = budget * workers / total
     cap = max(1.0, budget * 0.6)
+
+    def limit(i: int) -> float:
+        return time_limit_for(len(stages[i].lots), per_unit * weights[i], cap)
+
     progress.phase(label, len(stages))
     if pool is None:
         out = []
-        for s in stages:
+        for i, s in enumerate(stages):
             out.append(
                 solve_stage(
-                    s,
-                    network,
-                    options.service,
-                    time_limit_for(len(s.lots), per_lot, cap),
-                    options.seed,
-                    options.dump_problems,
+                    s, network, options.service, limit(i), options.seed, options.dump_problems
                 )
             )
             progress.step()
@@ -588,7 +597,7 @@ def _run_stages(
             _work,
             s,
             options.service,
-            time_limit_for(len(s.lots), per_lot, cap),
+            limit(i),
             options.seed,
             options.dump_problems,
         )
@@ -645,6 +654,9 @@ def plan_day(
     collects, backs = collection_times(network, day.fleet, counties, options)
     latest = latest_at_hub(network, day.fleet, paths, options)
     _warm_hierarchies(network, day.fleet)
+    from routing.sisr import warm_up
+
+    warm_up()  # before the workers fork: they inherit the compiled search
     workers = max(1, options.workers or os.cpu_count() or 1)
     pool = _pool(network, workers) if workers > 1 else None
     try:

@@ -1,8 +1,8 @@
 """SISR: a ruin-and-recreate metaheuristic whose routes seed OR-Tools' final polish.
 
 *Slack Induction by String Removals* (Christiaens & Vanden Berghe, Transportation Science
-54(2), 2020), on the full :class:`routing.model.Problem` semantics except breaks and travel
-or distance limits (:func:`supports`). Every iteration
+54(2), 2020), on the full :class:`routing.model.Problem` semantics except vehicle breaks and
+planned step times (:func:`unsupported` says which). Every iteration
 
 1. **ruins** the current solution: a random routed seed task, then its nearest tasks in
    turn; the route of each, if not ruined yet, loses a *string* (consecutive tasks holding
@@ -19,8 +19,10 @@ or distance limits (:func:`supports`). Every iteration
    vehicles. A task with no feasible position stays unassigned, at a penalty;
 3. **accepts** by simulated annealing: the new solution replaces the current one if its
    objective is below ``current - T ln U``; the best one is kept. ``T`` cools
-   exponentially from ``T0`` to ``Tf`` over the time budget (over ``max_iterations`` when
-   given). Fleet minimisation is not a separate phase: fixed costs drive it when present.
+   exponentially from ``T0`` to ``Tf`` over the time budget (over the iteration bound of
+   the stopping criterion when it has one, :mod:`routing.stop`). The search ends at that
+   bound, or when the best has not improved for the criterion's ``NoImprovement`` count.
+   Fleet minimisation is not a separate phase: fixed costs drive it when present.
 
 The first solution is the recreate step applied to everything not in ``initial`` (routes of
 ``initial`` that break a constraint are dropped whole).
@@ -46,17 +48,20 @@ starts (a multi-window backward pass), so a job insertion is checked in O(1) (on
 more when the successor's setup changes); a shipment insertion carries the shifted times
 from its pickup to its delivery. Loads: job deliveries are on board from the start, job
 pickups until the end, shipment amounts between pickup and delivery; prefix and suffix
-maxima of the load profile check a job in O(dims). Also skills, ``max_tasks``, shifts,
+maxima of the load profile check a job in O(dims). Travel time and distance limits: each
+route keeps its totals (an unused vehicle's: from its start to its end), so an insertion's
+added travel is checked in O(1) against the room left. Also skills, ``max_tasks``, shifts,
 start/end locations (``None`` = no travel), speed factors and cost types (vehicles grouped
 by profile, speed factor, per-hour and per-km cost, each with its duration and cost
 matrices).
 
 The core runs in numba (``njit(cache=True)``); the problem is flattened into arrays once
 per call and nothing is cached between calls. The random generator is our own xorshift64*,
-so a run is deterministic for a seed when ``max_iterations`` ends it (the time limit still
-stops it, as a safety net). Hot kernels take their arrays one by one and have a single
-exit: numba otherwise updates the arrays' reference counts (atomically) on every call,
-which cost a third of the run time.
+so a run is deterministic for a seed when an iteration bound ends it (the time limit still
+stops it, as a safety net). Compiled once at install time (``codist warm-up``) into numba's
+cache; :func:`warm_up` loads it before any solve's clock starts. Hot kernels take their
+arrays one by one and have a single exit: numba otherwise updates the arrays' reference
+counts (atomically) on every call, which cost a third of the run time.
 """
 
 from __future__ import annotations
@@ -569,7 +574,21 @@ def _ruin(
 ) -> Any:
     """Remove strings around a random seed task (SISR's ruin); returns n_touched."""
     T, tw_s, tw_e, t_init, t_delta, _allowed, V, _v_cap, dur, cst, adj, _keys, dst = P
-    r_len, r_nodes, r_loc, r_dep, r_lat, r_load, r_fmax, r_bmax, r_cost, r_trav, r_dist, t_route, t_pos = S
+    (
+        r_len,
+        r_nodes,
+        r_loc,
+        r_dep,
+        r_lat,
+        r_load,
+        r_fmax,
+        r_bmax,
+        r_cost,
+        r_trav,
+        r_dist,
+        t_route,
+        t_pos,
+    ) = S
     avg_removed, max_string, split_rate, split_depth = prm[0], prm[1], prm[2], prm[3]
     n = T.shape[0]
     n_routed = 0
@@ -654,7 +673,21 @@ def _recreate(
 ) -> Any:
     """Greedy insertion with blinks of every unrouted job / shipment; returns n_touched."""
     T, tw_s, tw_e, t_init, t_delta, allowed, V, v_cap, dur, cst, _adj, keys, dst = P
-    r_len, r_nodes, r_loc, r_dep, r_lat, r_load, r_fmax, r_bmax, r_cost, r_trav, r_dist, t_route, t_pos = S
+    (
+        r_len,
+        r_nodes,
+        r_loc,
+        r_dep,
+        r_lat,
+        r_load,
+        r_fmax,
+        r_bmax,
+        r_cost,
+        r_trav,
+        r_dist,
+        t_route,
+        t_pos,
+    ) = S
     blink = prm[4]
     nu = 0
     for t in range(T.shape[0]):
@@ -746,7 +779,21 @@ def _search(
     max_stall iterations without a new best (< 0: no such limit). The best routes go to
     best_*. Returns (iterations, best objective, why it stopped: STOP_*)."""
     T, tw_s, tw_e, t_init, t_delta, allowed, V, v_cap, dur, cst, _adj, _keys, dst = P
-    r_len, r_nodes, r_loc, r_dep, r_lat, r_load, r_fmax, r_bmax, r_cost, r_trav, r_dist, t_route, t_pos = S
+    (
+        r_len,
+        r_nodes,
+        r_loc,
+        r_dep,
+        r_lat,
+        r_load,
+        r_fmax,
+        r_bmax,
+        r_cost,
+        r_trav,
+        r_dist,
+        t_route,
+        t_pos,
+    ) = S
     n = T.shape[0]
     m = r_len.shape[0]
     t0, tf = prm[5], prm[6]

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
-from routing.check import evaluate_route
+from routing.check import check_solution, evaluate_route
 from routing.model import MAX_TIME, Problem, Step, Vehicle
 from routing.reasons import explain, screen
 from routing.solution import RoutePlan, Solution, SolveStats, Unassigned
@@ -149,7 +149,9 @@ class _Model:
             # the setup at a window's end).
             setup = p.tasks[t].setup_s
             windows = [
-                (w.start + setup, w.end) for w in p.tasks[t].time_windows if w.start + setup <= w.end
+                (w.start + setup, w.end)
+                for w in p.tasks[t].time_windows
+                if w.start + setup <= w.end
             ]
             var = self.time.CumulVar(self.manager.NodeToIndex(k))
             if not windows:
@@ -440,10 +442,15 @@ def solve(
         polish_s = time.perf_counter() - t_polish
         status = result.status
         if path == "ortools":
-            routes, objective = result.routes, result.objective
+            routes, objective = result.routes or (), result.objective
         elif result.routes is None:
             polish = f"skipped: {result.why}"
-        elif _rank(problem, result.routes) < _rank(problem, routes):
+        elif (
+            _rank(problem, result.routes) < _rank(problem, routes)
+            and check_solution(
+                problem, result.routes, [t for t in servable if t not in _routed(result.routes)]
+            ).feasible
+        ):  # the polish is kept only when the checker confirms it
             routes, path, polish = result.routes, "sisr+ortools", "improved"
             objective = result.objective
         else:
@@ -468,14 +475,20 @@ def solve(
         ortools_status=status,
         objective=objective,
     )
-    return Solution(routes=tuple(routes), unassigned=tuple(unassigned), stats=stats, problem=problem)
+    return Solution(
+        routes=tuple(routes), unassigned=tuple(unassigned), stats=stats, problem=problem
+    )
+
+
+def _routed(routes: Sequence[RoutePlan]) -> set[int]:
+    return {s.ref for r in routes for s in r.steps if s.kind != "break"}
 
 
 def _rank(problem: Problem, routes: Sequence[RoutePlan]) -> tuple[int, int]:
     """Routes ordered as both searches' objective orders them, on the checker's figures:
     unassigned tasks weighted by priority first (``1 + priority * (n + 1)`` each), then
     the routes' cost."""
-    routed = {s.ref for r in routes for s in r.steps if s.kind != "break"}
+    routed = _routed(routes)
     n = len(problem.tasks)
     left = sum(1 + t.priority * (n + 1) for t in problem.tasks if t.index not in routed)
     return left, sum(evaluate_route(problem, r).cost for r in routes)

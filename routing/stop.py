@@ -79,7 +79,9 @@ class MaxRuntime:
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.seconds) and self.seconds >= 0):
-            raise ValueError(f"MaxRuntime: seconds must be a finite number >= 0, not {self.seconds}")
+            raise ValueError(
+                f"MaxRuntime: seconds must be a finite number >= 0, not {self.seconds}"
+            )
 
     def __call__(self, progress: Progress) -> bool:
         return progress.seconds >= self.seconds
@@ -143,14 +145,16 @@ class FirstOf:
         return f"FirstOf({', '.join(map(repr, self.criteria))})"
 
 
-# Converged: no new best in this many iterations per routed unit (a job or a shipment),
-# and never fewer than STALL_MIN. Measured on the plan's stage problems and Solomon (see
-# benchmarks/plan_stages.py): later improvements after such a stall were rare and small,
-# while problems of 10 tasks stop within a few milliseconds.
-STALL_PER_UNIT = 1000
+# Converged: no new best in STALL_PER_UNIT2 * units^2 iterations (a job or a shipment is a
+# unit), never fewer than STALL_MIN. The search anneals over its time limit, so while it is
+# hot the best rarely improves; a bound linear in the size stopped stage problems of the
+# daily plan (about 50 units) at a third of their limit, 1-3 % short of what the rest of the
+# limit found (benchmarks/plan_stages.py, 2026-12-02). Quadratic, it lets problems of 10
+# units stop in a few milliseconds and seldom cuts a mid-size search short.
+STALL_PER_UNIT2 = 40
 STALL_MIN = 2000
 
 
 def converged(units: int) -> NoImprovement:
     """The default convergence rule for a problem of ``units`` jobs and shipments."""
-    return NoImprovement(max(STALL_MIN, STALL_PER_UNIT * units))
+    return NoImprovement(max(STALL_MIN, STALL_PER_UNIT2 * units * units))

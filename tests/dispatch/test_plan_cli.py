@@ -91,6 +91,31 @@ def test_one_county(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert "county echelons" in err  # progress on stderr
 
 
+def test_dump_problems_writes_every_stage_as_vroom_json(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from routing.solver import solve
+    from routing.vroom_io import parse_problem
+
+    dump = tmp_path / "problems"
+    code, _, err = run(
+        capsys, "plan", "--county", "532327", "--time-limit", "3", "--out",
+        str(tmp_path / "out"), "--dump-problems", str(dump),
+    )  # fmt: skip
+    assert code == 0, err
+    names = sorted(p.name for p in dump.glob("*.json"))
+    assert "shared-county-532327.json" in names and "shared-trunk-down.json" in names
+    assert any(n.startswith("alone-") for n in names)
+    doc = json.loads((dump / "shared-county-532327.json").read_text(encoding="utf-8"))
+    meta = doc["meta"]
+    assert meta["stage"] == "shared/county/532327" and 0 < meta["time_limit"] <= 3
+    assert meta["places"][0] and len(meta["places"]) == len(doc["matrices"]["van"]["durations"])
+    problem = parse_problem(doc)  # our own reader takes it back, as VROOM's would
+    assert len(problem.shipments) == meta["lots"] and problem.vehicles[0].max_travel_time
+    again = solve(problem, meta["time_limit"], meta["seed"])
+    assert again.is_feasible()
+
+
 def write_orders(path: Path, rows: list[str]) -> Path:
     header = (
         "order_id,party,direction,origin,destination,weight_kg,volume_m3,pieces,"

@@ -259,7 +259,11 @@ def test_breaks_are_not_supported() -> None:
     b = ProblemBuilder()
     b.set_matrix("car", _grid([(0, 0), (1, 0)]))
     b.add_vehicle(
-        id=1, where="v", start=0, end=0, breaks=[{"id": 1, "service": 60, "time_windows": [[0, 99]]}]
+        id=1,
+        where="v",
+        start=0,
+        end=0,
+        breaks=[{"id": 1, "service": 60, "time_windows": [[0, 99]]}],
     )
     b.add_job(id=1, location=1, where="j1")
     p = b.build()

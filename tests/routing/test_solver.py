@@ -220,3 +220,56 @@ def test_every_job_once_and_routes_feasible(problem: Problem) -> None:
     unassigned = [u.task for u in s.unassigned]
     assert sorted(routed + unassigned) == list(range(len(problem.tasks)))
     _checked(problem, s)
+
+
+def test_vroom_example_answers_at_once_with_the_search_it_ran() -> None:
+    """VROOM's documented example (two jobs, a duration matrix): the search converges and
+    stops long before the 10 s limit; the answer says which path ran and why it stopped."""
+    doc = {
+        "vehicles": [{"id": 1, "start_index": 0, "end_index": 3}],
+        "jobs": [{"id": 1414, "location_index": 1}, {"id": 1515, "location_index": 2}],
+        "matrices": {
+            "car": {
+                "durations": [
+                    [0, 2104, 197, 1299],
+                    [2103, 0, 2255, 3152],
+                    [197, 2256, 0, 1102],
+                    [1299, 3153, 1102, 0],
+                ]
+            }
+        },
+    }
+    out = answer(doc, time_limit=10.0)
+    search = out["summary"]["search"]
+    assert search["path"] in ("sisr", "sisr+ortools") and not search["fallback"]
+    assert search["stopped_by"] == "no_improvement" and search["sisr_iterations"] < 10_000
+    assert out["summary"]["cost"] == 5461 and out["summary"]["unassigned"] == 0
+
+
+def test_a_problem_sisr_cannot_model_says_so() -> None:
+    b = ProblemBuilder()
+    b.set_matrix("car", [[0, 10], [10, 0]])
+    b.add_vehicle(
+        id=1, where="v", start=0, end=0,
+        breaks=[{"id": 1, "service": 60, "time_windows": [[0, 1000]]}],
+    )  # fmt: skip
+    b.add_job(id=1, location=1, where="j")
+    s = solve(b.build(), 0.5)
+    assert s.stats.path == "ortools" and "breaks" in s.stats.fallback
+    assert s.is_feasible()
+
+
+def test_setup_never_pushes_a_start_past_its_window_on_ortools() -> None:
+    """A window bounds when setup starts: with OR-Tools alone the service may not begin
+    inside the window and its setup end after it (the checker would report a delay)."""
+    b = ProblemBuilder()
+    b.set_matrix("car", [[0, 100, 100], [100, 0, 50], [100, 50, 0]])
+    b.add_vehicle(
+        id=1, where="v", start=0, end=0,
+        breaks=[{"id": 1, "service": 1, "time_windows": [[0, 5000]]}],
+    )  # fmt: skip
+    b.add_job(id=1, location=1, where="a", setup=300, time_windows=[[0, 120]])
+    b.add_job(id=2, location=2, where="b", setup=300, time_windows=[[0, 450]])
+    s = solve(b.build(), 0.5)
+    assert s.stats.path == "ortools"
+    assert s.is_feasible(), s.report.notes
