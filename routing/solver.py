@@ -59,9 +59,10 @@ class SearchConfig:
 class _Model:
     """An OR-Tools routing model of a problem, restricted to the servable tasks."""
 
-    def __init__(self, problem: Problem, tasks: Sequence[int]) -> None:
+    def __init__(self, problem: Problem, tasks: Sequence[int], exact_setup: bool = False) -> None:
         self.problem = problem
         self.tasks = list(tasks)
+        self.exact_setup = exact_setup
         n_t, n_v = len(self.tasks), len(problem.vehicles)
         self.n_nodes = n_t + 2 * n_v
         starts = [n_t + v for v in range(n_v)]
@@ -146,12 +147,15 @@ class _Model:
             # The cumul is when setup ends (the transit holds the setup), but a window
             # bounds when setup starts, and setup is spent only after a move: the cumul
             # must lie in [start + setup, end] to be right in both cases (conservative by
-            # the setup at a window's end).
+            # the setup at a window's end). With ``exact_setup`` (the polish, whose answer
+            # the checker confirms) it lies in [start + setup, end + setup]: exact after a
+            # move, too loose by the setup for a task at its predecessor's place.
             setup = p.tasks[t].setup_s
+            late = setup if self.exact_setup else 0
             windows = [
-                (w.start + setup, w.end)
+                (w.start + setup, w.end + late)
                 for w in p.tasks[t].time_windows
-                if w.start + setup <= w.end
+                if w.start + setup <= w.end + late
             ]
             var = self.time.CumulVar(self.manager.NodeToIndex(k))
             if not windows:
@@ -513,8 +517,8 @@ def _ortools(
 ) -> _OrToolsResult:
     """OR-Tools on the servable tasks: guided local search from scratch (or from
     ``initial``) when SISR did not run, else a descent from SISR's routes (``found``)."""
-    model = _Model(problem, servable)
     polish = found is not None
+    model = _Model(problem, servable, exact_setup=polish)
     params = model.parameters(time_limit, config, solution_limit, descent=polish)
     if initial:
         routes: list[list[int]] = [[] for _ in problem.vehicles]
@@ -527,7 +531,7 @@ def _ortools(
         start = model.routing.ReadAssignmentFromRoutes(routes, True)
         if start is None:
             if polish:
-                why = "the SISR routes are outside the OR-Tools model (a window's last setup)"
+                why = "the SISR routes are outside the OR-Tools model"
                 return _OrToolsResult(None, None, int(model.routing.status()), why)
             assignment = model.routing.SolveWithParameters(params)
         else:
