@@ -100,10 +100,12 @@ CLOCK_EVERY = 0.001  # seconds between clock reads, roughly (the stride adapts)
 T_LOC, T_SETUP, T_SERV, T_TW0, T_TW1, T_PARTNER, T_KIND, T_PEN = range(8)
 N_TCOL = 8
 # vehicle columns: type, start and end location (n_loc = none), shift, fixed cost,
-# max_tasks, class of identical vehicles, max travel time (s) and distance (m), INF if none
-V_TYPE, V_START, V_END, V_TWS, V_TWE, V_FIXED, V_MAXT, V_CLASS, V_MAXDUR, V_MAXDIST = range(10)
-N_VCOL = 10
-KIND_JOB, KIND_PICKUP, KIND_DELIVERY = 0, 1, 2
+# max_tasks, class of identical vehicles, max travel time (s) and distance (m), INF if none,
+# number of breaks and the node of the first (a vehicle's breaks are consecutive nodes)
+(V_TYPE, V_START, V_END, V_TWS, V_TWE, V_FIXED, V_MAXT, V_CLASS, V_MAXDUR, V_MAXDIST, V_NBRK,
+ V_BRK0) = range(12)  # fmt: skip
+N_VCOL = 12
+KIND_JOB, KIND_PICKUP, KIND_DELIVERY, KIND_BREAK = 0, 1, 2, 3
 INF = 1 << 60  # "never" / "no position": far above any time or cost sum
 STOP_TIME, STOP_ITERATIONS, STOP_STALLED = 0, 1, 2  # why the search ended
 STOP_NAMES = ("max_runtime", "max_iterations", "no_improvement")
@@ -123,11 +125,14 @@ class SisrResult:
 
 
 def unsupported(problem: Problem) -> str:
-    """Why the heuristic cannot model this problem ("" when it can): vehicle breaks, or
-    planned step times (``service_at`` / ``_after`` / ``_before`` on a vehicle's steps)."""
+    """Why the heuristic cannot model this problem ("" when it can): a break on a vehicle
+    without a start location or with a ``max_load``, or planned step times (``service_at``
+    / ``_after`` / ``_before`` on a vehicle's steps)."""
     for v in problem.vehicles:
-        if v.breaks:
-            return f"vehicle {v.id} has breaks"
+        if v.breaks and v.start is None:
+            return f"vehicle {v.id} has breaks but no start location"
+        if any(b.max_load is not None for b in v.breaks):
+            return f"vehicle {v.id} has a break with a max_load"
         for s in v.steps:
             if (s.service_at, s.service_after, s.service_before) != (None, None, None):
                 return f"vehicle {v.id} has steps with planned times"
@@ -224,16 +229,20 @@ def _latest(bound: Any, tw_s: Any, tw_e: Any, a: Any, b: Any) -> Any:
 @njit(cache=True)
 def _update_route(
     T: Any, tw_s: Any, tw_e: Any, t_init: Any, t_delta: Any, V: Any, dur: Any, cst: Any,
-    dst: Any, r_len: Any, r_nodes: Any, r_loc: Any, r_dep: Any, r_lat: Any, r_load: Any,
-    r_fmax: Any, r_bmax: Any, r_cost: Any, r_trav: Any, r_dist: Any, t_route: Any, t_pos: Any,
-    r: Any,
+    dst: Any, r_len: Any, r_nodes: Any, r_loc: Any, r_dep: Any, r_lat: Any, r_nxt: Any,
+    r_load: Any, r_fmax: Any, r_bmax: Any, r_cost: Any, r_trav: Any, r_dist: Any,
+    t_route: Any, t_pos: Any, r: Any,
 ) -> None:  # fmt: skip
     """Locations, earliest departures, latest starts, loads and cost of route r.
 
-    Positions: 0 = start, k = 1..len = task r_nodes[r, k-1], len+1 = end. r_dep: the
-    departure from each position (at the end: the arrival); r_lat: the latest start of
-    setup and service that keeps the rest feasible (at the end: the shift end); r_load,
-    r_fmax, r_bmax: the load after each position 0..len and its prefix / suffix maxima.
+    Positions: 0 = start, k = 1..len = node r_nodes[r, k-1] (a task or one of the
+    vehicle's breaks), len+1 = end. A break is taken where the vehicle is: its location is
+    its predecessor's, with no travel to it. r_dep: the departure from each position (at
+    the end: the arrival); r_lat: the latest start of setup and service that keeps the rest
+    feasible (at the end: the shift end); r_nxt: the location of the first task at or after
+    each position (the end's location if none); r_load, r_fmax, r_bmax: the load after
+    each position 0..len and its prefix / suffix maxima; r_trav, r_dist: the route's travel
+    time (s) and distance (m) (unused: start to end).
     """
     ty = V[r, V_TYPE]
     n_dims = t_init.shape[1]
@@ -241,10 +250,15 @@ def _update_route(
     r_loc[r, 0] = V[r, V_START]
     for k in range(1, ln + 1):
         node = r_nodes[r, k - 1]
-        r_loc[r, k] = T[node, T_LOC]
+        r_loc[r, k] = r_loc[r, k - 1] if T[node, T_KIND] == KIND_BREAK else T[node, T_LOC]
         t_route[node] = r
         t_pos[node] = k
     r_loc[r, ln + 1] = V[r, V_END]
+    r_nxt[r, ln + 1] = V[r, V_END]
+    for k in range(ln, 0, -1):
+        brk = T[r_nodes[r, k - 1], T_KIND] == KIND_BREAK
+        r_nxt[r, k] = r_nxt[r, k + 1] if brk else r_loc[r, k]
+    r_nxt[r, 0] = r_nxt[r, 1] if ln > 0 else V[r, V_END]
     dep = V[r, V_TWS]
     r_dep[r, 0] = dep
     cost = 0
@@ -252,6 +266,11 @@ def _update_route(
     dist = 0
     for k in range(1, ln + 1):
         node = r_nodes[r, k - 1]
+        if T[node, T_KIND] == KIND_BREAK:
+            b = _begin(dep, tw_s, tw_e, T[node, T_TW0], T[node, T_TW1])
+            dep = INF if b >= INF else b + T[node, T_SERV]
+            r_dep[r, k] = dep
+            continue
         pl = r_loc[r, k - 1]
         lc = r_loc[r, k]
         b = _begin(dep + dur[ty, pl, lc], tw_s, tw_e, T[node, T_TW0], T[node, T_TW1])
@@ -264,7 +283,7 @@ def _update_route(
     r_dep[r, ln + 1] = min(dep + dur[ty, last_l, end_l], INF)
     cost += cst[ty, last_l, end_l]
     # an unused vehicle costs nothing; its travel is what it drives once used (start to end)
-    r_cost[r] = cost + V[r, V_FIXED] if ln > 0 else 0
+    r_cost[r] = cost + V[r, V_FIXED] if ln > V[r, V_NBRK] else 0
     r_trav[r] = trav + dur[ty, last_l, end_l]
     r_dist[r] = dist + dst[ty, last_l, end_l]
     lat = V[r, V_TWE]
@@ -273,7 +292,8 @@ def _update_route(
         node = r_nodes[r, k - 1]
         lc = r_loc[r, k]
         setup = T[node, T_SETUP] if r_loc[r, k - 1] != lc else 0
-        bound = lat - dur[ty, lc, r_loc[r, k + 1]] - T[node, T_SERV] - setup
+        to_next = 0 if k < ln and T[r_nodes[r, k], T_KIND] == KIND_BREAK else 1
+        bound = lat - to_next * dur[ty, lc, r_loc[r, k + 1]] - T[node, T_SERV] - setup
         lat = _latest(max(bound, -INF), tw_s, tw_e, T[node, T_TW0], T[node, T_TW1])
         r_lat[r, k] = lat
     r_lat[r, 0] = lat
@@ -304,7 +324,8 @@ def _route_ok(
     """Route r checked from scratch (initial routes), after _update_route."""
     ln = r_len[r]
     ty = V[r, V_TYPE]
-    ok = ln <= V[r, V_MAXT] and r_trav[r] <= V[r, V_MAXDUR] and r_dist[r] <= V[r, V_MAXDIST]
+    ok = ln - V[r, V_NBRK] <= V[r, V_MAXT]
+    ok = ok and r_trav[r] <= V[r, V_MAXDUR] and r_dist[r] <= V[r, V_MAXDIST]
     dep = V[r, V_TWS]
     for k in range(1, ln + 1):
         node = r_nodes[r, k - 1]
@@ -315,12 +336,16 @@ def _route_ok(
         if not (allowed[node, r] and pair_ok):
             ok = False
         pl, lc = r_loc[r, k - 1], r_loc[r, k]
-        b = _begin(dep + dur[ty, pl, lc], tw_s, tw_e, T[node, T_TW0], T[node, T_TW1])
+        if T[node, T_KIND] == KIND_BREAK:
+            b = _begin(dep, tw_s, tw_e, T[node, T_TW0], T[node, T_TW1])
+        else:
+            b = _begin(dep + dur[ty, pl, lc], tw_s, tw_e, T[node, T_TW0], T[node, T_TW1])
         if b >= INF:
             ok = False
             break
         dep = b + T[node, T_SERV] + (T[node, T_SETUP] if pl != lc else 0)
-    if ok and ln > 0 and dep + dur[ty, r_loc[r, ln], r_loc[r, ln + 1]] > V[r, V_TWE]:
+    used = ln > V[r, V_NBRK]
+    if ok and used and dep + dur[ty, r_loc[r, ln], r_loc[r, ln + 1]] > V[r, V_TWE]:
         ok = False
     for k in range(ln + 1):
         for d in range(t_init.shape[1]):
@@ -329,13 +354,44 @@ def _route_ok(
     return ok
 
 
+@njit(cache=True)
+def _tail_ok(
+    T: Any, tw_s: Any, tw_e: Any, dur: Any, r_len: Any, r_nodes: Any, r_loc: Any, r_lat: Any,
+    ty: Any, r: Any, dep: Any, loc: Any, k: Any,
+) -> Any:  # fmt: skip
+    """Can route r go on with its old positions k.. when it leaves location loc at time dep
+    (a task inserted before old position k)? Breaks right after it are now taken at loc;
+    the first task after them compares with its latest start, or, when its setup changes
+    with its predecessor's location, is scheduled and the one after compared."""
+    ln = r_len[r]
+    pos = k
+    while pos <= ln and T[r_nodes[r, pos - 1], T_KIND] == KIND_BREAK:
+        node = r_nodes[r, pos - 1]
+        b = _begin(dep, tw_s, tw_e, T[node, T_TW0], T[node, T_TW1])
+        if b >= INF:
+            return False
+        dep = b + T[node, T_SERV]
+        pos += 1
+    lc = r_loc[r, pos]
+    arr = dep + dur[ty, loc, lc]
+    if pos > ln or (loc != lc) == (r_loc[r, pos - 1] != lc):
+        return arr <= r_lat[r, pos]
+    node = r_nodes[r, pos - 1]
+    b = _begin(arr, tw_s, tw_e, T[node, T_TW0], T[node, T_TW1])
+    if b >= INF:
+        return False
+    d = b + T[node, T_SERV] + (T[node, T_SETUP] if loc != lc else 0)
+    to_next = 0 if pos < ln and T[r_nodes[r, pos], T_KIND] == KIND_BREAK else 1
+    return d + to_next * dur[ty, lc, r_loc[r, pos + 1]] <= r_lat[r, pos + 1]
+
+
 # ---- insertion -------------------------------------------------------------------------------
 @njit(cache=True)
 def _best_job(
     T: Any, tw_s: Any, tw_e: Any, t_init: Any, t_delta: Any, allowed: Any, V: Any, v_cap: Any,
     dur: Any, cst: Any, dst: Any, r_len: Any, r_nodes: Any, r_loc: Any, r_dep: Any,
-    r_lat: Any, r_load: Any, r_fmax: Any, r_bmax: Any, r_trav: Any, r_dist: Any, j: Any,
-    blink: Any, rng: Any, cls_stamp: Any,
+    r_lat: Any, r_nxt: Any, r_load: Any, r_fmax: Any, r_bmax: Any, r_trav: Any, r_dist: Any,
+    j: Any, blink: Any, rng: Any, cls_stamp: Any,
 ) -> Any:  # fmt: skip
     """Cheapest feasible position of job j over all routes: (cost delta, route, position
     k = insert before old position k), route -1 if none. Every position that would be the
@@ -354,21 +410,22 @@ def _best_job(
     last = tw_e[a1 - 1]
     for r in range(r_len.shape[0]):
         ln = r_len[r]
-        if ln + 1 > V[r, V_MAXT] or not allowed[j, r]:
+        nb = V[r, V_NBRK]
+        if ln - nb + 1 > V[r, V_MAXT] or not allowed[j, r]:
             continue
-        if ln == 0:  # one empty vehicle per class
+        if ln == nb:  # one empty vehicle per class
             c = V[r, V_CLASS] + 1
             if cls_stamp[c] == mark:
                 continue
             cls_stamp[c] = mark
         ty = V[r, V_TYPE]
         # a vehicle's first task costs its fixed cost and the drive from its start to end
-        extra = V[r, V_FIXED] + cst[ty, r_loc[r, 0], r_loc[r, 1]] if ln == 0 else 0
+        extra = V[r, V_FIXED] + cst[ty, r_loc[r, 0], r_loc[r, ln + 1]] if ln == nb else 0
         trav_room = V[r, V_MAXDUR] - r_trav[r]
         dist_room = V[r, V_MAXDIST] - r_dist[r]
         for k in range(1, ln + 2):
             pl = r_loc[r, k - 1]
-            nl = r_loc[r, k]
+            nl = r_nxt[r, k]
             delta = cst[ty, pl, jl] + cst[ty, jl, nl] - cst[ty, pl, nl] + extra
             if delta >= best:
                 continue
@@ -382,17 +439,10 @@ def _best_job(
             b = _begin(dprev + dur[ty, pl, jl], tw_s, tw_e, a0, a1)
             if b >= INF:
                 continue
-            arr = b + jv + (js if pl != jl else 0) + dur[ty, jl, nl]
-            if k <= ln and (pl != nl) != (jl != nl):
-                # the successor's setup changes: schedule it, then compare with the next
-                nn = r_nodes[r, k - 1]
-                bn = _begin(arr, tw_s, tw_e, T[nn, T_TW0], T[nn, T_TW1])
-                if bn >= INF:
-                    continue
-                dn = bn + T[nn, T_SERV] + (T[nn, T_SETUP] if jl != nl else 0)
-                if dn + dur[ty, nl, r_loc[r, k + 1]] > r_lat[r, k + 1]:
-                    continue
-            elif arr > r_lat[r, k]:
+            if not _tail_ok(
+                T, tw_s, tw_e, dur, r_len, r_nodes, r_loc, r_lat, ty, r,
+                b + jv + (js if pl != jl else 0), jl, k,
+            ):  # fmt: skip
                 continue
             ok = True
             for d in range(n_dims):
@@ -416,8 +466,8 @@ def _best_job(
 def _best_pair(
     T: Any, tw_s: Any, tw_e: Any, t_init: Any, t_delta: Any, allowed: Any, V: Any, v_cap: Any,
     dur: Any, cst: Any, dst: Any, r_len: Any, r_nodes: Any, r_loc: Any, r_dep: Any,
-    r_lat: Any, r_load: Any, r_fmax: Any, r_bmax: Any, r_trav: Any, r_dist: Any, p: Any,
-    q: Any, blink: Any, rng: Any, cls_stamp: Any,
+    r_lat: Any, r_nxt: Any, r_load: Any, r_fmax: Any, r_bmax: Any, r_trav: Any, r_dist: Any,
+    p: Any, q: Any, blink: Any, rng: Any, cls_stamp: Any,
 ) -> Any:  # fmt: skip
     """Cheapest feasible insertion of pickup p before old position i and delivery q before
     old position j >= i of one route: (cost delta, route, i, j), route -1 if none."""
@@ -433,21 +483,22 @@ def _best_pair(
     p_last = tw_e[T[p, T_TW1] - 1]
     for r in range(r_len.shape[0]):
         ln = r_len[r]
-        if ln + 2 > V[r, V_MAXT] or not allowed[p, r] or not allowed[q, r]:
+        nb = V[r, V_NBRK]
+        if ln - nb + 2 > V[r, V_MAXT] or not allowed[p, r] or not allowed[q, r]:
             continue
-        if ln == 0:  # one empty vehicle per class
+        if ln == nb:  # one empty vehicle per class
             c = V[r, V_CLASS] + 1
             if cls_stamp[c] == mark:
                 continue
             cls_stamp[c] = mark
         ty = V[r, V_TYPE]
         # a vehicle's first task costs its fixed cost and the drive from its start to end
-        extra = V[r, V_FIXED] + cst[ty, r_loc[r, 0], r_loc[r, 1]] if ln == 0 else 0
+        extra = V[r, V_FIXED] + cst[ty, r_loc[r, 0], r_loc[r, ln + 1]] if ln == nb else 0
         trav_room = V[r, V_MAXDUR] - r_trav[r]
         dist_room = V[r, V_MAXDIST] - r_dist[r]
         for i in range(1, ln + 2):
             pl = r_loc[r, i - 1]
-            nl = r_loc[r, i]
+            nl = r_nxt[r, i]
             dprev = r_dep[r, i - 1]
             if dprev > p_last:
                 break
@@ -471,51 +522,51 @@ def _best_pair(
             d_in = dur[ty, pl, pL] + dur[ty, pL, nl] - dur[ty, pl, nl]
             m_in = dst[ty, pl, pL] + dst[ty, pL, nl] - dst[ty, pl, nl]
             for j in range(i, ln + 2):
+                sl = r_nxt[r, j]
                 if j > i:
-                    # the old task at position j-1 follows the pickup's shifted schedule; a
-                    # start beyond its latest one can only get later with the delivery
+                    # the old node at position j-1 follows the pickup's shifted schedule; a
+                    # task starting beyond its latest start can only get later
                     node = r_nodes[r, j - 2]
-                    ol = r_loc[r, j - 1]
-                    arr = cur_dep + dur[ty, cur_loc, ol]
-                    bb = _begin(arr, tw_s, tw_e, T[node, T_TW0], T[node, T_TW1])
-                    if bb >= INF:
-                        break
-                    if (cur_loc != ol) == (r_loc[r, j - 2] != ol) and bb > r_lat[r, j - 1]:
-                        break
-                    cur_dep = bb + T[node, T_SERV] + (T[node, T_SETUP] if cur_loc != ol else 0)
-                    cur_loc = ol
+                    if T[node, T_KIND] == KIND_BREAK:  # taken where the vehicle is
+                        bb = _begin(cur_dep, tw_s, tw_e, T[node, T_TW0], T[node, T_TW1])
+                        if bb >= INF:
+                            break
+                        cur_dep = bb + T[node, T_SERV]
+                    else:
+                        ol = r_loc[r, j - 1]
+                        arr = cur_dep + dur[ty, cur_loc, ol]
+                        bb = _begin(arr, tw_s, tw_e, T[node, T_TW0], T[node, T_TW1])
+                        if bb >= INF:
+                            break
+                        same_setup = (cur_loc != ol) == (r_loc[r, j - 2] != ol)
+                        if same_setup and bb > r_lat[r, j - 1]:
+                            break
+                        setup = T[node, T_SETUP] if cur_loc != ol else 0
+                        cur_dep = bb + T[node, T_SERV] + setup
+                        cur_loc = ol
                     for d in range(n_dims):
                         ini = t_init[p, d] + t_init[q, d]
                         if r_load[r, j - 1, d] + ini + t_delta[p, d] > v_cap[r, d]:
                             ok = False
                     if not ok:
                         break
-                    sl = r_loc[r, j]
-                    delta = c_in + cst[ty, ol, dL] + cst[ty, dL, sl] - cst[ty, ol, sl]
-                    d_tr = d_in + dur[ty, ol, dL] + dur[ty, dL, sl] - dur[ty, ol, sl]
-                    m_tr = m_in + dst[ty, ol, dL] + dst[ty, dL, sl] - dst[ty, ol, sl]
+                    delta = c_in + cst[ty, cur_loc, dL] + cst[ty, dL, sl] - cst[ty, cur_loc, sl]
+                    d_tr = d_in + dur[ty, cur_loc, dL] + dur[ty, dL, sl] - dur[ty, cur_loc, sl]
+                    m_tr = m_in + dst[ty, cur_loc, dL] + dst[ty, dL, sl] - dst[ty, cur_loc, sl]
                 else:
-                    sl = nl
-                    delta = cst[ty, pl, pL] + cst[ty, pL, dL] + cst[ty, dL, nl] - cst[ty, pl, nl]
+                    delta = cst[ty, pl, pL] + cst[ty, pL, dL] + cst[ty, dL, sl] - cst[ty, pl, sl]
                     delta += extra
-                    d_tr = dur[ty, pl, pL] + dur[ty, pL, dL] + dur[ty, dL, nl] - dur[ty, pl, nl]
-                    m_tr = dst[ty, pl, pL] + dst[ty, pL, dL] + dst[ty, dL, nl] - dst[ty, pl, nl]
+                    d_tr = dur[ty, pl, pL] + dur[ty, pL, dL] + dur[ty, dL, sl] - dur[ty, pl, sl]
+                    m_tr = dst[ty, pl, pL] + dst[ty, pL, dL] + dst[ty, dL, sl] - dst[ty, pl, sl]
                 if delta >= best or d_tr > trav_room or m_tr > dist_room:
                     continue
                 b2 = _begin(cur_dep + dur[ty, cur_loc, dL], tw_s, tw_e, T[q, T_TW0], T[q, T_TW1])
                 if b2 >= INF:
                     continue
-                arr = b2 + T[q, T_SERV] + (T[q, T_SETUP] if cur_loc != dL else 0)
-                arr += dur[ty, dL, sl]
-                if j <= ln and (r_loc[r, j - 1] != sl) != (dL != sl):
-                    nn = r_nodes[r, j - 1]  # the successor's setup changes
-                    bn = _begin(arr, tw_s, tw_e, T[nn, T_TW0], T[nn, T_TW1])
-                    if bn >= INF:
-                        continue
-                    dn = bn + T[nn, T_SERV] + (T[nn, T_SETUP] if dL != sl else 0)
-                    if dn + dur[ty, sl, r_loc[r, j + 1]] > r_lat[r, j + 1]:
-                        continue
-                elif arr > r_lat[r, j]:
+                d2 = b2 + T[q, T_SERV] + (T[q, T_SETUP] if cur_loc != dL else 0)
+                if not _tail_ok(
+                    T, tw_s, tw_e, dur, r_len, r_nodes, r_loc, r_lat, ty, r, d2, dL, j
+                ):  # fmt: skip
                     continue
                 if blink > 0.0 and _rand(rng) < blink:
                     continue
@@ -580,6 +631,7 @@ def _ruin(
         r_loc,
         r_dep,
         r_lat,
+        r_nxt,
         r_load,
         r_fmax,
         r_bmax,
@@ -590,13 +642,13 @@ def _ruin(
         t_pos,
     ) = S
     avg_removed, max_string, split_rate, split_depth = prm[0], prm[1], prm[2], prm[3]
-    n = T.shape[0]
+    n = adj.shape[0]  # the tasks (nodes n.. are breaks, which stay on their route)
     n_routed = 0
     n_routes = 0
     for r in range(r_len.shape[0]):
-        if r_len[r] > 0:
+        if r_len[r] > V[r, V_NBRK]:
             n_routes += 1
-            n_routed += r_len[r]
+            n_routed += r_len[r] - V[r, V_NBRK]
     if n_routed > 0:
         ls_max = min(max_string, n_routed / n_routes)
         ks_max = 4.0 * avg_removed / (1.0 + ls_max) - 1.0
@@ -620,7 +672,7 @@ def _ruin(
                 hi = min(ln - lt, pos)
                 s = lo + _randint(rng, hi - lo + 1)
                 for x in range(s, s + lt):
-                    rm_flag[r_nodes[r, x]] = True
+                    rm_flag[r_nodes[r, x]] = T[r_nodes[r, x], T_KIND] != KIND_BREAK
             else:  # a split string: lt + m tasks, m of them (consecutive) kept
                 m = 1
                 while m < ln - lt and _rand(rng) > split_depth:
@@ -632,7 +684,7 @@ def _ruin(
                 kept = _randint(rng, w - m + 1)
                 for x in range(w):
                     if x < kept or x >= kept + m:
-                        rm_flag[r_nodes[r, s + x]] = True
+                        rm_flag[r_nodes[r, s + x]] = T[r_nodes[r, s + x], T_KIND] != KIND_BREAK
             for x in range(ln):
                 node = r_nodes[r, x]
                 if rm_flag[node] and T[node, T_PARTNER] >= 0:
@@ -650,7 +702,7 @@ def _ruin(
             r_len[r] = kept_n
             _update_route(
                 T, tw_s, tw_e, t_init, t_delta, V, dur, cst, dst, r_len, r_nodes, r_loc, r_dep,
-                r_lat, r_load, r_fmax, r_bmax, r_cost, r_trav, r_dist, t_route, t_pos, r,
+                r_lat, r_nxt, r_load, r_fmax, r_bmax, r_cost, r_trav, r_dist, t_route, t_pos, r,
             )  # fmt: skip
             n_touched = _touch(r, stamp, r_stamp, touched, n_touched)
             ruined += 1
@@ -679,6 +731,7 @@ def _recreate(
         r_loc,
         r_dep,
         r_lat,
+        r_nxt,
         r_load,
         r_fmax,
         r_bmax,
@@ -691,7 +744,7 @@ def _recreate(
     blink = prm[4]
     nu = 0
     for t in range(T.shape[0]):
-        if t_route[t] < 0 and T[t, T_KIND] != KIND_DELIVERY:
+        if t_route[t] < 0 and T[t, T_KIND] != KIND_DELIVERY and T[t, T_KIND] != KIND_BREAK:
             units[nu] = t
             nu += 1
     for x in range(nu - 1, 0, -1):
@@ -720,7 +773,7 @@ def _recreate(
             partner = T[t, T_PARTNER]
             _, r, i, j = _best_pair(
                 T, tw_s, tw_e, t_init, t_delta, allowed, V, v_cap, dur, cst, dst, r_len,
-                r_nodes, r_loc, r_dep, r_lat, r_load, r_fmax, r_bmax, r_trav, r_dist, t,
+                r_nodes, r_loc, r_dep, r_lat, r_nxt, r_load, r_fmax, r_bmax, r_trav, r_dist, t,
                 partner, blink, rng, cls_stamp,
             )  # fmt: skip
             if r >= 0:
@@ -728,15 +781,15 @@ def _recreate(
         else:
             _, r, k = _best_job(
                 T, tw_s, tw_e, t_init, t_delta, allowed, V, v_cap, dur, cst, dst, r_len,
-                r_nodes, r_loc, r_dep, r_lat, r_load, r_fmax, r_bmax, r_trav, r_dist, t, blink,
-                rng, cls_stamp,
+                r_nodes, r_loc, r_dep, r_lat, r_nxt, r_load, r_fmax, r_bmax, r_trav, r_dist, t,
+                blink, rng, cls_stamp,
             )  # fmt: skip
             if r >= 0:
                 _insert_job(r_len, r_nodes, r, t, k)
         if r >= 0:
             _update_route(
                 T, tw_s, tw_e, t_init, t_delta, V, dur, cst, dst, r_len, r_nodes, r_loc, r_dep,
-                r_lat, r_load, r_fmax, r_bmax, r_cost, r_trav, r_dist, t_route, t_pos, r,
+                r_lat, r_nxt, r_load, r_fmax, r_bmax, r_cost, r_trav, r_dist, t_route, t_pos, r,
             )  # fmt: skip
             n_touched = _touch(r, stamp, r_stamp, touched, n_touched)
     return n_touched
@@ -785,6 +838,7 @@ def _search(
         r_loc,
         r_dep,
         r_lat,
+        r_nxt,
         r_load,
         r_fmax,
         r_bmax,
@@ -810,7 +864,7 @@ def _search(
     for r in range(m):
         _update_route(
             T, tw_s, tw_e, t_init, t_delta, V, dur, cst, dst, r_len, r_nodes, r_loc, r_dep,
-            r_lat, r_load, r_fmax, r_bmax, r_cost, r_trav, r_dist, t_route, t_pos, r,
+            r_lat, r_nxt, r_load, r_fmax, r_bmax, r_cost, r_trav, r_dist, t_route, t_pos, r,
         )  # fmt: skip
     for r in range(m):
         if not _route_ok(
@@ -820,10 +874,12 @@ def _search(
             for x in range(r_len[r]):
                 t_route[r_nodes[r, x]] = -1
                 t_pos[r_nodes[r, x]] = -1
-            r_len[r] = 0
+            r_len[r] = V[r, V_NBRK]  # its breaks only, in their order
+            for x in range(r_len[r]):
+                r_nodes[r, x] = V[r, V_BRK0] + x
             _update_route(
                 T, tw_s, tw_e, t_init, t_delta, V, dur, cst, dst, r_len, r_nodes, r_loc, r_dep,
-                r_lat, r_load, r_fmax, r_bmax, r_cost, r_trav, r_dist, t_route, t_pos, r,
+                r_lat, r_nxt, r_load, r_fmax, r_bmax, r_cost, r_trav, r_dist, t_route, t_pos, r,
             )  # fmt: skip
     stamp = np.int64(1)
     zero = np.int64(0)
@@ -887,7 +943,7 @@ def _search(
                 _save(cur_len, cur_nodes, r, r_len, r_nodes)
                 _update_route(
                     T, tw_s, tw_e, t_init, t_delta, V, dur, cst, dst, r_len, r_nodes, r_loc, r_dep,
-                    r_lat, r_load, r_fmax, r_bmax, r_cost, r_trav, r_dist, t_route, t_pos, r,
+                    r_lat, r_nxt, r_load, r_fmax, r_bmax, r_cost, r_trav, r_dist, t_route, t_pos, r,
                 )  # fmt: skip
         it += 1
     return it, best_obj, reason
@@ -945,6 +1001,7 @@ def _flatten(problem: Problem, tasks: list[int]) -> tuple[np.ndarray, ...]:
 
     # vehicle classes: identical empty vehicles are tried once per insertion
     class_of: dict[tuple[Any, ...], int] = {}
+    n_breaks = 0
     V = np.zeros((m, N_VCOL), np.int64)
     v_cap = np.zeros((m, n_dims), np.int64)
     for v in vehicles:
@@ -963,6 +1020,7 @@ def _flatten(problem: Problem, tasks: list[int]) -> tuple[np.ndarray, ...]:
             v.skills,
             v.max_travel_time,
             v.max_distance,
+            tuple((b.service_s, b.time_windows) for b in v.breaks),
         )
         cls = class_of.setdefault(ckey, len(class_of))
         V[v.index] = (
@@ -976,15 +1034,19 @@ def _flatten(problem: Problem, tasks: list[int]) -> tuple[np.ndarray, ...]:
             cls,
             INF if v.max_travel_time is None else v.max_travel_time,
             INF if v.max_distance is None else v.max_distance,
+            len(v.breaks),
+            n + n_breaks,
         )
+        n_breaks += len(v.breaks)
         if problem.n_dims:
             v_cap[v.index] = v.capacity
 
-    # tasks
-    T = np.zeros((n, N_TCOL), np.int64)
-    t_init = np.zeros((n, n_dims), np.int64)
-    t_delta = np.zeros((n, n_dims), np.int64)
-    allowed = np.zeros((n, m), np.bool_)
+    # tasks, then every vehicle's breaks (nodes n.., allowed on their vehicle only)
+    n_all = n + n_breaks
+    T = np.zeros((n_all, N_TCOL), np.int64)
+    t_init = np.zeros((n_all, n_dims), np.int64)
+    t_delta = np.zeros((n_all, n_dims), np.int64)
+    allowed = np.zeros((n_all, m), np.bool_)
     tw_s_l: list[int] = []
     tw_e_l: list[int] = []
     demand = np.zeros(n, np.float64)
@@ -1028,6 +1090,16 @@ def _flatten(problem: Problem, tasks: list[int]) -> tuple[np.ndarray, ...]:
             demand[k] = float((need / cap_scale).sum())
         for v in vehicles:
             allowed[k, v.index] = v.can_serve(task)
+    node = n
+    for v in vehicles:
+        for b in v.breaks:
+            a0 = len(tw_s_l)
+            for w in b.time_windows:
+                tw_s_l.append(w.start)
+                tw_e_l.append(w.end)
+            T[node] = (n_loc, 0, b.service_s, a0, len(tw_s_l), -1, KIND_BREAK, 0)
+            allowed[node, v.index] = True
+            node += 1
     tw_s = np.asarray(tw_s_l, np.int64)
     tw_e = np.asarray(tw_e_l, np.int64)
 
@@ -1035,7 +1107,7 @@ def _flatten(problem: Problem, tasks: list[int]) -> tuple[np.ndarray, ...]:
     metric = (cst + cst.transpose(0, 2, 1)).sum(axis=0).astype(np.float64)
     if not metric[:n_loc, :n_loc].any():
         metric = (dur + dur.transpose(0, 2, 1)).sum(axis=0).astype(np.float64)
-    t_locs = T[:, T_LOC]
+    t_locs = T[:n, T_LOC]
     n_nb = min(N_NEIGHBOURS, n - 1)
     adj = np.full((n, max(n_nb, 1)), -1, np.int64)
     if n_nb > 0:
@@ -1064,7 +1136,7 @@ def _mean_arc(P: tuple[np.ndarray, ...]) -> float:
     """Mean cost of the arcs between distinct task locations, over the vehicle types
     (arcs marked unreachable left out; a sample of 400 locations for large problems)."""
     T, dur, cst = P[0], P[8], P[9]
-    locs = np.unique(T[:, T_LOC])
+    locs = np.unique(T[T[:, T_KIND] != KIND_BREAK, T_LOC])
     if len(locs) > 400:
         locs = locs[np.linspace(0, len(locs) - 1, 400).astype(np.int64)]
     sub = cst[:, locs][:, :, locs].astype(np.float64)
@@ -1086,7 +1158,7 @@ def _route_cost(problem: Problem, plan: RoutePlan) -> int:
     """The checker's cost of a route (VROOM formula on the route's travel)."""
     v = problem.vehicles[plan.vehicle]
     dur, dist = problem.travel(v)
-    locs = [problem.tasks[s.ref].location for s in plan.steps]
+    locs = [problem.tasks[s.ref].location for s in plan.steps if s.kind != "break"]
     if not locs:
         return 0
     path = ([] if v.start is None else [v.start]) + locs + ([] if v.end is None else [v.end])
@@ -1115,7 +1187,7 @@ def improve(
     """
     started = time.perf_counter()
     if not supports(problem):
-        raise ValueError("the problem has breaks or planned step times, which SISR does not model")
+        raise ValueError(f"SISR does not model this problem: {unsupported(problem)}")
     bounds = stop.bounds()
     if bounds.seconds is None and bounds.iterations is None:
         raise ValueError("the stopping criterion needs a runtime or an iteration bound")
@@ -1125,41 +1197,52 @@ def improve(
     P = _flatten(problem, task_list)
     T, V = P[0], P[6]
     n, m = len(task_list), len(problem.vehicles)
-    width = max(1, int(V[:, V_MAXT].max()))
+    width = max(1, int((V[:, V_MAXT] + V[:, V_NBRK]).max()))
     n_dims = P[3].shape[1]
     r_len = np.zeros(m, np.int64)
     r_nodes = np.zeros((m, width), np.int64)
+    given = [False] * m
     if initial:
         internal = {t: k for k, t in enumerate(task_list)}
         seen: set[int] = set()
         for plan in initial:
             if not 0 <= plan.vehicle < m:
                 raise ValueError(f"initial route of vehicle index {plan.vehicle}: no such vehicle")
-            refs = [
-                internal[s.ref]
-                for s in plan.steps
-                if s.kind in ("job", "pickup", "delivery") and s.ref in internal
-            ]
-            refs = [x for x in refs if x not in seen]
-            if r_len[plan.vehicle] or not refs or len(refs) > width:
+            v = plan.vehicle
+            nb, b0 = int(V[v, V_NBRK]), int(V[v, V_BRK0])
+            nodes: list[int] = []
+            for s in plan.steps:
+                if s.kind in ("job", "pickup", "delivery") and s.ref in internal:
+                    if internal[s.ref] not in seen and internal[s.ref] not in nodes:
+                        nodes.append(internal[s.ref])
+                elif s.kind == "break" and 0 <= s.ref < nb and b0 + s.ref not in nodes:
+                    nodes.append(b0 + s.ref)
+            nodes += [b0 + k for k in range(nb) if b0 + k not in nodes]  # breaks not given
+            if given[v] or len(nodes) == nb or len(nodes) > width:
                 continue
-            seen.update(refs)
-            r_len[plan.vehicle] = len(refs)
-            r_nodes[plan.vehicle, : len(refs)] = refs
+            seen.update(x for x in nodes if x < n)
+            given[v] = True
+            r_len[v] = len(nodes)
+            r_nodes[v, : len(nodes)] = nodes
+    for v in range(m):  # every other vehicle starts with its breaks only
+        if not given[v]:
+            r_len[v] = V[v, V_NBRK]
+            r_nodes[v, : r_len[v]] = np.arange(V[v, V_NBRK]) + V[v, V_BRK0]
     S = (
         r_len,
         r_nodes,
         np.zeros((m, width + 2), np.int64),  # r_loc
         np.zeros((m, width + 2), np.int64),  # r_dep
         np.zeros((m, width + 2), np.int64),  # r_lat
+        np.zeros((m, width + 2), np.int64),  # r_nxt
         np.zeros((m, width + 1, n_dims), np.int64),  # r_load
         np.zeros((m, width + 1, n_dims), np.int64),  # r_fmax
         np.zeros((m, width + 1, n_dims), np.int64),  # r_bmax
         np.zeros(m, np.int64),  # r_cost
         np.zeros(m, np.int64),  # r_trav
         np.zeros(m, np.int64),  # r_dist
-        np.full(n, -1, np.int64),  # t_route
-        np.full(n, -1, np.int64),  # t_pos
+        np.full(T.shape[0], -1, np.int64),  # t_route
+        np.full(T.shape[0], -1, np.int64),  # t_pos
     )
     arc = max(_mean_arc(P), 1e-6)
     prm = np.array(
@@ -1190,10 +1273,16 @@ def improve(
     routes = []
     routed: set[int] = set()
     for v in range(m):
-        refs = [task_list[int(x)] for x in best_nodes[v, : best_len[v]]]
+        nodes = [int(x) for x in best_nodes[v, : best_len[v]]]
+        refs = [task_list[x] for x in nodes if x < n]
         if refs:
             routed.update(refs)
-            steps = tuple(Step(problem.tasks[t].kind, t) for t in refs)
+            steps = tuple(
+                Step(problem.tasks[task_list[x]].kind, task_list[x])
+                if x < n
+                else Step("break", x - int(V[v, V_BRK0]))
+                for x in nodes
+            )
             routes.append(RoutePlan(v, steps))
     unassigned = tuple(t for t in task_list if t not in routed)
     pen = {task_list[k]: int(T[k, T_PEN]) for k in range(n)}

@@ -15,7 +15,7 @@ from routing.model import Problem, ProblemBuilder
 from routing.reasons import UNREACHABLE
 from routing.run import answer
 from routing.solution import Solution
-from routing.solver import solve
+from routing.solver import SearchConfig, solve
 from routing.stop import MaxIterations
 
 DATA = Path(__file__).parents[1] / "data" / "vroom"
@@ -250,13 +250,28 @@ def test_a_problem_sisr_cannot_model_says_so() -> None:
     b = ProblemBuilder()
     b.set_matrix("car", [[0, 10], [10, 0]])
     b.add_vehicle(
-        id=1, where="v", start=0, end=0,
-        breaks=[{"id": 1, "service": 60, "time_windows": [[0, 1000]]}],
+        id=1, where="v", start=0, end=0, capacity=[5],
+        breaks=[{"id": 1, "service": 60, "time_windows": [[0, 1000]], "max_load": [3]}],
     )  # fmt: skip
-    b.add_job(id=1, location=1, where="j")
+    b.add_job(id=1, location=1, where="j", delivery=[1])
     s = solve(b.build(), 0.5)
-    assert s.stats.path == "ortools" and "breaks" in s.stats.fallback
+    assert s.stats.path == "ortools" and "max_load" in s.stats.fallback
     assert s.is_feasible()
+
+
+def test_breaks_run_on_the_fast_search() -> None:
+    b = ProblemBuilder()
+    b.set_matrix("car", [[0, 10, 20], [10, 0, 15], [20, 15, 0]])
+    b.add_vehicle(
+        id=1, where="v", start=0, end=0, time_window=[0, 2000],
+        breaks=[{"id": 1, "service": 300, "time_windows": [[100, 200]]}],
+    )  # fmt: skip
+    b.add_job(id=1, location=1, where="a", service=120)
+    b.add_job(id=2, location=2, where="b", service=120)
+    s = solve(b.build(), 5.0)
+    assert s.stats.path in ("sisr", "sisr+ortools") and not s.stats.fallback
+    assert s.is_feasible() and not s.unassigned
+    assert [st.kind for r in s.routes for st in r.steps].count("break") == 1
 
 
 def test_setup_never_pushes_a_start_past_its_window_on_ortools() -> None:
@@ -264,12 +279,9 @@ def test_setup_never_pushes_a_start_past_its_window_on_ortools() -> None:
     inside the window and its setup end after it (the checker would report a delay)."""
     b = ProblemBuilder()
     b.set_matrix("car", [[0, 100, 100], [100, 0, 50], [100, 50, 0]])
-    b.add_vehicle(
-        id=1, where="v", start=0, end=0,
-        breaks=[{"id": 1, "service": 1, "time_windows": [[0, 5000]]}],
-    )  # fmt: skip
+    b.add_vehicle(id=1, where="v", start=0, end=0)
     b.add_job(id=1, location=1, where="a", setup=300, time_windows=[[0, 120]])
     b.add_job(id=2, location=2, where="b", setup=300, time_windows=[[0, 450]])
-    s = solve(b.build(), 0.5)
+    s = solve(b.build(), 0.5, config=SearchConfig(sisr_share=0))
     assert s.stats.path == "ortools"
     assert s.is_feasible(), s.report.notes
