@@ -362,27 +362,35 @@ def _tail_ok(
     """Can route r go on with its old positions k.. when it leaves location loc at time dep
     (a task inserted before old position k)? Breaks right after it are now taken at loc;
     the first task after them compares with its latest start, or, when its setup changes
-    with its predecessor's location, is scheduled and the one after compared."""
+    with its predecessor's location, is scheduled and the one after compared. A single
+    exit (see the module's note on numba's reference counts); callers test the common
+    case inline first."""
     ln = r_len[r]
     pos = k
+    ok = True
     while pos <= ln and T[r_nodes[r, pos - 1], T_KIND] == KIND_BREAK:
         node = r_nodes[r, pos - 1]
         b = _begin(dep, tw_s, tw_e, T[node, T_TW0], T[node, T_TW1])
         if b >= INF:
-            return False
+            ok = False
+            break
         dep = b + T[node, T_SERV]
         pos += 1
-    lc = r_loc[r, pos]
-    arr = dep + dur[ty, loc, lc]
-    if pos > ln or (loc != lc) == (r_loc[r, pos - 1] != lc):
-        return arr <= r_lat[r, pos]
-    node = r_nodes[r, pos - 1]
-    b = _begin(arr, tw_s, tw_e, T[node, T_TW0], T[node, T_TW1])
-    if b >= INF:
-        return False
-    d = b + T[node, T_SERV] + (T[node, T_SETUP] if loc != lc else 0)
-    to_next = 0 if pos < ln and T[r_nodes[r, pos], T_KIND] == KIND_BREAK else 1
-    return d + to_next * dur[ty, lc, r_loc[r, pos + 1]] <= r_lat[r, pos + 1]
+    if ok:
+        lc = r_loc[r, pos]
+        arr = dep + dur[ty, loc, lc]
+        if pos > ln or (loc != lc) == (r_loc[r, pos - 1] != lc):
+            ok = arr <= r_lat[r, pos]
+        else:
+            node = r_nodes[r, pos - 1]
+            b = _begin(arr, tw_s, tw_e, T[node, T_TW0], T[node, T_TW1])
+            if b >= INF:
+                ok = False
+            else:
+                d = b + T[node, T_SERV] + (T[node, T_SETUP] if loc != lc else 0)
+                to_next = 0 if pos < ln and T[r_nodes[r, pos], T_KIND] == KIND_BREAK else 1
+                ok = d + to_next * dur[ty, lc, r_loc[r, pos + 1]] <= r_lat[r, pos + 1]
+    return ok
 
 
 # ---- insertion -------------------------------------------------------------------------------
@@ -439,11 +447,27 @@ def _best_job(
             b = _begin(dprev + dur[ty, pl, jl], tw_s, tw_e, a0, a1)
             if b >= INF:
                 continue
-            if not _tail_ok(
-                T, tw_s, tw_e, dur, r_len, r_nodes, r_loc, r_lat, ty, r,
-                b + jv + (js if pl != jl else 0), jl, k,
-            ):  # fmt: skip
-                continue
+            dj = b + jv + (js if pl != jl else 0)
+            if k <= ln and T[r_nodes[r, k - 1], T_KIND] == KIND_BREAK:
+                if not _tail_ok(
+                    T, tw_s, tw_e, dur, r_len, r_nodes, r_loc, r_lat, ty, r, dj, jl, k
+                ):  # fmt: skip
+                    continue
+            else:  # inline, the hot case: the next node is a task or the end
+                arr = dj + dur[ty, jl, nl]
+                if k <= ln and (pl != nl) != (jl != nl):
+                    nn = r_nodes[r, k - 1]  # the successor's setup changes
+                    bn = _begin(arr, tw_s, tw_e, T[nn, T_TW0], T[nn, T_TW1])
+                    if bn >= INF:
+                        continue
+                    dn = bn + T[nn, T_SERV] + (T[nn, T_SETUP] if jl != nl else 0)
+                    tn = dur[ty, nl, r_loc[r, k + 1]]
+                    if k < ln and T[r_nodes[r, k], T_KIND] == KIND_BREAK:
+                        tn = 0  # a break next: taken there, no travel to it
+                    if dn + tn > r_lat[r, k + 1]:
+                        continue
+                elif arr > r_lat[r, k]:
+                    continue
             ok = True
             for d in range(n_dims):
                 cap = v_cap[r, d]
@@ -564,10 +588,26 @@ def _best_pair(
                 if b2 >= INF:
                     continue
                 d2 = b2 + T[q, T_SERV] + (T[q, T_SETUP] if cur_loc != dL else 0)
-                if not _tail_ok(
-                    T, tw_s, tw_e, dur, r_len, r_nodes, r_loc, r_lat, ty, r, d2, dL, j
-                ):  # fmt: skip
-                    continue
+                if j <= ln and T[r_nodes[r, j - 1], T_KIND] == KIND_BREAK:
+                    if not _tail_ok(
+                        T, tw_s, tw_e, dur, r_len, r_nodes, r_loc, r_lat, ty, r, d2, dL, j
+                    ):  # fmt: skip
+                        continue
+                else:  # inline, the hot case (no break next), as in _best_job
+                    arr = d2 + dur[ty, dL, sl]
+                    if j <= ln and (r_loc[r, j - 1] != sl) != (dL != sl):
+                        nn = r_nodes[r, j - 1]  # the successor's setup changes
+                        bn = _begin(arr, tw_s, tw_e, T[nn, T_TW0], T[nn, T_TW1])
+                        if bn >= INF:
+                            continue
+                        dn = bn + T[nn, T_SERV] + (T[nn, T_SETUP] if dL != sl else 0)
+                        tn = dur[ty, sl, r_loc[r, j + 1]]
+                        if j < ln and T[r_nodes[r, j], T_KIND] == KIND_BREAK:
+                            tn = 0  # a break next: taken there, no travel to it
+                        if dn + tn > r_lat[r, j + 1]:
+                            continue
+                    elif arr > r_lat[r, j]:
+                        continue
                 if blink > 0.0 and _rand(rng) < blink:
                     continue
                 best = delta
