@@ -145,6 +145,13 @@ def print_rows(rows: list[dict[str, Any]], title: str) -> None:
         f"{sum(r['vroom_s'] for r in rows):.1f} s): ratio {ours / max(theirs, 1):.4f}; "
         f"stages where ours leaves more unassigned: {worse}"
     )
+    same = [r for r in rows if r["ours_unassigned"] == r["vroom_unassigned"]]
+    if same and len(same) < len(rows):
+        o, v = sum(r["ours"] for r in same), sum(r["vroom"] for r in same)
+        print(
+            f"   like for like ({len(same)} stages where both leave as many unassigned): "
+            f"ratio {o / max(v, 1):.4f}; on the other {len(rows) - len(same)}, ours serves more"
+        )
 
 
 def main() -> None:
