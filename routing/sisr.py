@@ -17,6 +17,11 @@ planned step times (:func:`unsupported` says which). Every iteration
    pair on one route), each position being skipped ("blink") with probability 0.01. Empty
    vehicles are candidates too (paying their fixed cost), one per class of identical
    vehicles. A task with no feasible position stays unassigned, at a penalty;
+   With a mixed fleet, one iteration in ten (``SWAP_RATE``) instead moves a whole route
+   to an unused vehicle of another class (type, capacity, skills, costs), when it is
+   feasible there: string removals (at most ``l_s_max`` tasks of a route) cannot make that
+   move for a long route, and on the plan's county stages it was often the one between
+   our answer and a cheaper one (benchmarks/plan_stages.py problems: -0.8 % summed);
 3. **accepts** by simulated annealing: the new solution replaces the current one if its
    objective is below ``current - T ln U``; the best one is kept. ``T`` cools
    exponentially from ``T0`` to ``Tf`` over the time budget (over the iteration bound of
@@ -92,6 +97,7 @@ BLINK_RATE = 0.01  # probability of skipping an insertion position
 T0_PER_ARC = 0.5  # initial temperature / mean arc cost
 TF_PER_ARC = 0.005  # final temperature / mean arc cost
 N_NEIGHBOURS = 100  # nearest tasks kept per task for the ruin
+SWAP_RATE = 0.1  # share of iterations that move a whole route to another vehicle class
 CLOCK_EVERY = 0.001  # seconds between clock reads, roughly (the stride adapts)
 
 # ---- flat layout ----------------------------------------------------------------------------
@@ -836,6 +842,71 @@ def _recreate(
 
 
 @njit(cache=True)
+def _swap_vehicle(
+    P: Any, S: Any, rng: Any, stamp: Any, r_stamp: Any, touched: Any, n_touched: Any
+) -> Any:
+    """Move a whole route to an unused vehicle of another class (type, capacity, skills,
+    costs ...), if it is feasible there: a move no string removal makes when the route is
+    long (SISR removes at most ``l_s_max`` tasks of a route). Vehicles with breaks take no
+    part. Returns n_touched."""
+    T, tw_s, tw_e, t_init, t_delta, allowed, V, v_cap, dur, cst, _adj, _keys, dst = P
+    (r_len, r_nodes, r_loc, r_dep, r_lat, r_nxt, r_load, r_fmax, r_bmax, r_cost, r_trav, r_dist,
+     t_route, t_pos) = S  # fmt: skip
+    m = r_len.shape[0]
+    r = -1
+    off = _randint(rng, m)
+    for x in range(m):  # a random used route (vehicles without breaks)
+        c = (off + x) % m
+        if r_len[c] > 0 and V[c, V_NBRK] == 0:
+            r = c
+            break
+    e = -1
+    if r >= 0:
+        off = _randint(rng, m)
+        for x in range(m):  # a random unused vehicle of another class that may serve it all
+            c = (off + x) % m
+            if r_len[c] > 0 or V[c, V_NBRK] > 0 or V[c, V_CLASS] == V[r, V_CLASS]:
+                continue
+            able = r_len[r] <= r_nodes.shape[1]
+            for y in range(r_len[r]):
+                if not allowed[r_nodes[r, y], c]:
+                    able = False
+                    break
+            if able:
+                e = c
+                break
+    if e >= 0:
+        ln = r_len[r]
+        for y in range(ln):
+            r_nodes[e, y] = r_nodes[r, y]
+        r_len[e] = ln
+        r_len[r] = 0
+        for v in (r, e):
+            _update_route(
+                T, tw_s, tw_e, t_init, t_delta, V, dur, cst, dst, r_len, r_nodes, r_loc, r_dep,
+                r_lat, r_nxt, r_load, r_fmax, r_bmax, r_cost, r_trav, r_dist, t_route, t_pos, v,
+            )  # fmt: skip
+        if _route_ok(
+            T, tw_s, tw_e, t_init, allowed, V, v_cap, dur, r_len, r_nodes, r_loc, r_load,
+            r_trav, r_dist, t_route, t_pos, e,
+        ):  # fmt: skip
+            n_touched = _touch(r, stamp, r_stamp, touched, n_touched)
+            n_touched = _touch(e, stamp, r_stamp, touched, n_touched)
+        else:  # infeasible there: back as it was
+            for y in range(ln):
+                r_nodes[r, y] = r_nodes[e, y]
+            r_len[r] = ln
+            r_len[e] = 0
+            for v in (e, r):
+                _update_route(
+                    T, tw_s, tw_e, t_init, t_delta, V, dur, cst, dst, r_len, r_nodes, r_loc,
+                    r_dep, r_lat, r_nxt, r_load, r_fmax, r_bmax, r_cost, r_trav, r_dist,
+                    t_route, t_pos, v,
+                )  # fmt: skip
+    return n_touched
+
+
+@njit(cache=True)
 def _objective(T: Any, r_cost: Any, t_route: Any) -> Any:
     """Route costs (fixed included) plus the penalties of the unassigned tasks."""
     total = 0
@@ -960,8 +1031,13 @@ def _search(
                 frac = (now - t_start) / span
         temp = t0 * (tf / t0) ** frac
         stamp += 1
-        n_t = _ruin(P, S, prm, rng, stamp, r_stamp, touched, zero, rm_flag)
-        n_t = _recreate(P, S, prm, rng, stamp, r_stamp, touched, n_t, cls_stamp, units, keyvals)
+        if prm[7] > 0.0 and _rand(rng) < prm[7]:
+            n_t = _swap_vehicle(P, S, rng, stamp, r_stamp, touched, zero)
+        else:
+            n_t = _ruin(P, S, prm, rng, stamp, r_stamp, touched, zero, rm_flag)
+            n_t = _recreate(
+                P, S, prm, rng, stamp, r_stamp, touched, n_t, cls_stamp, units, keyvals
+            )  # fmt: skip
         obj = _objective(T, r_cost, t_route)
         if obj < cur_obj - temp * math.log(1.0 - _rand(rng)):
             for x in range(n_t):
@@ -1294,6 +1370,7 @@ def improve(
             BLINK_RATE,
             T0_PER_ARC * arc,
             TF_PER_ARC * arc,
+            SWAP_RATE if len(np.unique(V[:, V_CLASS])) > 1 else 0.0,  # one class: none
         ],
         dtype=np.float64,
     )
