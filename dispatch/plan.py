@@ -99,8 +99,9 @@ class PlanOptions:
     # A shared stage's lots weigh this many times a separate plan's in the time budget: the
     # shared plan is what runs on the road; the separate plans only price the comparison,
     # and their small stages converge early, so they seldom use all of their limit.
-    # Measured with benchmarks/plan_stages.py (2026-12-02): 1 -> 3 -> 5 lowered the shared
-    # stages' cost against VROOM's, the warm plan staying within 25 s.
+    # More time lowers a shared stage's cost (the bundled day's 7 county and trunk-down
+    # stages at 1, 3, 8 s each: 0.975, 0.973, 0.966 x VROOM's, 2026-12-02); at 5 the warm
+    # plan of the bundled day takes about 21 s of its 25 s budget.
     shared_weight: float = 5.0
 
 

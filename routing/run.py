@@ -11,7 +11,7 @@ import itertools
 import time
 from typing import TYPE_CHECKING, Any
 
-from routing.check import RouteReport, check_solution
+from routing.check import RouteReport
 from routing.model import TASK_KINDS, Problem
 from routing.solution import RoutePlan, Solution, Unassigned
 from routing.vroom_io import parse_problem, solution_document
@@ -38,7 +38,7 @@ def plan_solution(problem: Problem) -> Solution:
         for t in problem.tasks
         if t.index not in routed
     )
-    return Solution(routes=tuple(routes), unassigned=left)
+    return Solution(routes=tuple(routes), unassigned=left, problem=problem)
 
 
 def answer(
@@ -65,7 +65,7 @@ def answer(
         initial = planned_routes(problem) or None
         solution = solve(problem, time_limit, seed, initial=initial)
     t2 = time.perf_counter()
-    report = check_solution(problem, solution.routes, [u.task for u in solution.unassigned])
+    report = solution.report  # the independent checker's recomputation
     geometries = None
     if geometry and network is not None and all(c is not None for c in problem.locations):
         geometries = [_route_geometry(problem, network, r) for r in report.routes]

@@ -671,22 +671,8 @@ def _ruin(
 ) -> Any:
     """Remove strings around a random seed task (SISR's ruin); returns n_touched."""
     T, tw_s, tw_e, t_init, t_delta, _allowed, V, _v_cap, dur, cst, adj, _keys, dst = P
-    (
-        r_len,
-        r_nodes,
-        r_loc,
-        r_dep,
-        r_lat,
-        r_nxt,
-        r_load,
-        r_fmax,
-        r_bmax,
-        r_cost,
-        r_trav,
-        r_dist,
-        t_route,
-        t_pos,
-    ) = S
+    (r_len, r_nodes, r_loc, r_dep, r_lat, r_nxt, r_load, r_fmax, r_bmax, r_cost, r_trav, r_dist,
+     t_route, t_pos) = S  # fmt: skip
     avg_removed, max_string, split_rate, split_depth = prm[0], prm[1], prm[2], prm[3]
     n = adj.shape[0]  # the tasks (nodes n.. are breaks, which stay on their route)
     n_routed = 0
@@ -771,22 +757,8 @@ def _recreate(
 ) -> Any:
     """Greedy insertion with blinks of every unrouted job / shipment; returns n_touched."""
     T, tw_s, tw_e, t_init, t_delta, allowed, V, v_cap, dur, cst, _adj, keys, dst = P
-    (
-        r_len,
-        r_nodes,
-        r_loc,
-        r_dep,
-        r_lat,
-        r_nxt,
-        r_load,
-        r_fmax,
-        r_bmax,
-        r_cost,
-        r_trav,
-        r_dist,
-        t_route,
-        t_pos,
-    ) = S
+    (r_len, r_nodes, r_loc, r_dep, r_lat, r_nxt, r_load, r_fmax, r_bmax, r_cost, r_trav, r_dist,
+     t_route, t_pos) = S  # fmt: skip
     blink = prm[4]
     nu = 0
     for t in range(T.shape[0]):
@@ -943,22 +915,8 @@ def _search(
     max_stall iterations without a new best (< 0: no such limit). The best routes go to
     best_*. Returns (iterations, best objective, why it stopped: STOP_*)."""
     T, tw_s, tw_e, t_init, t_delta, allowed, V, v_cap, dur, cst, _adj, _keys, dst = P
-    (
-        r_len,
-        r_nodes,
-        r_loc,
-        r_dep,
-        r_lat,
-        r_nxt,
-        r_load,
-        r_fmax,
-        r_bmax,
-        r_cost,
-        r_trav,
-        r_dist,
-        t_route,
-        t_pos,
-    ) = S
+    (r_len, r_nodes, r_loc, r_dep, r_lat, r_nxt, r_load, r_fmax, r_bmax, r_cost, r_trav, r_dist,
+     t_route, t_pos) = S  # fmt: skip
     n = T.shape[0]
     m = r_len.shape[0]
     t0, tf = prm[5], prm[6]

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
-from routing.check import check_solution, evaluate_route
+from routing.check import CheckReport, check_solution
 from routing.model import MAX_TIME, Problem, Step, Vehicle
 from routing.reasons import explain, screen
 from routing.solution import RoutePlan, Solution, SolveStats, Unassigned
@@ -421,15 +421,8 @@ def solve(
     started = time.perf_counter()
     impossible = screen(problem)
     servable = [t.index for t in problem.tasks if t.index not in impossible]
-    fallback = ""
+    path, fallback = _path(problem, servable, config)
     found = None
-    if not servable:
-        path = "none"
-    elif config.sisr_share <= 0:
-        path, fallback = "ortools", "SISR switched off (SearchConfig.sisr_share = 0)"
-    else:
-        fallback = sisr.unsupported(problem)
-        path = "ortools" if fallback else "sisr"
     if path == "sisr":
         units = sum(1 for t in servable if problem.tasks[t].kind != "delivery")
         budget = MaxRuntime(max(0.0, time_limit * config.sisr_share))
@@ -449,17 +442,12 @@ def solve(
             routes, objective = result.routes or (), result.objective
         elif result.routes is None:
             polish = f"skipped: {result.why}"
-        elif (
-            _rank(problem, result.routes) < _rank(problem, routes)
-            and check_solution(
-                problem, result.routes, [t for t in servable if t not in _routed(result.routes)]
-            ).feasible
-        ):  # the polish is kept only when the checker confirms it
+        elif _better(problem, result.routes, routes):
             routes, path, polish = result.routes, "sisr+ortools", "improved"
             objective = result.objective
         else:
             polish = "no gain"
-    routed = {s.ref for r in routes for s in r.steps if s.kind != "break"}
+    routed = _routed(routes)
     used = {r.vehicle for r in routes}
     unassigned: list[Unassigned] = list(impossible.values())
     unassigned += [explain(problem, t, used) for t in servable if t not in routed]
@@ -484,18 +472,40 @@ def solve(
     )
 
 
+def _path(problem: Problem, servable: Sequence[int], config: SearchConfig) -> tuple[str, str]:
+    """Which search runs (a :data:`routing.solution.PATHS` entry) and, when it is OR-Tools
+    alone, why."""
+    if not servable:
+        return "none", ""
+    if config.sisr_share <= 0:
+        return "ortools", "SISR switched off (SearchConfig.sisr_share = 0)"
+    from routing import sisr
+
+    fallback = sisr.unsupported(problem)
+    return ("ortools" if fallback else "sisr"), fallback
+
+
 def _routed(routes: Sequence[RoutePlan]) -> set[int]:
     return {s.ref for r in routes for s in r.steps if s.kind != "break"}
 
 
-def _rank(problem: Problem, routes: Sequence[RoutePlan]) -> tuple[int, int]:
-    """Routes ordered as both searches' objective orders them, on the checker's figures:
-    unassigned tasks weighted by priority first (``1 + priority * (n + 1)`` each), then
-    the routes' cost."""
-    routed = _routed(routes)
-    n = len(problem.tasks)
-    left = sum(1 + t.priority * (n + 1) for t in problem.tasks if t.index not in routed)
-    return left, sum(evaluate_route(problem, r).cost for r in routes)
+def _better(
+    problem: Problem, candidate: Sequence[RoutePlan], incumbent: Sequence[RoutePlan]
+) -> bool:
+    """True when the checker finds ``candidate`` feasible and ahead of ``incumbent`` in the
+    order both searches' objective follows: unassigned tasks weighted by priority
+    (``1 + priority * (n + 1)`` each) first, then the routes' cost."""
+
+    def report(routes: Sequence[RoutePlan]) -> CheckReport:
+        left = [t.index for t in problem.tasks if t.index not in _routed(routes)]
+        return check_solution(problem, routes, left)
+
+    def rank(r: CheckReport) -> tuple[int, int]:
+        n = len(problem.tasks)
+        return sum(1 + problem.tasks[t].priority * (n + 1) for t in r.unassigned), r.cost
+
+    new = report(candidate)
+    return new.feasible and rank(new) < rank(report(incumbent))
 
 
 @dataclass(frozen=True)

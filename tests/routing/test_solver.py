@@ -274,14 +274,17 @@ def test_breaks_run_on_the_fast_search() -> None:
     assert [st.kind for r in s.routes for st in r.steps].count("break") == 1
 
 
-def test_setup_never_pushes_a_start_past_its_window_on_ortools() -> None:
-    """A window bounds when setup starts: with OR-Tools alone the service may not begin
-    inside the window and its setup end after it (the checker would report a delay)."""
+def test_setup_never_starts_before_its_window_on_ortools() -> None:
+    """A window bounds when setup starts. Job a opens at 500 and takes 300 s of setup, so
+    b (due by 600, 50 s on) cannot follow it; an OR-Tools model that bounds the end of
+    setup instead lets a's setup start at 200 and serves both, which the checker rejects.
+    OR-Tools alone must serve one of them and break no window."""
     b = ProblemBuilder()
     b.set_matrix("car", [[0, 100, 100], [100, 0, 50], [100, 50, 0]])
     b.add_vehicle(id=1, where="v", start=0, end=0)
-    b.add_job(id=1, location=1, where="a", setup=300, time_windows=[[0, 120]])
-    b.add_job(id=2, location=2, where="b", setup=300, time_windows=[[0, 450]])
+    b.add_job(id=1, location=1, where="a", setup=300, time_windows=[[500, 800]])
+    b.add_job(id=2, location=2, where="b", time_windows=[[540, 600]])
     s = solve(b.build(), 0.5, config=SearchConfig(sisr_share=0))
     assert s.stats.path == "ortools"
     assert s.is_feasible(), s.report.notes
+    assert len(s.unassigned) == 1
