@@ -20,7 +20,7 @@ from dispatch.cli import main as dispatch_main
 
 
 def _settings() -> Any:
-    from api.settings import SettingsError, get_settings
+    from api.core.config import SettingsError, get_settings
 
     try:
         return get_settings()
@@ -31,7 +31,7 @@ def _settings() -> Any:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from api.app import create_app
+    from api.main import create_app
 
     settings = _settings()
     app = create_app(settings, run_migrations=not args.no_migrate)
@@ -49,8 +49,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from redis import Redis
     from rq import Queue, Worker
 
-    from api.db import migrate
-    from api.jobs import reap_stale
+    from api.core.db import migrate
+    from api.worker.jobs import reap_stale
 
     settings = _settings()
     if not settings.redis_url:
@@ -65,7 +65,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from api.db import migrate
+    from api.core.db import migrate
 
     settings = _settings()
     migrate(settings.database_url)
@@ -76,9 +76,9 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 def cmd_users_create(args: argparse.Namespace) -> int:
     from sqlmodel import Session, select
 
-    from api.accounts import create_organisation, create_user
-    from api.db import engine_for, migrate
+    from api.core.db import engine_for, migrate
     from api.models import Organisation
+    from api.services.users import create_organisation, create_user
 
     settings = _settings()
     password = args.password or os.environ.get("CODIST_PASSWORD")

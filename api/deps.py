@@ -11,10 +11,10 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from api.db import engine_for
+from api.core.config import Settings
+from api.core.db import engine_for
+from api.core.security import TokenError, read_token
 from api.models import User
-from api.security import TokenError, read_token
-from api.settings import Settings
 
 # database ids in paths: positive 32-bit integers (a larger number can name nothing)
 Id = Annotated[int, Path(ge=1, le=2**31 - 1, description="numeric id")]

@@ -302,7 +302,7 @@ class FreightBooking(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     cargo_id: int = Field(foreign_key="cargo_postings.id", unique=True)
     capacity_id: int = Field(foreign_key="capacity_postings.id", index=True)
-    pickup_seq: int  # inserted after stop pickup_seq - 1 ... (see dispatch.matching)
+    pickup_seq: int  # inserted after stop pickup_seq - 1 ... (see dispatch.freight)
     delivery_seq: int
     first_leg: int
     last_leg: int  # inclusive

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 
-from dispatch.matching import (
+from dispatch.freight import (
     DEFAULT_PREFILTER_KM,
     Cargo,
     HaversineTravel,

@@ -372,10 +372,10 @@ def _date(text: str) -> date:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     """Plan one day of shared delivery; write the summary and the route sheets."""
-    from dispatch.day import load_day, served_counties
-    from dispatch.plan import PlanOptions, Progress, plan_day
-    from dispatch.report import route_sheets, summary, unassigned_rows, write_json
-    from dispatch.sheets import write_route_sheets
+    from dispatch.io.day import load_day, served_counties
+    from dispatch.plan.day import PlanOptions, Progress, plan_day
+    from dispatch.report.sheets import write_route_sheets
+    from dispatch.report.summary import route_sheets, summary, unassigned_rows, write_json
 
     if args.time_limit <= 0:
         raise CliError("--time-limit must be > 0 seconds")

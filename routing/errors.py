@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class InputError(ValueError):
     """The caller's input is wrong; `field` names what, the message says why."""
@@ -10,6 +12,11 @@ class InputError(ValueError):
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt from (field, reason), not from the formatted message, so the error
+        # survives pickling between a planning worker process and its parent.
+        return (type(self), (self.field, self.reason))
 
 
 class NotFoundError(InputError):

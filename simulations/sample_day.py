@@ -71,8 +71,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dispatch.model import TZ, Order, Party
-from dispatch.orders import COLUMNS
+from dispatch.domain import TZ, Order, Party
+from dispatch.io.orders import COLUMNS
 from routing.errors import InputError
 from routing.network.graph import Place
 
@@ -80,7 +80,7 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 FACTS_PATH = DATA / "demand" / "facts.csv"
 POPULATION_PATH = DATA / "demand" / "population.csv"
 
-ORDER_COLUMNS = COLUMNS  # the documented order format of dispatch.orders
+ORDER_COLUMNS = COLUMNS  # the documented order format of dispatch.io.orders
 
 WAREHOUSE = "WH-CX"
 CARRIERS = ("EMS", "ZTO", "YTO", "STO", "YUNDA", "JT", "SF", "JD")
@@ -671,7 +671,7 @@ def generate_day(
 
         places = load_places()
     if parties is None:
-        from dispatch.fleet import load_parties
+        from dispatch.io.fleet import load_parties
 
         parties = load_parties()
     geo = _geography(places, load_population() if population is None else population)

@@ -6,7 +6,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import api.models  # noqa: F401  (registers the tables on SQLModel.metadata)
-from api.db import engine_for
+from api.core.db import engine_for
 
 config = context.config
 target_metadata = SQLModel.metadata

@@ -1,1 +1,37 @@
-"""The API's resources, one module each, mounted under /api/v1."""
+"""HTTP routers, one per resource: the file name is the URL prefix and the service it calls.
+
+``ROUTERS`` is the one place they are collected; :func:`api.main.create_app` includes them.
+Routers import services, schemas and deps, never each other.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.routers import (
+    auth,
+    closures,
+    freight,
+    leasing,
+    ledger,
+    orders,
+    places,
+    plans,
+    sheets,
+    users,
+    vehicles,
+)
+
+ROUTERS: tuple[APIRouter, ...] = (
+    auth.router,
+    users.router,
+    places.router,
+    vehicles.router,
+    orders.router,
+    plans.router,
+    sheets.router,
+    closures.router,
+    freight.router,
+    ledger.router,
+    leasing.router,
+)

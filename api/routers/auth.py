@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends, HTTPException, status
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlmodel import select
 
+from api.core.security import issue_token, verify_password
 from api.deps import SessionDep, SettingsDep, UserDep
 from api.models import User
-from api.schemas import Token, UserOut
-from api.security import issue_token, verify_password
+from api.schemas.users import Token, UserOut
 
 router = APIRouter(tags=["auth"])
 

@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from api.deps import Id, PageDep, SessionDep, UserDep, page_body, paginate, require
 from api.models import Plan, RoadClosure, RouteSheet, User, aware, now
-from dispatch.model import TZ
+from dispatch.domain import TZ
 from routing.errors import InputError
 
 router = APIRouter(tags=["road closures"])

@@ -14,7 +14,7 @@ Who may do what:
   and admins; it is cancelled by the organisation that made it or an admin.
 
 Couriers get 403 everywhere. A listing or booking outside the caller's scope answers 404
-like a missing one. The domain rules live in :mod:`api.leasing`.
+like a missing one. The domain rules live in :mod:`api.services.leasing`.
 """
 
 from __future__ import annotations
@@ -27,8 +27,6 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy import false, or_
 from sqlmodel import Session, col, select
 
-from api import leasing
-from api.convert import local
 from api.deps import (
     Id,
     OptionalKey,
@@ -40,9 +38,11 @@ from api.deps import (
     replay,
     require,
 )
-from api.ledger import reverse_lease_booking
 from api.models import LeaseBooking, Listing, ListingDay, Organisation, User
 from api.routers.places import SafeRoute, Text, invalid, network, not_found
+from api.services import leasing
+from api.services.convert import local
+from api.services.ledger import reverse_lease_booking
 from routing.errors import InputError
 
 router = APIRouter(

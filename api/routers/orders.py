@@ -1,6 +1,6 @@
 """Orders: one at a time, in bulk (JSON), or as the CSV/XLSX file county dispatchers fill in.
 
-Every order is checked by :mod:`dispatch.orders` (the rules of ``codist plan --orders``),
+Every order is checked by :mod:`dispatch.io.orders` (the rules of ``codist plan --orders``),
 then against the caller's scope (a dispatcher creates orders of the own county only, a
 carrier of the own party only) and the orders already stored (an ``order_id`` is unique).
 By default a request with any bad order imports nothing; with ``skip_bad`` the good ones
@@ -25,7 +25,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import false
 from sqlmodel import Session, select
 
-from api.convert import local, order_county, order_row, utc
 from api.deps import PageDep, SessionDep, page_body, paginate, require
 from api.models import ORDER_STATES, User
 from api.models import Order as OrderRow
@@ -40,9 +39,17 @@ from api.routers.places import (
     served,
 )
 from api.routers.vehicles import carrier_party
-from dispatch.model import TZ
-from dispatch.model import Order as OrderSpec
-from dispatch.orders import COLUMNS, ImportResult, OrderFileError, RowError, parse_rows, read_orders
+from api.services.convert import local, order_county, order_row, utc
+from dispatch.domain import TZ
+from dispatch.domain import Order as OrderSpec
+from dispatch.io.orders import (
+    COLUMNS,
+    ImportResult,
+    OrderFileError,
+    RowError,
+    parse_rows,
+    read_orders,
+)
 from routing.errors import InputError
 
 router = APIRouter(tags=["orders"], route_class=SafeRoute)

@@ -22,10 +22,10 @@ from fastapi.routing import APIRoute
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlmodel import Session, select
 
-from api.convert import local
 from api.deps import PageDep, PageParams, SessionDep, invalid, page_body, require
 from api.models import PlaceCorrection, User, now
-from dispatch.model import Party
+from api.services.convert import local
+from dispatch.domain import Party
 from routing.errors import InputError
 from routing.network import Place, RoadNetwork, load_network
 from routing.network.snap import check_inside
@@ -50,14 +50,14 @@ def places_by_id() -> Mapping[str, Place]:
 
 @functools.cache
 def parties() -> Mapping[str, Party]:
-    from dispatch.fleet import load_parties
+    from dispatch.io.fleet import load_parties
 
     return load_parties()
 
 
 @functools.cache
 def served() -> frozenset[str]:
-    from dispatch.day import served_counties
+    from dispatch.io.day import served_counties
 
     return frozenset(served_counties())
 

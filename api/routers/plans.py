@@ -20,9 +20,9 @@ from api.deps import (
     paginate,
     require,
 )
-from api.jobs import enqueue_plan, reap_stale
 from api.models import Plan, RouteSheet, User, Vehicle, aware, now
-from dispatch.day import served_counties
+from api.worker.jobs import enqueue_plan, reap_stale
+from dispatch.io.day import served_counties
 
 router = APIRouter(tags=["plans"])
 PLANNERS = require("admin", "dispatcher")
@@ -243,7 +243,7 @@ def plan_sheets(plan_id: Id, session: SessionDep, user: UserDep) -> list[dict[st
     summary="publish a finished plan: route sheets go to their couriers",
 )
 def publish(plan_id: Id, body: PublishIn, session: SessionDep, user: UserDep) -> Any:
-    from api.stops import init_stops
+    from api.services.sheets import init_stops
 
     plan = _get(session, user, plan_id)
     if plan.status != "succeeded":

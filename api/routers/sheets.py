@@ -33,7 +33,7 @@ from sqlmodel import Session, col, select
 
 from api.deps import PageDep, SessionDep, SettingsDep, UserDep, page_body, paginate, require
 from api.models import Plan, RouteSheet, StopEvent, StopStatus, User, aware
-from api.stops import CLIENT_EVENT_ID_MAX, Conflict, apply_event, stop_states
+from api.services.sheets import CLIENT_EVENT_ID_MAX, Conflict, apply_event, stop_states
 from routing.errors import InputError
 
 router = APIRouter(tags=["route sheets"], dependencies=[require("admin", "dispatcher", "courier")])
@@ -337,7 +337,7 @@ def get_sheet(sheet_id: SheetId, session: SessionDep, user: UserDep) -> dict[str
     responses={404: NOT_FOUND},
 )
 def sheet_html(sheet_id: SheetId, session: SessionDep, user: UserDep) -> HTMLResponse:
-    from dispatch.sheets import render_html
+    from dispatch.report.sheets import render_html
 
     sheet = _sheet(session, user, sheet_id)
     content = _content(sheet)

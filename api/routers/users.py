@@ -7,10 +7,10 @@ from typing import Any
 from fastapi import APIRouter, status
 from sqlmodel import select
 
-from api.accounts import create_organisation, create_user
 from api.deps import PageDep, SessionDep, page_body, paginate, require
 from api.models import Organisation, User
-from api.schemas import OrganisationIn, OrganisationOut, UserIn, UserOut
+from api.schemas.users import OrganisationIn, OrganisationOut, UserIn, UserOut
+from api.services.users import create_organisation, create_user
 
 router = APIRouter(tags=["accounts"], dependencies=[require("admin")])
 

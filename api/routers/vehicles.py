@@ -3,7 +3,7 @@
 Admins manage every vehicle; a county dispatcher the vehicles at the county's hub
 (``HUB-<county>``); a carrier user may read its own party's vehicles. Deleting retires a
 vehicle (``active: false``); the planner uses active vehicles only. The rules are those of
-the fleet file (:mod:`dispatch.fleet`).
+the fleet file (:mod:`dispatch.io.fleet`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy import false
 from sqlmodel import Session, select
 
-from api.convert import depot_county, vehicle_row
 from api.deps import PageDep, SessionDep, page_body, paginate, require
 from api.models import Organisation, User, Vehicle
 from api.routers.places import (
@@ -28,7 +27,8 @@ from api.routers.places import (
     parties,
     served,
 )
-from dispatch.fleet import DEPOT_KINDS, OWNER_KINDS, PROFILES
+from api.services.convert import depot_county, vehicle_row
+from dispatch.io.fleet import DEPOT_KINDS, OWNER_KINDS, PROFILES
 
 router = APIRouter(tags=["vehicles"], route_class=SafeRoute)
 
@@ -383,7 +383,7 @@ def retire_vehicle(
     dependencies=[require("admin")],
 )
 def import_bundled(session: SessionDep) -> Any:
-    from dispatch.fleet import load_fleet
+    from dispatch.io.fleet import load_fleet
 
     depots = {p.id for p in network().places if p.kind in DEPOT_KINDS}
     specs = load_fleet(parties=parties(), place_ids=depots)

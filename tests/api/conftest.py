@@ -10,10 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from api.accounts import create_organisation, create_user
-from api.app import create_app
-from api.db import engine_for, migrate
-from api.settings import Settings, load_settings
+from api.core.config import Settings, load_settings
+from api.core.db import engine_for, migrate
+from api.main import create_app
+from api.services.users import create_organisation, create_user
 
 PASSWORD = "correct horse battery"
 

@@ -7,9 +7,9 @@ from datetime import timedelta
 import jwt
 from fastapi.testclient import TestClient
 
+from api.core.config import Settings
+from api.core.security import ALGORITHM
 from api.models import now
-from api.security import ALGORITHM
-from api.settings import Settings
 
 
 def test_sign_in_and_me(client: TestClient, login) -> None:
@@ -64,7 +64,7 @@ def test_only_admins_manage_accounts(client: TestClient, login) -> None:
 def test_placeholder_secret_refused_in_production(monkeypatch) -> None:
     import pytest
 
-    from api.settings import PLACEHOLDER_SECRET, SettingsError, load_settings
+    from api.core.config import PLACEHOLDER_SECRET, SettingsError, load_settings
 
     monkeypatch.setenv("CODIST_ENV", "production")
     monkeypatch.setenv("CODIST_SECRET_KEY", PLACEHOLDER_SECRET)

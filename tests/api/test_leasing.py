@@ -23,9 +23,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
-from api import leasing
-from api.accounts import create_organisation
 from api.models import LeaseBooking, ListingDay, Organisation
+from api.services import leasing
+from api.services.users import create_organisation
 
 Login = Callable[[str], dict[str, str]]
 URL = "/api/v1"
@@ -435,7 +435,7 @@ def pg() -> Iterator[Engine]:
         if os.environ.get("CODIST_REQUIRE_SERVICES") == "1":
             pytest.fail(f"PostgreSQL needed and not reachable: {problem}")
         pytest.skip(f"PostgreSQL not reachable: {problem}")
-    from api.db import engine_for, make_engine, migrate
+    from api.core.db import engine_for, make_engine, migrate
 
     schema = f"lease_{uuid.uuid4().hex[:12]}"
     url = f"{PG_URL}?options=-csearch_path%3D{schema}"

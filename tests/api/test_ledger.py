@@ -1,5 +1,5 @@
 """The settlement ledger: double-entry invariants under generated operation sequences
-(api.ledger directly, a fresh in-memory database per example), and the HTTP resources:
+(api.services.ledger directly, a fresh in-memory database per example), and the HTTP resources:
 idempotency keys, state changes, reversals, plan settlement, statements and scope."""
 
 from __future__ import annotations
@@ -21,14 +21,14 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel, col, create_engine, func, select
 
-from api import ledger
 from api.models import Account, EntryState, LedgerEntry, Organisation, Plan, RouteSheet
+from api.services import ledger
 from routing.errors import InputError
 
 API = "/api/v1"
 
 
-# ---- generated operation sequences over api.ledger -------------------------------------
+# ---- generated operation sequences over api.services.ledger -------------------------------------
 @pytest.fixture
 def fresh() -> Iterator[Callable[[], Session]]:
     """Sessions over a new in-memory database each call (one per hypothesis example)."""

@@ -7,7 +7,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from api.db import MIGRATIONS, migrate
+from api.core.db import MIGRATIONS, migrate
 
 
 def test_migrations_match_models_and_go_down_and_up(tmp_path: Path) -> None:

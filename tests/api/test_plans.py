@@ -9,11 +9,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from api.convert import order_row
 from api.models import Order, Plan
-from dispatch.day import sample_orders_path, served_counties
-from dispatch.fleet import load_parties
-from dispatch.orders import read_orders
+from api.services.convert import order_row
+from dispatch.io.day import sample_orders_path, served_counties
+from dispatch.io.fleet import load_parties
+from dispatch.io.orders import read_orders
 from routing.network import load_network
 
 COUNTY = "532327"  # 永仁县
@@ -153,10 +153,10 @@ def test_stale_running_job_is_requeued_then_failed(
 ) -> None:
     """A job whose worker died (no heartbeat) is queued again, and failed after the
     last attempt: never left running."""
-    import api.jobs
+    import api.worker.jobs
 
     started = []
-    monkeypatch.setattr(api.jobs, "enqueue_plan", lambda s, plan_id: started.append(plan_id))
+    monkeypatch.setattr(api.worker.jobs, "enqueue_plan", lambda s, plan_id: started.append(plan_id))
     from datetime import timedelta
 
     from api.models import now

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from api.models import Order as OrderRow
-from dispatch.fleet import fleet_path
+from dispatch.io.fleet import fleet_path
 
 API = "/api/v1"
 Login = Callable[[str], dict[str, str]]

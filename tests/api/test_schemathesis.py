@@ -13,7 +13,7 @@ import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 
-import api.jobs
+import api.worker.jobs
 
 EXAMPLES = 12
 
@@ -22,7 +22,7 @@ def test_no_operation_answers_5xx(
     client: TestClient, login: Callable[[str], dict[str, str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # planning jobs are tested elsewhere; here a POST /plans must only be accepted or refused
-    monkeypatch.setattr(api.jobs, "enqueue_plan", lambda _settings, _plan_id: None)
+    monkeypatch.setattr(api.worker.jobs, "enqueue_plan", lambda _settings, _plan_id: None)
     schema = schemathesis.openapi.from_asgi("/openapi.json", client.app)
     headers = login("admin")
     failures: list[str] = []

@@ -13,10 +13,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-import api.stops
+import api.services.sheets
+from api.core.config import Settings
 from api.models import Order, Plan, RouteSheet, StopEvent, StopStatus, now
-from api.settings import Settings
-from api.stops import Conflict, apply_event, init_stops
+from api.services.sheets import Conflict, apply_event, init_stops
 
 DAY = date(2026, 9, 15)
 DAYAO = "532326"
@@ -530,7 +530,7 @@ def test_a_concurrent_duplicate_is_caught_by_the_constraint(
     session: Session, settings: Settings, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Another request stored the same client_event_id between our look-up and insert."""
-    from api.db import engine_for
+    from api.core.db import engine_for
 
     with Session(engine_for(settings.database_url)) as other:
         stored = StopEvent(
@@ -544,14 +544,14 @@ def test_a_concurrent_duplicate_is_caught_by_the_constraint(
         other.commit()
         stored_id = stored.id
 
-    real = api.stops._stored
+    real = api.services.sheets._stored
     calls = {"n": 0}
 
     def late(s: Session, sheet_id: int, cid: str) -> StopEvent | None:
         calls["n"] += 1  # not there before nor after the lock, there at the insert
         return None if calls["n"] <= 2 else real(s, sheet_id, cid)
 
-    monkeypatch.setattr(api.stops, "_stored", late)
+    monkeypatch.setattr(api.services.sheets, "_stored", late)
     sheet = session.get(RouteSheet, world.a)
     assert sheet is not None
     event, created = apply_event(

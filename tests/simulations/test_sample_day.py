@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from dispatch.fleet import load_parties
-from dispatch.model import DIRECTIONS, TEMPERATURES, Order
+from dispatch.domain import DIRECTIONS, TEMPERATURES, Order
+from dispatch.io.fleet import load_parties
 from routing.errors import InputError
 from routing.network.graph import Place
 from routing.network.places import load_places

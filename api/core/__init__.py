@@ -1,0 +1,2 @@
+"""Process-wide infrastructure: settings (every CODIST_* knob), database engines and
+migrations, passwords and tokens."""

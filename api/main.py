@@ -1,0 +1,74 @@
+"""The HTTP service: ``create_app()`` builds the FastAPI application (``codist serve``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from api.core.config import Settings, get_settings
+from api.core.db import engine_for, migrate
+from api.errors import install
+
+log = logging.getLogger("codist.api")
+API = "/api/v1"
+
+DESCRIPTION = """
+Public service platform for urban-rural co-distribution of Chuxiong prefecture
+(楚雄州城乡高效配送公共服务信息平台): orders, vehicles, daily planning jobs, courier route
+sheets with stop-by-stop reporting, and road closures.
+
+Sign in at `POST /api/v1/auth/token` (OAuth2 password flow) and send the token as
+`Authorization: Bearer <token>`. Errors are `{"detail": ...}`: a sentence, or for
+invalid input a list of `{"loc", "msg", "type"}` naming the field. Money is integer fen,
+times ISO 8601 with their zone (Asia/Shanghai), distances metres.
+"""
+
+
+def create_app(settings: Settings | None = None, *, run_migrations: bool = True) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if run_migrations:
+            migrate(settings.database_url)
+        settings.photo_dir.mkdir(parents=True, exist_ok=True)
+        from api.worker.jobs import reap_stale
+
+        reap_stale(settings)
+        yield
+
+    app = FastAPI(
+        title="Chuxiong co-distribution platform",
+        version="1.0.0",
+        description=DESCRIPTION,
+        openapi_url="/openapi.json",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install(app)
+
+    from api.routers import ROUTERS
+
+    for router in ROUTERS:
+        app.include_router(router, prefix=API)
+
+    @app.get("/healthz", tags=["service"], summary="liveness and dependencies")
+    def healthz() -> dict[str, Any]:
+        checks: dict[str, Any] = {}
+        with engine_for(settings.database_url).connect() as conn:
+            conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+        if settings.redis_url:
+            from redis import Redis
+
+            Redis.from_url(settings.redis_url, socket_timeout=2).ping()
+            checks["redis"] = "ok"
+        checks["jobs"] = "rq" if settings.redis_url else "in-process"
+        return {"status": "ok", **checks}
+
+    return app

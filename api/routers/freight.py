@@ -1,0 +1,368 @@
+"""Freight marketplace: firms post spare truck capacity, shippers post cargo, the platform
+matches them by the detour the cargo adds to the truck's planned route, and a booking
+reserves the room atomically."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, HTTPException, Query, Response, status
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlmodel import col, select
+
+from api.deps import (
+    Id,
+    OptionalKey,
+    PageDep,
+    SessionDep,
+    UserDep,
+    page_body,
+    paginate,
+    replay,
+    require,
+)
+from api.models import CapacityLeg, CapacityPosting, CargoPosting, FreightBooking, User, aware, now
+from api.services.freight import Conflict, book, create_capacity, legs_by_posting, legs_of, matches
+
+router = APIRouter(tags=["freight marketplace"])
+TRADERS = require("admin", "dispatcher", "carrier")
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=128,
+        description="a client-chosen key: a retry with the same key books once",
+    ),
+]
+Lon = Annotated[float, Field(ge=100.0, le=103.5)]
+Lat = Annotated[float, Field(ge=23.5, le=27.0)]
+
+
+class Stop(BaseModel):
+    place: str | None = Field(default=None, max_length=32, description="place id, if any")
+    lon: Lon
+    lat: Lat
+    time: datetime = Field(description="planned time at the stop (ISO 8601 with zone)")
+
+
+class CapacityIn(BaseModel):
+    vehicle_type: str = Field(min_length=1, max_length=40)
+    refrigerated: bool = False
+    livestock: bool = False
+    capacity_kg: int = Field(gt=0, le=60_000, description="room left on the truck, kg")
+    capacity_m3: float = Field(gt=0, le=200)
+    price_per_km_fen: int | None = Field(default=None, ge=0, le=100_000)
+    price_per_tkm_fen: int | None = Field(default=None, ge=0, le=100_000)
+    stops: list[Stop] = Field(min_length=2, max_length=12)
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "vehicle_type": "4.2 m box truck",
+                    "capacity_kg": 1500,
+                    "capacity_m3": 8,
+                    "price_per_km_fen": 250,
+                    "stops": [
+                        {"place": "WH-CX", "lon": 101.5655, "lat": 25.0368,
+                         "time": "2026-09-15T08:00:00+08:00"},
+                        {"place": "HUB-532326", "lon": 101.3238, "lat": 25.7293,
+                         "time": "2026-09-15T10:30:00+08:00"},
+                    ],
+                }
+            ]
+        }
+    )  # fmt: skip
+
+    @model_validator(mode="after")
+    def _check(self) -> CapacityIn:
+        if self.price_per_km_fen is None and self.price_per_tkm_fen is None:
+            raise ValueError("give price_per_km_fen or price_per_tkm_fen")
+        for s in self.stops:
+            if s.time.tzinfo is None:
+                raise ValueError("stop times need a time zone, e.g. +08:00")
+        return self
+
+
+class CargoIn(BaseModel):
+    origin: str | None = Field(default=None, max_length=32)
+    origin_lon: Lon
+    origin_lat: Lat
+    destination: str | None = Field(default=None, max_length=32)
+    destination_lon: Lon
+    destination_lat: Lat
+    weight_kg: float = Field(gt=0, le=60_000)
+    volume_m3: float = Field(ge=0, le=200)
+    temperature: Literal["ambient", "chilled", "frozen"] = "ambient"
+    live_animal: bool = False
+    pickup_start: datetime
+    pickup_end: datetime
+    deliver_by: datetime
+    offered_price_fen: int = Field(ge=0, le=100_000_000)
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "origin": "532326104", "origin_lon": 101.19, "origin_lat": 25.97,
+                    "destination": "WH-CX", "destination_lon": 101.5655,
+                    "destination_lat": 25.0368, "weight_kg": 400, "volume_m3": 1.2,
+                    "temperature": "ambient", "pickup_start": "2026-09-15T09:00:00+08:00",
+                    "pickup_end": "2026-09-15T14:00:00+08:00",
+                    "deliver_by": "2026-09-15T20:00:00+08:00", "offered_price_fen": 30000,
+                }
+            ]
+        }
+    )  # fmt: skip
+
+    @model_validator(mode="after")
+    def _check(self) -> CargoIn:
+        for name in ("pickup_start", "pickup_end", "deliver_by"):
+            if getattr(self, name).tzinfo is None:
+                raise ValueError(f"{name} needs a time zone, e.g. +08:00")
+        if self.pickup_end < self.pickup_start:
+            raise ValueError("pickup_end is before pickup_start")
+        if self.deliver_by <= self.pickup_start:
+            raise ValueError("deliver_by must be after pickup_start")
+        return self
+
+
+class BookIn(BaseModel):
+    capacity_id: int = Field(ge=1, le=2**31 - 1)
+
+
+def _org(user: User) -> int:
+    if user.org_id is None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="you belong to no organisation")
+    return user.org_id
+
+
+def _capacity_out(
+    session: SessionDep, p: CapacityPosting, legs: list[CapacityLeg] | None = None
+) -> dict[str, Any]:
+    legs = legs if legs is not None else legs_of(session, p.id or 0)
+    return {
+        **p.model_dump(exclude={"created_at"}),
+        "created_at": aware(p.created_at),
+        "legs": [
+            {
+                "seq": leg.seq,
+                "remaining_kg": leg.remaining_kg,
+                "remaining_m3": leg.remaining_l / 1000,
+            }
+            for leg in legs
+        ],
+    }
+
+
+def _cargo_out(c: CargoPosting) -> dict[str, Any]:
+    out = c.model_dump()
+    for name in ("pickup_start", "pickup_end", "deliver_by", "created_at"):
+        out[name] = aware(getattr(c, name))
+    return out
+
+
+def _own(user: User, org_id: int) -> bool:
+    return user.role == "admin" or user.org_id == org_id
+
+
+@router.post(
+    "/capacity", status_code=status.HTTP_201_CREATED, dependencies=[TRADERS],
+    summary="post a truck's spare capacity along its planned route",
+)  # fmt: skip
+def post_capacity(
+    body: CapacityIn,
+    session: SessionDep,
+    user: UserDep,
+    response: Response,
+    key: OptionalKey = None,
+) -> dict[str, Any]:
+    earlier = replay(session, CapacityPosting, key, _org(user))
+    if earlier is not None:
+        response.status_code = status.HTTP_200_OK
+        return _capacity_out(session, earlier)
+    fields = body.model_dump(exclude={"stops"})
+    fields["stops"] = [s.model_dump() for s in body.stops]
+    fields["idempotency_key"] = key
+    posting = create_capacity(session, org_id=_org(user), created_by=user.id, fields=fields)
+    return _capacity_out(session, posting)
+
+
+@router.get("/capacity", dependencies=[TRADERS], summary="open capacity postings")
+def list_capacity(
+    session: SessionDep, page: PageDep, status_: Annotated[str | None, Query(alias="status")] = None
+) -> dict[str, Any]:
+    query = select(CapacityPosting)
+    if status_:
+        query = query.where(CapacityPosting.status == status_)
+    items, total = paginate(session, query, CapacityPosting, page, ("id", "created_at"))
+    legs = legs_by_posting(session, [p.id or 0 for p in items])
+    return page_body([_capacity_out(session, p, legs[p.id or 0]) for p in items], total, page)
+
+
+@router.get("/capacity/{posting_id}", dependencies=[TRADERS], summary="a capacity posting")
+def get_capacity(posting_id: Id, session: SessionDep) -> dict[str, Any]:
+    p = session.get(CapacityPosting, posting_id)
+    if p is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no capacity posting {posting_id}")
+    return _capacity_out(session, p)
+
+
+@router.post(
+    "/capacity/{posting_id}/close", dependencies=[TRADERS],
+    summary="close a capacity posting (its firm only)",
+)  # fmt: skip
+def close_capacity(posting_id: Id, session: SessionDep, user: UserDep) -> dict[str, Any]:
+    p = session.get(CapacityPosting, posting_id)
+    if p is None or not _own(user, p.org_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no capacity posting {posting_id}")
+    p.status = "closed"
+    session.add(p)
+    session.commit()
+    session.refresh(p)
+    return _capacity_out(session, p)
+
+
+@router.post(
+    "/cargo", status_code=status.HTTP_201_CREATED, dependencies=[TRADERS],
+    summary="post a cargo looking for a truck",
+)  # fmt: skip
+def post_cargo(
+    body: CargoIn, session: SessionDep, user: UserDep, response: Response, key: OptionalKey = None
+) -> dict[str, Any]:
+    earlier = replay(session, CargoPosting, key, _org(user))
+    if earlier is not None:
+        response.status_code = status.HTTP_200_OK
+        return _cargo_out(earlier)
+    fields = body.model_dump()
+    for name in ("pickup_start", "pickup_end", "deliver_by"):  # stored in UTC (SQLite
+        fields[name] = fields[name].astimezone(UTC)  # keeps no zone)
+    fields["idempotency_key"] = key
+    cargo = CargoPosting(
+        org_id=_org(user), created_by=user.id, created_at=now(), status="open",
+        **fields,
+    )  # fmt: skip
+    session.add(cargo)
+    session.commit()
+    session.refresh(cargo)
+    return _cargo_out(cargo)
+
+
+@router.get("/cargo", dependencies=[TRADERS], summary="cargo postings")
+def list_cargo(
+    session: SessionDep, page: PageDep, status_: Annotated[str | None, Query(alias="status")] = None
+) -> dict[str, Any]:
+    query = select(CargoPosting)
+    if status_:
+        query = query.where(CargoPosting.status == status_)
+    items, total = paginate(session, query, CargoPosting, page, ("id", "created_at", "weight_kg"))
+    return page_body([_cargo_out(c) for c in items], total, page)
+
+
+@router.get(
+    "/cargo/{cargo_id}/matches", dependencies=[TRADERS],
+    summary="trucks ranked for a cargo: smallest detour first, then price",
+)  # fmt: skip
+def cargo_matches(
+    cargo_id: Id, session: SessionDep, limit: Annotated[int, Query(ge=1, le=50)] = 10
+) -> list[dict[str, Any]]:
+    cargo = session.get(CargoPosting, cargo_id)
+    if cargo is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no cargo {cargo_id}")
+    return [
+        {
+            "capacity_id": m.truck,
+            "detour_km": round(m.detour_m / 1000, 1),
+            "detour_min": round(m.detour_s / 60),
+            "suggested_price_fen": m.suggested_price_fen,
+            "pickup_position": m.pickup_pos,
+            "delivery_position": m.delivery_pos,
+            "legs": [m.first_leg, m.last_leg],
+        }
+        for m in matches(session, cargo, limit=limit)
+    ]
+
+
+@router.post(
+    "/cargo/{cargo_id}/book", dependencies=[TRADERS], status_code=status.HTTP_201_CREATED,
+    summary="book the cargo on a truck: reserves the room on every leg it rides, atomically",
+)  # fmt: skip
+def book_cargo(
+    cargo_id: Id,
+    body: BookIn,
+    session: SessionDep,
+    user: UserDep,
+    key: IdempotencyKey,
+    response: Response,
+) -> dict[str, Any]:
+    cargo = session.get(CargoPosting, cargo_id)
+    if cargo is None or not _own(user, cargo.org_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no cargo {cargo_id}")
+    try:
+        booking, created = book(
+            session, cargo_id=cargo_id, capacity_id=body.capacity_id,
+            idempotency_key=key, created_by=user.id,
+        )  # fmt: skip
+    except Conflict as e:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(e)) from None
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return _booking_out(booking)
+
+
+def _booking_out(b: FreightBooking) -> dict[str, Any]:
+    return {**b.model_dump(exclude={"created_at"}), "created_at": aware(b.created_at)}
+
+
+@router.get("/freight-bookings", dependencies=[TRADERS], summary="freight bookings")
+def list_bookings(session: SessionDep, user: UserDep, page: PageDep) -> dict[str, Any]:
+    query = select(FreightBooking)
+    if user.role != "admin":
+        mine = select(CargoPosting.id).where(CargoPosting.org_id == user.org_id)
+        query = query.where(col(FreightBooking.cargo_id).in_(mine))
+    items, total = paginate(session, query, FreightBooking, page, ("id", "created_at"))
+    return page_body([_booking_out(b) for b in items], total, page)
+
+
+class CapacityPatch(BaseModel):
+    price_per_km_fen: int | None = Field(default=None, ge=0, le=100_000)
+    price_per_tkm_fen: int | None = Field(default=None, ge=0, le=100_000)
+    vehicle_type: str | None = Field(default=None, min_length=1, max_length=40)
+
+
+@router.patch(
+    "/capacity/{posting_id}", dependencies=[TRADERS],
+    summary="change a capacity posting's prices or vehicle type (its firm only)",
+)  # fmt: skip
+def patch_capacity(
+    posting_id: Id, body: CapacityPatch, session: SessionDep, user: UserDep
+) -> dict[str, Any]:
+    p = session.get(CapacityPosting, posting_id)
+    if p is None or not _own(user, p.org_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no capacity posting {posting_id}")
+    for name, value in body.model_dump(exclude_unset=True).items():
+        if value is not None:
+            setattr(p, name, value)
+    session.add(p)
+    session.commit()
+    session.refresh(p)
+    return _capacity_out(session, p)
+
+
+@router.post(
+    "/cargo/{cargo_id}/cancel", dependencies=[TRADERS],
+    summary="withdraw an open cargo posting (its firm only)",
+)  # fmt: skip
+def cancel_cargo(cargo_id: Id, session: SessionDep, user: UserDep) -> dict[str, Any]:
+    cargo = session.get(CargoPosting, cargo_id)
+    if cargo is None or not _own(user, cargo.org_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no cargo {cargo_id}")
+    if cargo.status != "open":
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=f"cargo {cargo_id} is {cargo.status}")
+    cargo.status = "cancelled"
+    session.add(cargo)
+    session.commit()
+    session.refresh(cargo)
+    return _cargo_out(cargo)

@@ -1,0 +1,155 @@
+"""Conversions between the service's tables and the dispatch dataclasses.
+
+The API stores vehicles and orders as rows (:mod:`api.models`); the planner works on
+:class:`dispatch.model.VehicleSpec` and :class:`dispatch.model.Order`. Times are stored in
+UTC (SQLite keeps no zone, see :func:`api.models.aware`) and handed to the planner in
+Asia/Shanghai; shift times are ``HH:MM`` text in the table and :class:`datetime.time` in
+the dataclass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time
+
+from api.models import Order as OrderRow
+from api.models import Vehicle, aware, now
+from dispatch.domain import TZ, VehicleSpec
+from dispatch.domain import Order as OrderSpec
+from routing.network.graph import Place
+
+WAREHOUSE = "WH-CX"
+HUB_PREFIX = "HUB-"
+
+
+def depot_county(depot: str) -> str | None:
+    """The county a depot serves: ``HUB-532326`` -> ``532326``; the warehouse -> None."""
+    return depot[len(HUB_PREFIX) :] if depot.startswith(HUB_PREFIX) else None
+
+
+def clock_text(moment: time) -> str:
+    return f"{moment.hour:02d}:{moment.minute:02d}"
+
+
+def clock(text: str) -> time:
+    """``HH:MM`` -> time (the table only holds values checked on the way in)."""
+    hour, minute = text.split(":")
+    return time(int(hour), int(minute))
+
+
+def utc(moment: datetime | None) -> datetime | None:
+    """A tz-aware time in UTC for storage (naive times are taken as Asia/Shanghai)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=TZ)
+    return moment.astimezone(UTC)
+
+
+def local(moment: datetime | None) -> datetime | None:
+    """A stored time in Asia/Shanghai (+08:00)."""
+    stored = aware(moment)
+    return stored.astimezone(TZ) if stored is not None else None
+
+
+def vehicle_spec(row: Vehicle) -> VehicleSpec:
+    """The planner's view of a vehicle row."""
+    return VehicleSpec(
+        id=row.id,
+        owner=row.owner,
+        depot=row.depot,
+        kind=row.kind,
+        profile=row.profile,
+        capacity_kg=row.capacity_kg,
+        capacity_m3=row.capacity_m3,
+        refrigerated=row.refrigerated,
+        freezer=row.freezer,
+        livestock=row.livestock,
+        fixed_fen=row.fixed_fen,
+        per_km_fen=row.per_km_fen,
+        per_hour_fen=row.per_hour_fen,
+        shift_start=clock(row.shift_start),
+        shift_end=clock(row.shift_end),
+        max_shift_h=row.max_shift_h,
+        max_driving_h=row.max_driving_h,
+        name=row.name,
+    )
+
+
+def vehicle_row(spec: VehicleSpec) -> Vehicle:
+    """A new (active, unassigned) vehicle row; ``county_code`` follows from the depot."""
+    return Vehicle(
+        id=spec.id,
+        owner=spec.owner,
+        depot=spec.depot,
+        county_code=depot_county(spec.depot),
+        kind=spec.kind,
+        profile=spec.profile,
+        capacity_kg=spec.capacity_kg,
+        capacity_m3=spec.capacity_m3,
+        refrigerated=spec.refrigerated,
+        freezer=spec.freezer,
+        livestock=spec.livestock,
+        fixed_fen=spec.fixed_fen,
+        per_km_fen=spec.per_km_fen,
+        per_hour_fen=spec.per_hour_fen,
+        shift_start=clock_text(spec.shift_start),
+        shift_end=clock_text(spec.shift_end),
+        max_shift_h=spec.max_shift_h,
+        max_driving_h=spec.max_driving_h,
+        name=spec.name,
+    )
+
+
+def order_county(order: OrderSpec, places: Mapping[str, Place]) -> str:
+    """The county of an order: that of its township or village end (destination of a
+    ``down`` order, origin of an ``up`` order)."""
+    local_end = order.destination if order.direction == "down" else order.origin
+    return places[local_end].county_code
+
+
+def order_row(
+    order: OrderSpec, county_code: str, plan_date: date, created_by: int | None
+) -> OrderRow:
+    """A new open order row for a validated order."""
+    return OrderRow(
+        order_id=order.id,
+        party=order.party,
+        direction=order.direction,
+        origin=order.origin,
+        destination=order.destination,
+        county_code=county_code,
+        plan_date=plan_date,
+        weight_kg=order.weight_kg,
+        volume_m3=order.volume_m3,
+        pieces=order.pieces,
+        temperature=order.temperature,
+        ready_at=utc(order.ready),
+        due_at=utc(order.due),
+        live_animal=order.live_animal,
+        tracking=list(order.tracking),
+        goods=order.goods,
+        status="open",
+        created_by=created_by,
+        created_at=now(),
+    )
+
+
+def order_dataclass(row: OrderRow) -> OrderSpec:
+    """The planner's view of an order row (times in Asia/Shanghai)."""
+    return OrderSpec(
+        id=row.order_id,
+        party=row.party,
+        direction=row.direction,
+        origin=row.origin,
+        destination=row.destination,
+        weight_kg=row.weight_kg,
+        volume_m3=row.volume_m3,
+        pieces=row.pieces,
+        temperature=row.temperature,
+        ready=local(row.ready_at),
+        due=local(row.due_at),
+        live_animal=row.live_animal,
+        tracking=tuple(row.tracking or ()),
+        goods=row.goods,
+    )

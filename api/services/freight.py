@@ -1,0 +1,253 @@
+"""Freight matching on the platform (车货配载): capacity and cargo postings, bookings.
+
+A booking reserves room on the legs of the truck's route the cargo rides, in one
+transaction: the cargo is taken with a conditional UPDATE (only an open cargo can be
+booked) and each leg's room with ``remaining = remaining - amount``; the CHECK constraints
+``remaining >= 0`` make the database itself refuse an oversold leg, so concurrent bookings
+can never oversell (PostgreSQL serialises the row updates; the loser's constraint fails).
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from api.errors import Conflict
+from api.models import CapacityLeg, CapacityPosting, CargoPosting, FreightBooking, now
+from api.services.ledger import account_for_org, add_in_transaction
+from routing.errors import InputError
+
+
+def seconds(moment: datetime | None) -> int:
+    """Seconds since the epoch (the matching engine's clock)."""
+    if moment is None:
+        return 0
+    return int(moment.timestamp())
+
+
+def create_capacity(
+    session: Session, *, org_id: int, created_by: int | None, fields: dict[str, Any]
+) -> CapacityPosting:
+    stops = fields["stops"]
+    if len(stops) < 2:
+        raise InputError("stops", "a route needs at least two stops")
+    times = [s["time"] for s in stops]
+    if any(b < a for a, b in itertools.pairwise(times)):
+        raise InputError("stops", "stop times must not go backwards")
+    posting = CapacityPosting(
+        org_id=org_id, created_by=created_by, created_at=now(), status="open", **fields
+    )
+    posting.stops = [
+        {**s, "time": s["time"].isoformat() if isinstance(s["time"], datetime) else s["time"]}
+        for s in stops
+    ]
+    session.add(posting)
+    session.flush()
+    assert posting.id is not None
+    for seq in range(len(stops) - 1):
+        session.add(
+            CapacityLeg(
+                posting_id=posting.id,
+                seq=seq,
+                remaining_kg=int(posting.capacity_kg),
+                remaining_l=round(posting.capacity_m3 * 1000),
+            )
+        )
+    session.commit()
+    session.refresh(posting)
+    return posting
+
+
+def legs_by_posting(session: Session, posting_ids: Sequence[int]) -> dict[int, list[CapacityLeg]]:
+    """The legs of many postings, in one query, in route order."""
+    out: dict[int, list[CapacityLeg]] = {pid: [] for pid in posting_ids}
+    rows = session.exec(
+        select(CapacityLeg)
+        .where(col(CapacityLeg.posting_id).in_(list(posting_ids)))
+        .order_by(col(CapacityLeg.posting_id), col(CapacityLeg.seq))
+    ).all()
+    for leg in rows:
+        out[leg.posting_id].append(leg)
+    return out
+
+
+def legs_of(session: Session, posting_id: int) -> list[CapacityLeg]:
+    return legs_by_posting(session, [posting_id])[posting_id]
+
+
+def truck_route(
+    session: Session, posting: CapacityPosting, legs: Sequence[CapacityLeg] | None = None
+) -> Any:
+    """The matching engine's view of a capacity posting (room left per leg)."""
+    from dispatch.freight import TruckRoute
+
+    legs = legs if legs is not None else legs_of(session, posting.id or 0)
+    stops = posting.stops or []
+    return TruckRoute(
+        id=posting.id or 0,
+        stops_xy=np.array([[s["lon"], s["lat"]] for s in stops], dtype=float),
+        stop_times=np.array(
+            [seconds(datetime.fromisoformat(s["time"])) for s in stops], dtype=np.int64
+        ),
+        remaining_kg=np.array([leg.remaining_kg for leg in legs], dtype=float),
+        remaining_l=np.array([leg.remaining_l for leg in legs], dtype=float),
+        refrigerated=posting.refrigerated,
+        livestock=posting.livestock,
+        price_per_km_fen=posting.price_per_km_fen,
+        price_per_tkm_fen=posting.price_per_tkm_fen,
+    )
+
+
+def cargo_of(cargo: CargoPosting) -> Any:
+    from api.models import aware
+    from dispatch.freight import Cargo
+
+    return Cargo(
+        id=cargo.id or 0,
+        origin_xy=(cargo.origin_lon, cargo.origin_lat),
+        destination_xy=(cargo.destination_lon, cargo.destination_lat),
+        weight_kg=float(cargo.weight_kg),
+        volume_l=float(cargo.volume_m3) * 1000,
+        needs_cold=cargo.temperature in ("chilled", "frozen"),
+        live_animal=cargo.live_animal,
+        pickup_start=seconds(aware(cargo.pickup_start)),
+        pickup_end=seconds(aware(cargo.pickup_end)),
+        deliver_by=seconds(aware(cargo.deliver_by)),
+        offered_price_fen=cargo.offered_price_fen,
+    )
+
+
+@functools.cache
+def travel() -> Any:
+    """Travel times and distances for matching: the prefecture's road network (trucks)."""
+    from dispatch.freight import NetworkTravel
+    from routing.network import load_network
+
+    return NetworkTravel(load_network(), "truck")
+
+
+def matches(session: Session, cargo: CargoPosting, *, limit: int = 10) -> list[Any]:
+    """Open capacity ranked for a cargo (best detour first, then price)."""
+    from dispatch.freight import match_cargo
+
+    rows = session.exec(select(CapacityPosting).where(CapacityPosting.status == "open")).all()
+    legs = legs_by_posting(session, [p.id or 0 for p in rows])
+    trucks = [truck_route(session, p, legs[p.id or 0]) for p in rows]
+    if not trucks:
+        return []
+    return list(match_cargo(cargo_of(cargo), trucks, travel(), limit=limit))
+
+
+def book(
+    session: Session,
+    *,
+    cargo_id: int,
+    capacity_id: int,
+    idempotency_key: str,
+    created_by: int | None,
+) -> tuple[FreightBooking, bool]:
+    """Book a cargo on a truck at the best insertion; all of it or nothing."""
+    from dispatch.freight import best_insertion
+
+    stored = session.exec(
+        select(FreightBooking).where(FreightBooking.idempotency_key == idempotency_key)
+    ).first()
+    if stored is not None:
+        if (stored.cargo_id, stored.capacity_id) != (cargo_id, capacity_id):
+            raise Conflict("this Idempotency-Key was used for another booking")
+        return stored, False
+    cargo = session.get(CargoPosting, cargo_id)
+    posting = session.get(CapacityPosting, capacity_id)
+    if cargo is None:
+        raise InputError("cargo_id", f"no cargo {cargo_id}")
+    if posting is None or posting.status != "open":
+        raise InputError("capacity_id", f"no open capacity posting {capacity_id}")
+    if cargo.status != "open":
+        raise Conflict(f"cargo {cargo_id} is {cargo.status}")
+    match = best_insertion(cargo_of(cargo), truck_route(session, posting), travel())
+    if match is None:
+        raise Conflict("the cargo does not fit this truck's route (room, times or equipment)")
+    weight = int(np.ceil(cargo.weight_kg))
+    litres = int(np.ceil(cargo.volume_m3 * 1000))
+    # the accounts exist before the booking's transaction, which records the payment too
+    payer = account_for_org(session, cargo.org_id).id
+    payee = account_for_org(session, posting.org_id).id
+    try:
+        taken = session.exec(
+            update(CargoPosting)
+            .where(col(CargoPosting.id) == cargo_id, col(CargoPosting.status) == "open")
+            .values(status="booked")
+        )
+        if taken.rowcount != 1:
+            raise Conflict(f"cargo {cargo_id} was booked meanwhile")
+        legs = session.exec(
+            update(CapacityLeg)
+            .where(
+                col(CapacityLeg.posting_id) == capacity_id,
+                col(CapacityLeg.seq) >= match.first_leg,
+                col(CapacityLeg.seq) <= match.last_leg,
+            )
+            .values(
+                remaining_kg=CapacityLeg.remaining_kg - weight,
+                remaining_l=CapacityLeg.remaining_l - litres,
+            )
+        )
+        if legs.rowcount != match.last_leg - match.first_leg + 1:
+            raise Conflict("the truck's route changed meanwhile")
+        booking = FreightBooking(
+            cargo_id=cargo_id,
+            capacity_id=capacity_id,
+            pickup_seq=match.pickup_pos,
+            delivery_seq=match.delivery_pos,
+            first_leg=match.first_leg,
+            last_leg=match.last_leg,
+            weight_kg=weight,
+            volume_l=litres,
+            price_fen=match.suggested_price_fen,
+            status="confirmed",
+            idempotency_key=idempotency_key,
+            created_by=created_by,
+            created_at=now(),
+        )
+        session.add(booking)
+        session.flush()
+        if payer != payee and booking.price_fen > 0:
+            add_in_transaction(
+                session,
+                debit_id=payer or 0,
+                credit_id=payee or 0,
+                amount_fen=int(booking.price_fen),
+                kind="freight_booking",
+                ref_type="freight_booking",
+                ref_id=str(booking.id),
+                memo=f"freight: cargo {cargo_id} on truck posting {capacity_id}",
+                idempotency_key=f"freight:{booking.id}",
+                created_by=created_by,
+            )
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        stored = session.exec(
+            select(FreightBooking).where(FreightBooking.idempotency_key == idempotency_key)
+        ).first()
+        if stored is not None and (stored.cargo_id, stored.capacity_id) == (
+            cargo_id,
+            capacity_id,
+        ):
+            return stored, False
+        raise Conflict(
+            "no room left on this truck for the cargo (another booking took it)"
+        ) from None
+    except Conflict:
+        session.rollback()
+        raise
+    session.refresh(booking)
+    return booking, True

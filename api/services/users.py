@@ -1,0 +1,75 @@
+"""Organisations and users: creation with the rules both the API and the CLI apply."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from api.core.security import hash_password
+from api.models import ORG_KINDS, ROLES, Organisation, User, now
+from dispatch.io.day import served_counties
+from routing.errors import InputError
+
+
+def create_organisation(
+    session: Session,
+    *,
+    name: str,
+    kind: str,
+    county_code: str | None = None,
+    party_id: str | None = None,
+) -> Organisation:
+    if kind not in ORG_KINDS:
+        raise InputError("kind", f"must be one of {', '.join(ORG_KINDS)}, got {kind!r}")
+    if kind == "county_hub" and county_code not in served_counties():
+        raise InputError("county_code", "a county hub needs one of the served county codes")
+    if session.exec(select(Organisation).where(Organisation.name == name)).first():
+        raise InputError("name", f"an organisation named {name!r} exists already")
+    org = Organisation(
+        name=name, kind=kind, county_code=county_code, party_id=party_id, created_at=now()
+    )
+    session.add(org)
+    session.commit()
+    session.refresh(org)
+    return org
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    role: str,
+    org_id: int | None = None,
+    county_code: str | None = None,
+) -> User:
+    if role not in ROLES:
+        raise InputError("role", f"must be one of {', '.join(ROLES)}, got {role!r}")
+    if len(password) < 8:
+        raise InputError("password", "must be at least 8 characters")
+    if role == "dispatcher" and county_code not in served_counties():
+        raise InputError(
+            "county_code",
+            f"a dispatcher works for one served county ({', '.join(sorted(served_counties()))})",
+        )
+    if role != "dispatcher" and county_code is not None:
+        raise InputError("county_code", "only dispatchers are scoped to a county")
+    if org_id is not None and session.get(Organisation, org_id) is None:
+        raise InputError("org_id", f"no organisation {org_id}")
+    if role == "carrier":
+        org = session.get(Organisation, org_id) if org_id is not None else None
+        if org is None or not org.party_id:
+            raise InputError("org_id", "a carrier user belongs to an organisation with a party_id")
+    if session.exec(select(User).where(User.username == username)).first():
+        raise InputError("username", f"{username!r} is taken")
+    user = User(
+        username=username,
+        password_hash=hash_password(password),
+        role=role,
+        org_id=org_id,
+        county_code=county_code,
+        created_at=now(),
+    )
+    session.add(user)
+    session.commit()
+    session.refresh(user)
+    return user

@@ -1,0 +1,1 @@
+"""What a plan tells people: the summary, unassigned rows and courier route sheets."""
