@@ -506,7 +506,7 @@ def _network(session: Session, day: date) -> tuple[RoadNetwork, list[dict[str, A
     import csv
     import tempfile
 
-    from api.routers.closures import closures_on, edges_of
+    from api.services.closures import closures_on, edges_of
     from routing.network import load_network
 
     rows = session.exec(select(PlaceCorrection).order_by(col(PlaceCorrection.id))).all()
