@@ -156,3 +156,34 @@ def invalid(loc: Sequence[str | int], msg: str, **extra: Any) -> HTTPException:
         status.HTTP_422_UNPROCESSABLE_CONTENT,
         detail=[{"loc": list(loc), "msg": msg, "type": "value_error", **extra}],
     )
+
+
+_QUERY_NAMES: dict[int, frozenset[str]] = {}
+
+
+def _query_names(dependant: Any) -> frozenset[str]:
+    names: set[str] = set()
+    stack = [dependant]
+    while stack:
+        current = stack.pop()
+        names.update(f.alias for f in current.query_params)
+        stack.extend(current.dependencies)
+    return frozenset(names)
+
+
+def known_query(request: Request) -> None:
+    """Refuse query parameters the endpoint does not take (a misspelt filter such as
+    ``?county=`` for ``?county_code=`` must not silently return everything): 422 naming it."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    allowed = _QUERY_NAMES.get(id(route))
+    if allowed is None:
+        allowed = _QUERY_NAMES.setdefault(id(route), _query_names(dependant))
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        takes = ", ".join(sorted(allowed)) or "none"
+        raise invalid(
+            ["query", unknown[0]], f"unknown query parameter (this endpoint takes: {takes})"
+        )

@@ -7,11 +7,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from sqlalchemy import text
 
 from api.core.config import Settings, get_settings
 from api.core.db import engine_for, migrate
+from api.deps import known_query
 from api.errors import install
 
 log = logging.getLogger("codist.api")
@@ -55,7 +56,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     from api.routers import ROUTERS
 
     for router in ROUTERS:
-        app.include_router(router, prefix=API)
+        app.include_router(router, prefix=API, dependencies=[Depends(known_query)])
 
     @app.get("/healthz", tags=["service"], summary="liveness and dependencies")
     def healthz() -> dict[str, Any]:

@@ -53,3 +53,17 @@ def test_closure_list_shows_the_plans_it_flagged(
     session.commit()
     listed = client.get("/api/v1/closures", headers=login("dayao")).json()["items"]
     assert listed[0]["flagged_plans"] == [plan.id]
+
+
+def test_unknown_query_parameter_is_refused(
+    client: TestClient, login: Callable[[str], dict[str, str]]
+) -> None:
+    """Defect 12: ``?actve_on=`` (misspelt) listed every closure as if unfiltered."""
+    r = client.get("/api/v1/closures", params={"actve_on": "2026-09-20"}, headers=login("dayao"))
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["loc"] == ["query", "actve_on"]
+    assert "active_on" in r.json()["detail"][0]["msg"]
+    ok = client.get(
+        "/api/v1/closures", params={"active_on": "2026-09-20", "limit": 5}, headers=login("dayao")
+    )
+    assert ok.status_code == 200, ok.text
