@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 import uuid
 from datetime import date, datetime
@@ -26,12 +27,13 @@ from fastapi import (
     UploadFile,
     status,
 )
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import false
 from sqlmodel import Session, col, select
 
 from api.deps import PageDep, SessionDep, SettingsDep, UserDep, page_body, paginate, require
+from api.errors import NotFound
 from api.models import Plan, RouteSheet, StopEvent, StopStatus, User, aware
 from api.services.sheets import CLIENT_EVENT_ID_MAX, Conflict, apply_event, stop_states
 from routing.errors import InputError
@@ -593,4 +595,58 @@ def upload_photo(
         size=len(data),
         content_type="image/jpeg" if ext == "jpg" else f"image/{ext}",
         client_event_id=client_event_id,
+    )
+
+
+#: Stored photo extension -> the content type it is served with.
+PHOTO_MEDIA: dict[str, str] = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
+
+
+def _latest_photo(photo_dir: FilePath, sheet_id: int, seq: int) -> FilePath | None:
+    """The newest photo stored for the stop (``<sheet id>/<seq>-<hex>.<ext>``), or None.
+
+    Only regular files whose resolved path stays inside ``photo_dir`` are considered, so
+    a symlink or odd name planted in the directory is never served."""
+    root = photo_dir.resolve()
+    directory = root / str(sheet_id)
+    if not directory.is_dir():
+        return None
+    pattern = re.compile(rf"^{seq}-[0-9a-f]{{32}}\.({'|'.join(PHOTO_MEDIA)})$")
+    found: list[tuple[int, str, FilePath]] = []
+    for entry in directory.iterdir():
+        if not pattern.match(entry.name):
+            continue
+        try:
+            real = entry.resolve(strict=True)
+            if not real.is_relative_to(root) or not real.is_file():
+                continue
+            found.append((real.stat().st_mtime_ns, entry.name, real))
+        except (OSError, RuntimeError):
+            continue
+    return max(found)[2] if found else None
+
+
+@router.get(
+    "/route-sheets/{sheet_id}/stops/{seq}/photo",
+    response_class=FileResponse,
+    summary="the stop's latest proof-of-delivery photo",
+    responses={
+        200: {"content": {t: {} for t in PHOTO_MEDIA.values()}, "description": "the image"},
+        404: {"description": "no such route sheet (or not one of yours), or no photo"},
+    },
+)
+def get_photo(
+    sheet_id: SheetId, seq: Seq, session: SessionDep, settings: SettingsDep, user: UserDep
+) -> FileResponse:
+    """The most recently uploaded photo of the stop, with its image content type. Who may
+    read the sheet may read its photos; anyone else gets 404, as for a missing sheet."""
+    sheet = _sheet(session, user, sheet_id)
+    assert sheet.id is not None
+    path = _latest_photo(settings.photo_dir, sheet.id, seq)
+    if path is None:
+        raise NotFound(f"no photo for stop {seq} of route sheet {sheet.id}")
+    return FileResponse(
+        path,
+        media_type=PHOTO_MEDIA[path.suffix.lstrip(".")],
+        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-cache"},
     )

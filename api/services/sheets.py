@@ -10,6 +10,11 @@ Every event carries the courier app's ``client_event_id``: sending the same even
 constraint ``(sheet_id, client_event_id)`` is the final guard against a concurrent
 duplicate.
 
+Only a sheet out on the road takes events: one of a plan never published, or withdrawn by
+a replan (the sheet or its plan ``superseded``), answers :class:`Conflict`; an
+``occurred_at`` more than :data:`CLOCK_SKEW` ahead of the server's clock is
+:class:`Invalid`.
+
 The sheet follows its stops (``in_progress`` after the first event, ``completed`` when every
 stop is completed or failed), the plan follows its sheets (``published`` -> ``completed``),
 and the orders of a finished stop are marked ``delivered`` (its final drop) or ``failed``.
@@ -18,14 +23,14 @@ and the orders of a finished stop are marked ``delivered`` (its final drop) or `
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from api.errors import Conflict
+from api.errors import Conflict, Invalid
 from api.models import EVENT_TYPES, Order, Plan, RouteSheet, StopEvent, StopStatus, now
 from routing.errors import InputError
 
@@ -36,6 +41,11 @@ TERMINAL = ("completed", "failed")
 #: Order states a failed stop may still turn into ``failed``.
 _FAILABLE_ORDERS = ("open", "planned")
 CLIENT_EVENT_ID_MAX = 64
+#: How far in the future an ``occurred_at`` may be (phones' clocks drift).
+CLOCK_SKEW = timedelta(minutes=10)
+#: Plan states whose sheets are out on the road (a completed plan's stops are all
+#: terminal, so its events are refused stop by stop).
+_REPORTABLE_PLANS = ("published", "completed")
 
 
 # ---- the sheet's stops --------------------------------------------------------------------
@@ -142,10 +152,40 @@ def _check_input(
         raise InputError("seq", f"route sheet {sheet.id} has no stop {seq} (its stops: {known})")
     if occurred_at is not None and occurred_at.tzinfo is None:
         raise InputError("occurred_at", "needs its time zone, e.g. 2025-03-18T10:42:00+08:00")
+    if occurred_at is not None and occurred_at > now() + CLOCK_SKEW:
+        minutes = int(CLOCK_SKEW.total_seconds() // 60)
+        raise Invalid(
+            "occurred_at",
+            f"is in the future ({occurred_at.isoformat()}); at most {minutes} minutes ahead "
+            "of the server's clock is accepted",
+        )
     reason = reason.strip() if reason is not None else None
     if type == "failed" and not reason:
         raise InputError("reason", "a failed stop needs a reason (e.g. 收件人不在 nobody home)")
     return reason or None
+
+
+def _check_reportable(session: Session, sheet: RouteSheet) -> None:
+    """Refuse events on a sheet that is not out on the road: a sheet withdrawn by a replan
+    (``superseded``, or its plan superseded) or one of a plan never published."""
+    where = f"route sheet {sheet.id}"
+    if sheet.status == "superseded":
+        raise Conflict(
+            f"{where} was superseded by a replan and accepts no more events; "
+            "report on the new plan's sheet"
+        )
+    plan = session.get(Plan, sheet.plan_id, populate_existing=True)
+    state = plan.status if plan is not None else "missing"
+    if state == "superseded":
+        raise Conflict(
+            f"{where} belongs to plan {sheet.plan_id}, superseded by a replan; it accepts "
+            "no more events, report on the new plan's sheet"
+        )
+    if state not in _REPORTABLE_PLANS:
+        raise Conflict(
+            f"{where} belongs to plan {sheet.plan_id}, which is {state} and not published; "
+            "events are accepted once the plan is published"
+        )
 
 
 def _transition(stop: StopStatus, type: str) -> None:
@@ -259,8 +299,10 @@ def apply_event(
 
     A retry (same ``client_event_id``, same seq and type) returns the stored event with
     ``created=False`` and changes nothing. Raises :class:`InputError` for bad input (an
-    unknown seq, a failure without a reason) and :class:`Conflict` for an impossible
-    transition or a reused ``client_event_id``. Commits once, at the end.
+    unknown seq, a failure without a reason), :class:`Invalid` for an ``occurred_at`` more
+    than :data:`CLOCK_SKEW` in the future, and :class:`Conflict` for an impossible
+    transition, a reused ``client_event_id``, or a sheet not out on the road (its plan
+    superseded by a replan, or never published). Commits once, at the end.
     """
     reason = _check_input(
         sheet,
@@ -289,6 +331,7 @@ def apply_event(
         if stored is not None:
             session.rollback()
             return _same_or_conflict(stored, seq, type)
+        _check_reportable(session, sheet)
         init_stops(session, sheet)
         stop = session.exec(
             select(StopStatus)

@@ -6,7 +6,7 @@ import struct
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -722,3 +722,151 @@ def test_photo_upload(
     )
     assert r.status_code == 403
     assert len(list((settings.photo_dir / str(world.a)).iterdir())) == 2
+
+
+def test_photo_download(client: TestClient, login: Login, world: World, settings: Settings) -> None:
+    png = tiny_png()
+    photo = url(world.a, "/stops/1/photo")
+    # nothing uploaded yet: 404
+    r = client.get(photo, headers=login("courier1"))
+    assert r.status_code == 404 and r.json() == {
+        "detail": f"no photo for stop 1 of route sheet {world.a}"
+    }
+    up = client.post(photo, files={"file": ("a.png", png, "image/png")}, headers=login("courier1"))
+    assert up.status_code == 201, up.text
+    for who in ("courier1", "dayao", "admin"):
+        r = client.get(photo, headers=login(who))
+        assert r.status_code == 200, (who, r.text)
+        assert r.content == png
+        assert r.headers["content-type"] == "image/png"
+        assert r.headers["x-content-type-options"] == "nosniff"
+
+    # the newest upload wins, served with its own type
+    jpeg = b"\xff\xd8\xff\xe0" + b"\x01" * 20
+    up = client.post(
+        photo, files={"file": ("b.jpg", jpeg, "image/jpeg")}, headers=login("courier1")
+    )
+    assert up.status_code == 201, up.text
+    r = client.get(photo, headers=login("dayao"))
+    assert r.status_code == 200 and r.content == jpeg
+    assert r.headers["content-type"] == "image/jpeg"
+
+    # out of scope, like a missing sheet: 404
+    for who in ("courier2", "yongren"):
+        r = client.get(photo, headers=login(who))
+        assert r.status_code == 404, who
+        assert r.json() == {"detail": f"no route sheet {world.a}"}
+    assert client.get(url(99999, "/stops/1/photo"), headers=login("admin")).status_code == 404
+    assert client.get(photo, headers=login("zto")).status_code == 403
+
+    # a stop without a photo, or not on the sheet, or another sheet's stop: 404
+    for sheet, seq in ((world.a, 2), (world.a, 9), (world.b, 1)):
+        r = client.get(url(sheet, f"/stops/{seq}/photo"), headers=login("admin"))
+        assert r.status_code == 404, (sheet, seq)
+    for bad in ("0", "-1", "x", "99999999999"):
+        r = client.get(url(world.a, f"/stops/{bad}/photo"), headers=login("admin"))
+        assert r.status_code == 422, bad
+
+    # a file planted in the directory that points outside the photo directory is not served
+    outside = settings.photo_dir.parent / "secret.png"
+    outside.write_bytes(png + b"secret")
+    link = settings.photo_dir / str(world.a) / f"1-{'f' * 32}.png"
+    link.symlink_to(outside)
+    try:
+        r = client.get(photo, headers=login("admin"))
+        assert r.status_code == 200 and r.content == jpeg
+    finally:
+        link.unlink()
+        outside.unlink()
+
+
+# ---- sheets that are not out on the road ----------------------------------------------------
+def _set_plan_status(session: Session, plan_id: int, status: str) -> None:
+    plan = session.get(Plan, plan_id)
+    assert plan is not None
+    plan.status = status
+    plan.published_at = None if status == "succeeded" else plan.published_at
+    session.add(plan)
+    session.commit()
+
+
+@pytest.mark.parametrize("plan_status", ["succeeded", "queued", "running", "failed"])
+def test_no_events_on_a_sheet_of_an_unpublished_plan(
+    client: TestClient,
+    login: Login,
+    world: World,
+    report: Reporter,
+    session: Session,
+    plan_status: str,
+) -> None:
+    _set_plan_status(session, world.plan_id, plan_status)
+    sheet = session.get(RouteSheet, world.a)
+    assert sheet is not None
+    sheet.status = "draft"  # never published: a draft sheet
+    session.add(sheet)
+    session.commit()
+    r = report("courier1", world.a, 1, "arrived")
+    assert r.status_code == 409, r.text
+    assert "not published" in r.json()["detail"] and plan_status in r.json()["detail"]
+    # nothing happened
+    session.expire_all()
+    row = session.exec(
+        select(StopStatus).where(StopStatus.sheet_id == world.a, StopStatus.seq == 1)
+    ).one()
+    assert row.status == "pending"
+    assert session.get(RouteSheet, world.a).status == "draft"  # type: ignore[union-attr]
+    assert client.get(url(world.a, "/events"), headers=login("courier1")).json()["total"] == 0
+
+
+def test_no_events_on_a_superseded_sheet(
+    client: TestClient, login: Login, world: World, report: Reporter, session: Session
+) -> None:
+    assert report("courier1", world.a, 1, "arrived").status_code == 201
+    # what publishing a replan does to its parent: the plan and its open sheets superseded
+    _set_plan_status(session, world.plan_id, "superseded")
+    for sheet_id in (world.a, world.b):
+        sheet = session.get(RouteSheet, sheet_id)
+        assert sheet is not None
+        sheet.status = "superseded"
+        session.add(sheet)
+    session.commit()
+    for who, sheet_id, seq, kind in (
+        ("courier1", world.a, 1, "delivered"),
+        ("courier2", world.b, 1, "arrived"),
+    ):
+        r = report(who, sheet_id, seq, kind)
+        assert r.status_code == 409, r.text
+        assert "superseded" in r.json()["detail"]
+    session.expire_all()
+    row = session.exec(
+        select(StopStatus).where(StopStatus.sheet_id == world.a, StopStatus.seq == 1)
+    ).one()
+    assert row.status == "arrived" and not row.delivered
+    assert _order_status(session, "D-A-1") == "planned"
+    assert client.get(url(world.b, "/events"), headers=login("courier2")).json()["total"] == 0
+
+
+def test_no_events_when_only_the_plan_is_superseded(
+    world: World, report: Reporter, session: Session
+) -> None:
+    """Even a sheet whose own status was left behind is refused once its plan is superseded."""
+    _set_plan_status(session, world.plan_id, "superseded")
+    r = report("courier1", world.a, 1, "arrived")
+    assert r.status_code == 409 and "superseded" in r.json()["detail"], r.text
+
+
+def test_occurred_at_far_in_the_future_is_422(
+    client: TestClient, login: Login, world: World, report: Reporter
+) -> None:
+    r = report("courier1", world.a, 1, "arrived", occurred_at="2030-01-01T09:00:00+08:00")
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["loc"] == ["occurred_at"]
+    assert "future" in r.json()["detail"][0]["msg"]
+    assert client.get(url(world.a, "/events"), headers=login("courier1")).json()["total"] == 0
+    # a phone whose clock runs a few minutes fast is fine
+    ahead = (now() + timedelta(minutes=3)).isoformat()
+    r = report("courier1", world.a, 1, "arrived", occurred_at=ahead)
+    assert r.status_code == 201, r.text
+    # and so is the past
+    r = report("courier1", world.a, 1, "delivered", occurred_at="2026-09-15T09:12:00+08:00")
+    assert r.status_code == 201, r.text
