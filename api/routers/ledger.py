@@ -1,9 +1,10 @@
 """Settlement (电子结算): accounts, the double-entry ledger, shared-route settlement of a
 plan, and monthly statements (CSV). Amounts are integer fen.
 
-Admins see and do everything. Members of an organisation see their organisation's
-accounts and the entries that touch them, read their statements, and may dispute an
-entry they pay or receive; anything else of another organisation answers 404.
+Admins see and do everything. Members of an organisation (its dispatchers and carrier
+users; not its couriers, who are refused with 403) see their organisation's accounts and
+the entries that touch them, read their statements, and may dispute an entry they pay or
+receive; anything else of another organisation answers 404.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ from routing.errors import InputError
 
 router = APIRouter(tags=["settlement"], route_class=SafeRoute)
 ADMIN = require("admin")
+# who may read the books and dispute: not couriers (they belong to an organisation but
+# have no say over its money)
+MEMBER_ROLES = ("admin", "dispatcher", "carrier")
+MEMBER = require(*MEMBER_ROLES)
 MAX_FEN = ledger.MAX_FEN
 ENTRY_SORTS = ("id", "created_at", "amount_fen", "kind")
 ACCOUNT_SORTS = ("id", "name", "created_at")
@@ -146,6 +151,8 @@ def _key(key: str) -> str:
 
 
 def _own_ids(session: Session, user: User) -> set[int]:
+    if user.role not in MEMBER_ROLES:
+        return set()  # a courier has no part in its organisation's books
     return {a.id for a in ledger.accounts_of_org(session, user.org_id) if a.id is not None}
 
 
@@ -231,7 +238,7 @@ def _entry(session: Session, user: User, entry_id: int) -> LedgerEntry:
 
 
 # ---- accounts --------------------------------------------------------------------------
-@router.get("/accounts", summary="ledger accounts with their balances")
+@router.get("/accounts", dependencies=[MEMBER], summary="ledger accounts with their balances")
 def list_accounts(session: SessionDep, user: UserDep, page: PageDep) -> dict[str, Any]:
     """Admins: every account. Others: their organisation's account(s)."""
     query = select(Account)
@@ -247,7 +254,12 @@ def list_accounts(session: SessionDep, user: UserDep, page: PageDep) -> dict[str
     )
 
 
-@router.get("/accounts/{account_id}", response_model=AccountOut, summary="an account")
+@router.get(
+    "/accounts/{account_id}",
+    response_model=AccountOut,
+    dependencies=[MEMBER],
+    summary="an account",
+)
 def get_account(account_id: Id, session: SessionDep, user: UserDep) -> Any:
     account = _account(session, user, account_id)
     return _account_out(session, account, ledger.balance(session, account_id))
@@ -257,6 +269,7 @@ def get_account(account_id: Id, session: SessionDep, user: UserDep) -> Any:
     "/accounts/{account_id}/statement",
     response_class=Response,
     responses={200: {"content": {"text/csv": {}}, "description": "the statement as CSV"}},
+    dependencies=[MEMBER],
     summary="an account's monthly statement (CSV)",
 )
 def account_statement(
@@ -280,7 +293,8 @@ def account_statement(
     with _ledger_errors("query"):
         text = ledger.statement_csv(session, account_id, year, month)
     return Response(
-        content=text.encode("utf-8"),
+        # a byte order mark first, or Excel (zh-CN) reads the UTF-8 as GBK and garbles it
+        content=("\ufeff" + text).encode("utf-8"),
         media_type="text/csv; charset=utf-8",
         headers={
             "Content-Disposition": (
@@ -326,7 +340,7 @@ def create_entry(
     return _entry_out(session, entry)
 
 
-@router.get("/ledger/entries", summary="ledger entries")
+@router.get("/ledger/entries", dependencies=[MEMBER], summary="ledger entries")
 def list_entries(
     session: SessionDep,
     user: UserDep,
@@ -378,6 +392,7 @@ def list_entries(
 @router.get(
     "/ledger/entries/{entry_id}",
     response_model=EntryOut,
+    dependencies=[MEMBER],
     summary="a ledger entry with its state history",
 )
 def get_entry(entry_id: Id, session: SessionDep, user: UserDep) -> Any:
@@ -387,6 +402,7 @@ def get_entry(entry_id: Id, session: SessionDep, user: UserDep) -> Any:
 @router.post(
     "/ledger/entries/{entry_id}/state",
     response_model=EntryOut,
+    dependencies=[MEMBER],
     summary="move an entry on: confirmed, settled, or disputed",
 )
 def change_state(entry_id: Id, body: StateIn, session: SessionDep, user: UserDep) -> Any:

@@ -23,6 +23,7 @@ from sqlmodel import Session, SQLModel, col, create_engine, func, select
 
 from api.models import Account, EntryState, LedgerEntry, Organisation, Plan, RouteSheet
 from api.services import ledger
+from api.services.users import create_user
 from routing.errors import InputError
 
 API = "/api/v1"
@@ -518,3 +519,73 @@ def test_statement_scope(
     )
     assert client.get(f"{API}/accounts", headers=admin).json()["total"] == 3
     assert _count(session, EntryState) == 1
+
+
+def test_statement_csv_starts_with_a_byte_order_mark(
+    client: TestClient, login: Callable[[str], dict[str, str]], session: Session, books: dict
+) -> None:
+    """Excel (zh-CN) reads a CSV without a BOM as GBK and garbles the Chinese."""
+    ledger.record(
+        session,
+        debit=books["zto"],
+        credit=books["dayao"],
+        amount_fen=800,
+        kind="adjustment",
+        memo="9月 运费 中通快递",
+    )
+    today = datetime.now(ledger.TZ)
+    params = {"year": today.year, "month": today.month}
+    r = client.get(f"{API}/accounts/{books['zto']}/statement", params=params, headers=login("zto"))
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "text/csv; charset=utf-8"
+    assert r.content.startswith(b"\xef\xbb\xbf")
+    assert not r.content[3:].startswith(b"\xef\xbb\xbf")  # one mark, not two
+    rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert next(iter(rows[0])) == "date"  # the first header is clean once the mark is read
+    assert [row["kind"] for row in rows] == ["opening_balance", "adjustment", "closing_balance"]
+    assert rows[1]["memo"] == "9月 运费 中通快递"
+    assert rows[1]["counterparty_name"] == "大姚县物流中心"
+
+
+def test_a_courier_does_not_read_or_dispute_its_organisations_books(
+    client: TestClient, login: Callable[[str], dict[str, str]], session: Session, books: dict
+) -> None:
+    zto_org = _org(session, "中通快递")
+    create_user(
+        session, username="zto-courier", password="courier password", role="courier", org_id=zto_org
+    )
+    entry, _ = ledger.record(
+        session, debit=books["zto"], credit=books["dayao"], amount_fen=500, kind="adjustment"
+    )
+    today = datetime.now(ledger.TZ)
+    params = {"year": today.year, "month": today.month}
+    account = f"{API}/accounts/{books['zto']}"
+    url = f"{API}/ledger/entries/{entry.id}"
+    # the organisation's carrier user reads its books
+    zto = login("zto")
+    assert client.get(f"{API}/accounts", headers=zto).json()["total"] == 1
+    assert client.get(f"{API}/ledger/entries", headers=zto).json()["total"] == 1
+    assert client.get(f"{account}/statement", params=params, headers=zto).status_code == 200
+    # its courier does not
+    r = client.post(
+        f"{API}/auth/token", data={"username": "zto-courier", "password": "courier password"}
+    )
+    assert r.status_code == 200, r.text
+    zto_courier = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    for courier in (zto_courier, login("courier1")):
+        r = client.get(f"{API}/accounts", headers=courier)
+        assert r.status_code == 403, r.text
+        assert client.get(account, headers=courier).status_code == 403
+        r = client.get(f"{account}/statement", params=params, headers=courier)
+        assert r.status_code == 403
+        assert client.get(f"{API}/ledger/entries", headers=courier).status_code == 403
+        r = client.get(
+            f"{API}/ledger/entries", params={"account_id": books["zto"]}, headers=courier
+        )
+        assert r.status_code == 403
+        assert client.get(url, headers=courier).status_code == 403
+        r = client.post(f"{url}/state", json={"state": "disputed", "note": "x"}, headers=courier)
+        assert r.status_code == 403
+    # the dispute was not recorded
+    assert _count(session, EntryState) == 1
+    assert client.get(url, headers=zto).json()["state"] == "pending"
