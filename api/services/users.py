@@ -7,6 +7,7 @@ from sqlmodel import Session, select
 from api.core.security import hash_password
 from api.models import ORG_KINDS, ROLES, Organisation, User, now
 from dispatch.io.day import served_counties
+from dispatch.io.fleet import load_parties
 from routing.errors import InputError
 
 
@@ -22,6 +23,12 @@ def create_organisation(
         raise InputError("kind", f"must be one of {', '.join(ORG_KINDS)}, got {kind!r}")
     if kind == "county_hub" and county_code not in served_counties():
         raise InputError("county_code", "a county hub needs one of the served county codes")
+    if party_id is not None:
+        known = load_parties()
+        if party_id not in known:
+            raise InputError(
+                "party_id", f"unknown party {party_id!r}; the planner knows {', '.join(known)}"
+            )
     if session.exec(select(Organisation).where(Organisation.name == name)).first():
         raise InputError("name", f"an organisation named {name!r} exists already")
     org = Organisation(
@@ -55,6 +62,15 @@ def create_user(
         raise InputError("county_code", "only dispatchers are scoped to a county")
     if org_id is not None and session.get(Organisation, org_id) is None:
         raise InputError("org_id", f"no organisation {org_id}")
+    if role == "dispatcher" and org_id is not None:
+        org = session.get(Organisation, org_id)
+        if org is not None and (
+            org.kind not in ("county_hub", "prefecture")
+            or (org.kind == "county_hub" and org.county_code != county_code)
+        ):
+            raise InputError(
+                "org_id", "a dispatcher belongs to the prefecture office or their county's hub"
+            )
     if role == "carrier":
         org = session.get(Organisation, org_id) if org_id is not None else None
         if org is None or not org.party_id:
