@@ -144,7 +144,7 @@ def _capacity_out(
 ) -> dict[str, Any]:
     legs = legs if legs is not None else legs_of(session, p.id or 0)
     return {
-        **p.model_dump(exclude={"created_at"}),
+        **p.model_dump(exclude={"created_at", "idempotency_key"}),  # keys are the poster's own
         "created_at": aware(p.created_at),
         "legs": [
             {
@@ -158,7 +158,7 @@ def _capacity_out(
 
 
 def _cargo_out(c: CargoPosting) -> dict[str, Any]:
-    out = c.model_dump()
+    out = c.model_dump(exclude={"idempotency_key"})  # a key is the poster's secret
     for name in ("pickup_start", "pickup_end", "deliver_by", "created_at"):
         out[name] = aware(getattr(c, name))
     return out

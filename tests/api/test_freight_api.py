@@ -218,3 +218,17 @@ def test_creating_requests_are_idempotent(client: TestClient, login) -> None:
     y = client.post("/api/v1/listings", json=listing, headers=h)
     assert (x.status_code, y.status_code) == (201, 200), (x.text, y.text)
     assert x.json()["id"] == y.json()["id"]
+
+
+def test_postings_do_not_show_idempotency_keys(client: TestClient, login) -> None:
+    """Defect 13: listings showed other firms' Idempotency-Keys (a key lets its holder replay
+    or block the poster's retries)."""
+    client.post("/api/v1/capacity", json=capacity_body(),
+                headers={**login("zto"), "Idempotency-Key": "secret-cap"})  # fmt: skip
+    client.post("/api/v1/cargo", json=cargo_body(),
+                headers={**login("dayao"), "Idempotency-Key": "secret-cargo"})  # fmt: skip
+    for who in ("zto", "dayao"):
+        for url in ("/api/v1/capacity", "/api/v1/cargo"):
+            body = client.get(url, headers=login(who)).json()
+            assert body["items"], (who, url)
+            assert "secret" not in str(body), (who, url)
