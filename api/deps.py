@@ -158,29 +158,29 @@ def invalid(loc: Sequence[str | int], msg: str, **extra: Any) -> HTTPException:
     )
 
 
-_QUERY_NAMES: dict[int, frozenset[str]] = {}
+_QUERY_NAMES: dict[int, frozenset[str]] = {}  # id(route) -> names; routes are not hashable
 
 
-def _query_names(dependant: Any) -> frozenset[str]:
+def _query_names(route: Any) -> frozenset[str]:
+    """The query parameters a route takes, its dependencies' included (computed once)."""
+    if (known := _QUERY_NAMES.get(id(route))) is not None:
+        return known
     names: set[str] = set()
-    stack = [dependant]
+    stack = [route.dependant]
     while stack:
         current = stack.pop()
         names.update(f.alias for f in current.query_params)
         stack.extend(current.dependencies)
-    return frozenset(names)
+    return _QUERY_NAMES.setdefault(id(route), frozenset(names))
 
 
 def known_query(request: Request) -> None:
     """Refuse query parameters the endpoint does not take (a misspelt filter such as
     ``?county=`` for ``?county_code=`` must not silently return everything): 422 naming it."""
     route = request.scope.get("route")
-    dependant = getattr(route, "dependant", None)
-    if dependant is None:
+    if getattr(route, "dependant", None) is None:
         return
-    allowed = _QUERY_NAMES.get(id(route))
-    if allowed is None:
-        allowed = _QUERY_NAMES.setdefault(id(route), _query_names(dependant))
+    allowed = _query_names(route)
     unknown = sorted(set(request.query_params) - allowed)
     if unknown:
         takes = ", ".join(sorted(allowed)) or "none"

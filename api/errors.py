@@ -2,8 +2,8 @@
 
 Services raise these; routers let them pass; :func:`install` maps them:
 
-- :class:`Invalid` (and :class:`routing.errors.InputError` from the layers below) -> 422,
-  ``{"detail": [{"loc": [..., field], "msg": reason, "type": "value_error"}]}``;
+- :class:`routing.errors.InputError` (the one "invalid" error of every layer, services
+  included) -> 422, ``{"detail": [{"loc": [field], "msg": reason, "type": "value_error"}]}``;
 - :class:`NotFound` -> 404, :class:`Forbidden` -> 403, :class:`Conflict` -> 409,
   :class:`Unavailable` -> 503, each ``{"detail": sentence}``;
 - a database integrity error that no service anticipated -> 409; anything else -> 500,
@@ -13,15 +13,13 @@ Services raise these; routers let them pass; :func:`install` maps them:
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import Any
 
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 
-from routing.errors import InputError, NotFoundError
+from routing.errors import InputError
 
 log = logging.getLogger("codist.api")
 
@@ -34,9 +32,6 @@ class DomainError(Exception):
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
-
-    def __reduce__(self) -> tuple[Any, ...]:  # picklable across worker processes
-        return (type(self), (self.detail,))
 
 
 class NotFound(DomainError):
@@ -64,28 +59,6 @@ class Unavailable(DomainError):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
 
 
-class Invalid(DomainError):
-    """A field's value breaks a rule that only the service can check (HTTP 422)."""
-
-    status_code = status.HTTP_422_UNPROCESSABLE_CONTENT
-
-    def __init__(self, loc: str | Sequence[str | int], reason: str, **extra: Any) -> None:
-        self.loc = [loc] if isinstance(loc, str) else list(loc)
-        self.reason = reason
-        self.extra = extra
-        super().__init__(f"{'.'.join(str(x) for x in self.loc)}: {reason}")
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_invalid, (self.loc, self.reason, self.extra))
-
-    def body(self) -> list[dict[str, Any]]:
-        return [{"loc": self.loc, "msg": self.reason, "type": "value_error", **self.extra}]
-
-
-def _invalid(loc: list[str | int], reason: str, extra: dict[str, Any]) -> Invalid:
-    return Invalid(loc, reason, **extra)
-
-
 def install(app: FastAPI) -> None:
     """Register the handlers on ``app`` (once, in :func:`api.main.create_app`)."""
 
@@ -101,22 +74,11 @@ def install(app: FastAPI) -> None:
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, content={"detail": errors}
         )
 
-    @app.exception_handler(Invalid)
-    async def invalid(_request: Request, exc: Invalid) -> JSONResponse:
-        return JSONResponse(status_code=exc.status_code, content={"detail": exc.body()})
-
     @app.exception_handler(DomainError)
     async def domain(_request: Request, exc: DomainError) -> JSONResponse:
         headers = {"Retry-After": "30"} if isinstance(exc, Unavailable) else None
         return JSONResponse(
             status_code=exc.status_code, content={"detail": exc.detail}, headers=headers
-        )
-
-    @app.exception_handler(NotFoundError)
-    async def not_found(_request: Request, exc: NotFoundError) -> JSONResponse:
-        return JSONResponse(
-            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-            content={"detail": [{"loc": [exc.field], "msg": exc.reason, "type": "value_error"}]},
         )
 
     @app.exception_handler(InputError)

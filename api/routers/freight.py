@@ -23,7 +23,7 @@ from api.deps import (
     require,
 )
 from api.models import CapacityLeg, CapacityPosting, CargoPosting, FreightBooking, User, aware, now
-from api.services.freight import Conflict, book, create_capacity, legs_by_posting, legs_of, matches
+from api.services.freight import book, create_capacity, legs_by_posting, legs_of, matches
 
 router = APIRouter(tags=["freight marketplace"])
 TRADERS = require("admin", "dispatcher", "carrier")
@@ -300,13 +300,10 @@ def book_cargo(
     cargo = session.get(CargoPosting, cargo_id)
     if cargo is None or not _own(user, cargo.org_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no cargo {cargo_id}")
-    try:
-        booking, created = book(
-            session, cargo_id=cargo_id, capacity_id=body.capacity_id,
-            idempotency_key=key, created_by=user.id,
-        )  # fmt: skip
-    except Conflict as e:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(e)) from None
+    booking, created = book(
+        session, cargo_id=cargo_id, capacity_id=body.capacity_id,
+        idempotency_key=key, created_by=user.id,
+    )  # fmt: skip
     if not created:
         response.status_code = status.HTTP_200_OK
     return _booking_out(booking)

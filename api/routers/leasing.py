@@ -619,8 +619,6 @@ def create_booking(
             raise HTTPException(status.HTTP_409_CONFLICT, detail=str(e)) from None
         field = "start_day" if e.days and e.days[0] == body.start_day else "end_day"
         raise invalid(["body", field], str(e)) from None
-    except leasing.Conflict as e:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(e)) from None
     except InputError as e:
         where = "header" if e.field == "idempotency_key" else "body"
         raise _invalid_input(e, where) from None
@@ -698,10 +696,7 @@ def cancel_booking(booking_id: Id, session: SessionDep, user: UserDep) -> Any:
     booking, listing = _booking(session, user, booking_id)
     if user.role != "admin" and booking.org_id != user.org_id:
         raise _forbidden("only the organisation that booked (or an admin) may cancel")
-    try:
-        booking = leasing.cancel(session, booking, user.id)
-    except leasing.Conflict as e:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(e)) from None
+    booking = leasing.cancel(session, booking, user.id)
     reverse_lease_booking(session, booking, user.id)
     session.refresh(booking)
     return _booking_out(booking, listing.unit)

@@ -35,7 +35,7 @@ from sqlmodel import Session, col, select
 from api.deps import PageDep, SessionDep, SettingsDep, UserDep, page_body, paginate, require
 from api.errors import NotFound
 from api.models import Plan, RouteSheet, StopEvent, StopStatus, User, aware
-from api.services.sheets import CLIENT_EVENT_ID_MAX, Conflict, apply_event, stop_states
+from api.services.sheets import CLIENT_EVENT_ID_MAX, apply_event, stop_states
 from routing.errors import InputError
 
 router = APIRouter(tags=["route sheets"], dependencies=[require("admin", "dispatcher", "courier")])
@@ -57,6 +57,10 @@ PHOTO_TYPES: dict[str, str] = {
     "image/png": "png",
     "image/webp": "webp",
 }
+#: Stored photo extension -> the content type it is served with (the first of PHOTO_TYPES).
+PHOTO_MEDIA: dict[str, str] = {}
+for _mime, _ext in PHOTO_TYPES.items():
+    PHOTO_MEDIA.setdefault(_ext, _mime)
 
 NOT_FOUND = {"description": "no such route sheet (or not one of yours)"}
 
@@ -456,21 +460,18 @@ def post_event(
     Send every event with a fresh ``client_event_id``; resend the same one after a lost
     answer: a retry answers 200 with the stored event and changes nothing."""
     sheet = _sheet(session, user, sheet_id)
-    try:
-        event, created = apply_event(
-            session,
-            sheet,
-            seq=body.seq,
-            type=body.type,
-            client_event_id=body.client_event_id,
-            user_id=user.id,
-            reason=body.reason,
-            signer_name=body.signer_name,
-            pickup_code=body.pickup_code,
-            occurred_at=body.occurred_at,
-        )
-    except Conflict as e:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(e)) from None
+    event, created = apply_event(
+        session,
+        sheet,
+        seq=body.seq,
+        type=body.type,
+        client_event_id=body.client_event_id,
+        user_id=user.id,
+        reason=body.reason,
+        signer_name=body.signer_name,
+        pickup_code=body.pickup_code,
+        occurred_at=body.occurred_at,
+    )
     if not created:
         response.status_code = status.HTTP_200_OK
     assert sheet.id is not None
@@ -593,13 +594,9 @@ def upload_photo(
     return PhotoOut(
         path=relative,
         size=len(data),
-        content_type="image/jpeg" if ext == "jpg" else f"image/{ext}",
+        content_type=PHOTO_MEDIA[ext],
         client_event_id=client_event_id,
     )
-
-
-#: Stored photo extension -> the content type it is served with.
-PHOTO_MEDIA: dict[str, str] = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 
 
 def _latest_photo(photo_dir: FilePath, sheet_id: int, seq: int) -> FilePath | None:

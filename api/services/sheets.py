@@ -13,7 +13,7 @@ duplicate.
 Only a sheet out on the road takes events: one of a plan never published, or withdrawn by
 a replan (the sheet or its plan ``superseded``), answers :class:`Conflict`; an
 ``occurred_at`` more than :data:`CLOCK_SKEW` ahead of the server's clock is
-:class:`Invalid`.
+:class:`InputError`.
 
 The sheet follows its stops (``in_progress`` after the first event, ``completed`` when every
 stop is completed or failed), the plan follows its sheets (``published`` -> ``completed``),
@@ -30,11 +30,11 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from api.errors import Conflict, Invalid
+from api.errors import Conflict
 from api.models import EVENT_TYPES, Order, Plan, RouteSheet, StopEvent, StopStatus, now
 from routing.errors import InputError
 
-__all__ = ["TERMINAL", "Conflict", "apply_event", "init_stops", "stop_states"]
+__all__ = ["TERMINAL", "apply_event", "init_stops", "stop_states"]
 
 #: Stop states that accept no more events.
 TERMINAL = ("completed", "failed")
@@ -154,7 +154,7 @@ def _check_input(
         raise InputError("occurred_at", "needs its time zone, e.g. 2025-03-18T10:42:00+08:00")
     if occurred_at is not None and occurred_at > now() + CLOCK_SKEW:
         minutes = int(CLOCK_SKEW.total_seconds() // 60)
-        raise Invalid(
+        raise InputError(
             "occurred_at",
             f"is in the future ({occurred_at.isoformat()}); at most {minutes} minutes ahead "
             "of the server's clock is accepted",
@@ -299,7 +299,7 @@ def apply_event(
 
     A retry (same ``client_event_id``, same seq and type) returns the stored event with
     ``created=False`` and changes nothing. Raises :class:`InputError` for bad input (an
-    unknown seq, a failure without a reason), :class:`Invalid` for an ``occurred_at`` more
+    unknown seq, a failure without a reason, an ``occurred_at`` more
     than :data:`CLOCK_SKEW` in the future, and :class:`Conflict` for an impossible
     transition, a reused ``client_event_id``, or a sheet not out on the road (its plan
     superseded by a replan, or never published). Commits once, at the end.

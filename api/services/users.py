@@ -60,21 +60,22 @@ def create_user(
         )
     if role != "dispatcher" and county_code is not None:
         raise InputError("county_code", "only dispatchers are scoped to a county")
-    if org_id is not None and session.get(Organisation, org_id) is None:
+    org = session.get(Organisation, org_id) if org_id is not None else None
+    if org_id is not None and org is None:
         raise InputError("org_id", f"no organisation {org_id}")
-    if role == "dispatcher" and org_id is not None:
-        org = session.get(Organisation, org_id)
-        if org is not None and (
+    if (
+        role == "dispatcher"
+        and org is not None
+        and (
             org.kind not in ("county_hub", "prefecture")
             or (org.kind == "county_hub" and org.county_code != county_code)
-        ):
-            raise InputError(
-                "org_id", "a dispatcher belongs to the prefecture office or their county's hub"
-            )
-    if role == "carrier":
-        org = session.get(Organisation, org_id) if org_id is not None else None
-        if org is None or not org.party_id:
-            raise InputError("org_id", "a carrier user belongs to an organisation with a party_id")
+        )
+    ):
+        raise InputError(
+            "org_id", "a dispatcher belongs to the prefecture office or their county's hub"
+        )
+    if role == "carrier" and (org is None or not org.party_id):
+        raise InputError("org_id", "a carrier user belongs to an organisation with a party_id")
     if session.exec(select(User).where(User.username == username)).first():
         raise InputError("username", f"{username!r} is taken")
     user = User(

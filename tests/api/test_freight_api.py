@@ -128,8 +128,9 @@ def test_fifty_bookings_of_the_last_room_one_wins(pg_url: str) -> None:
     from datetime import datetime
 
     from api.core.db import engine_for, migrate
+    from api.errors import Conflict
     from api.models import CapacityLeg, CargoPosting, FreightBooking, Organisation, now
-    from api.services.freight import Conflict, book, create_capacity, travel
+    from api.services.freight import book, create_capacity, travel
 
     migrate(pg_url)
     engine = engine_for(pg_url)

@@ -23,6 +23,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
+from api.errors import Conflict
 from api.models import LeaseBooking, ListingDay, Organisation
 from api.services import leasing
 from api.services.users import create_organisation
@@ -398,7 +399,7 @@ def test_domain_errors_name_the_days(session: Session, accounts: dict[str, int])
         d["booked"] for d in leasing.availability(session, listing.id, D0, D0 + timedelta(2))
     ] == [8, 0, 0]
     leasing.cancel(session, booking, None)
-    with pytest.raises(leasing.Conflict):
+    with pytest.raises(Conflict):
         leasing.cancel(session, booking, None)
     assert [d["free"] for d in leasing.availability(session, listing.id, D0, D0)] == [10]
 

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel, col, create_engine, func, select
 
+from api.errors import Conflict
 from api.models import Account, EntryState, LedgerEntry, Organisation, Plan, RouteSheet
 from api.services import ledger
 from api.services.users import create_user
@@ -159,7 +160,7 @@ def test_ledger_invariants_hold_for_any_operation_sequence(
                 assert original is not None
                 key = f"r{entry_id}"
                 if original.kind == "reversal" or ledger.reversal_of(session, entry_id):
-                    with pytest.raises(ledger.Conflict):
+                    with pytest.raises(Conflict):
                         ledger.reverse(
                             session, original, by_user=None, memo="again", idempotency_key=f"x{key}"
                         )
@@ -195,7 +196,7 @@ def test_ledger_invariants_hold_for_any_operation_sequence(
                     ledger.transition(session, moved, to_state, by_user=None)
                     assert ledger.current_state(session, entry_id) == to_state
                 else:
-                    with pytest.raises(ledger.Conflict):
+                    with pytest.raises(Conflict):
                         ledger.transition(session, moved, to_state, by_user=None)
                     assert ledger.current_state(session, entry_id) == current
             elif kind == "retry":
@@ -208,7 +209,7 @@ def test_ledger_invariants_hold_for_any_operation_sequence(
                     entry, created = ledger.record(session, idempotency_key=key, **body)
                     assert entry.id == entry_id and not created
                 else:
-                    with pytest.raises(ledger.Conflict):
+                    with pytest.raises(Conflict):
                         ledger.record(
                             session,
                             idempotency_key=key,

@@ -15,8 +15,9 @@ from sqlmodel import Session, select
 
 import api.services.sheets
 from api.core.config import Settings
+from api.errors import Conflict
 from api.models import Order, Plan, RouteSheet, StopEvent, StopStatus, now
-from api.services.sheets import Conflict, apply_event, init_stops
+from api.services.sheets import apply_event, init_stops
 
 DAY = date(2026, 9, 15)
 DAYAO = "532326"
