@@ -13,6 +13,7 @@ process by :func:`solve_stage`, and read back as :class:`TimedRoute` schedules.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -413,8 +414,12 @@ def _timed(
     depot = pv.start if pv.start is not None else problem.tasks[steps[0].ref].location
     home = pv.end if pv.end is not None else depot
     first_loc = problem.tasks[steps[0].ref].location
-    # leave the depot just in time for the first stop (no idle wait at the depot)
+    # The search times a route from the vehicle's earliest start, so a first stop with a
+    # later window shows a wait there. The sheet leaves the depot just in time instead:
+    # the first stop is reached when its service begins, and the rest of the schedule
+    # (which runs forward from that moment) is unchanged.
     start = visits[0].begin_s - int(dur[depot, first_loc])
+    visits[0] = dataclasses.replace(visits[0], arrival_s=visits[0].begin_s)
     end = report.steps[-1].arrival
     locs = sorted({depot, home} | {problem.tasks[s.ref].location for s in steps})
     pos = {loc: i for i, loc in enumerate(locs)}

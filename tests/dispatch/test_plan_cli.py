@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -77,6 +78,32 @@ def test_full_sample_day_route_sheets(full_day: tuple[dict, Path]) -> None:
     unassigned = json.loads((out / "unassigned.json").read_text(encoding="utf-8"))
     assert len(unassigned) == doc["unassigned"]
     assert all(row["reason"] in REASONS and row["detail"] for row in unassigned)
+
+
+def test_every_sheet_of_the_day_runs_forward_in_time(full_day: tuple[dict, Path]) -> None:
+    """Defect 1: no sheet shows a stop reached before the vehicle leaves, a departure
+    before its arrival, a wait before the first stop, or an end before the last stop."""
+    _doc, out = full_day
+    sheets = out / "route-sheets"
+    index = json.loads((sheets / "index.json").read_text(encoding="utf-8"))
+    backwards = []
+    for row in index:
+        sheet = json.loads((sheets / row["files"]["json"]).read_text(encoding="utf-8"))
+        rid = sheet["route_id"]
+        clock = datetime.fromisoformat(sheet["start"]["time"])
+        assert clock.utcoffset() is not None
+        first = sheet["stops"][0]
+        if first["wait_s"]:
+            backwards.append(f"{rid}: waits {first['wait_s']} s at its first stop")
+        for stop in sheet["stops"]:
+            arrival = datetime.fromisoformat(stop["arrival"])
+            departure = datetime.fromisoformat(stop["departure"])
+            if arrival < clock or departure < arrival:
+                backwards.append(f"{rid} stop {stop['seq']}: {stop['arrival']} after {clock}")
+            clock = departure
+        if datetime.fromisoformat(sheet["end"]["time"]) < clock:
+            backwards.append(f"{rid}: ends {sheet['end']['time']} before its last stop")
+    assert backwards == []
 
 
 def test_one_county(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
