@@ -430,6 +430,12 @@ def cmd_plan(args: argparse.Namespace) -> int:
                 f"  alone         {doc['separate_cost_fen'] / 100:,.2f} yuan, every party alone"
                 f" -> saving {doc['savings_pct']} %"
             )
+            same = doc["comparison"]
+            print(
+                f"                on the same {same['orders']} orders: "
+                f"{same['only_shared']['orders']} only the shared plan serves priced at its "
+                f"cost, {same['only_separate']['orders']} only served alone left out"
+            )
         print(
             f"  townships     {doc['townships_served']} served "
             f"({doc['townships_with_orders']} with orders), villages {doc['villages_served']}"

@@ -138,8 +138,9 @@ def allocate_routes(plan: Plan) -> dict[str, RouteAllocation]:
     return out
 
 
-def party_totals(plan: Plan) -> list[dict[str, Any]]:
-    """Per party: its shares of the shared routes against its cost alone."""
+def party_totals(plan: Plan, alone_fen: Mapping[str, int]) -> list[dict[str, Any]]:
+    """Per party: its shares of the shared routes against ``alone_fen``, its cost alone
+    for the same orders (``dispatch.costs.savings``)."""
     shapley: dict[str, int] = {}
     proportional: dict[str, int] = {}
     standalone_routes: dict[str, int] = {}
@@ -150,7 +151,7 @@ def party_totals(plan: Plan) -> list[dict[str, Any]]:
             standalone_routes[s.party] = standalone_routes.get(s.party, 0) + s.standalone_fen
     rows = []
     for party in sorted(set(shapley) | set(plan.separate)):
-        alone = plan.separate[party].cost_fen() if party in plan.separate else None
+        alone = alone_fen.get(party) if party in plan.separate else None
         info = plan.day.parties.get(party)
         row: dict[str, Any] = {
             "party": party,

@@ -170,7 +170,11 @@ class Plan:
     seconds: float = 0.0
     network_source: str = ""
     collects: dict[str, int] = field(default_factory=dict)  # county -> trunk collection (s)
-    separate_assigned: int = 0  # orders every party alone gets through, for comparison
+    separate_served: frozenset[str] = frozenset()  # orders the parties alone get through
+
+    @property
+    def separate_assigned(self) -> int:
+        return len(self.separate_served)
 
     @property
     def sheet_lots(self) -> dict[int, Lot]:
@@ -734,11 +738,11 @@ def plan_day(
     shared, separate = runs[0], {r.party or "": r for r in runs[1:]}
     route_ids = _route_ids(runs)
     outcomes = _outcomes(paths, rejected, shared, route_ids)
-    separate_assigned = 0
+    separate_served: set[str] = set()
     for party, run in separate.items():
         mine = {oid: p for oid, p in paths.items() if p.order.party == party}
         alone = _outcomes(mine, {}, run, route_ids)
-        separate_assigned += sum(1 for oc in alone.values() if oc.assigned)
+        separate_served.update(oid for oid, oc in alone.items() if oc.assigned)
     plan = Plan(
         day=day,
         options=options,
@@ -750,7 +754,7 @@ def plan_day(
         route_ids=route_ids,
         network_source=network.source,
         collects=collects,
-        separate_assigned=separate_assigned,
+        separate_served=frozenset(separate_served),
     )
     progress.phase("cost allocation", 1)
     plan.allocations = allocate_routes(plan)

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from dispatch.costs.savings import Comparison, compare
 from dispatch.costs.shares import party_totals
 from dispatch.domain import Day
 from dispatch.plan.day import WAREHOUSE, OrderPath, Plan, PlanRun, check_synchronisation
@@ -50,8 +51,12 @@ def _run_figures(run: PlanRun, echelon: str | None = None, county: str | None = 
     }
 
 
-def _separate_figures(plan: Plan, echelon: str | None = None, county: str | None = None) -> dict:
-    total = {"routes": 0, "vehicles_used": 0, "distance_km": 0.0, "duration_h": 0.0, "cost_fen": 0}
+def _separate_figures(
+    plan: Plan, same: Comparison, echelon: str | None = None, county: str | None = None
+) -> dict:
+    """The separate plans' routes as solved, and their cost on the orders the shared plan
+    serves (``cost_fen``, like for like; see ``dispatch.costs.savings``)."""
+    total = {"routes": 0, "vehicles_used": 0, "distance_km": 0.0, "duration_h": 0.0}
     for run in plan.separate.values():
         f = _run_figures(run, echelon, county)
         for k in total:
@@ -59,13 +64,15 @@ def _separate_figures(plan: Plan, echelon: str | None = None, county: str | None
     total["assigned"] = plan.separate_assigned
     total["distance_km"] = round(total["distance_km"], 1)
     total["duration_h"] = round(total["duration_h"], 2)
+    total["cost_fen"] = same.separate_of(echelon, county)
     return total
 
 
 def summary(plan: Plan, network: RoadNetwork) -> dict[str, Any]:
     """The plan summary of CONTRACTS.md section 4, with the figures behind it."""
     shared = _run_figures(plan.shared)
-    separate = _separate_figures(plan) if plan.separate else None
+    same = compare(plan)
+    separate = _separate_figures(plan, same) if plan.separate else None
     outcomes = plan.outcomes
     assigned = sum(1 for o in outcomes.values() if o.assigned)
     reasons = Counter(o.reason for o in outcomes.values() if not o.assigned)
@@ -94,8 +101,8 @@ def summary(plan: Plan, network: RoadNetwork) -> dict[str, Any]:
         "villages_served": len(villages),
         "unassigned_reasons": dict(sorted(reasons.items())),
         "echelons": {
-            "trunk": _echelon(plan, "trunk"),
-            "county": _echelon(plan, "county"),
+            "trunk": _echelon(plan, same, "trunk"),
+            "county": _echelon(plan, same, "county"),
         },
         "counties": list(plan.options.counties) or sorted({p.county for p in orders}),
         "parcels": sum(p.order.pieces for p in orders if p.order.direction == "down"),
@@ -110,7 +117,7 @@ def summary(plan: Plan, network: RoadNetwork) -> dict[str, Any]:
         "townships_with_orders_not_served": [t for t in with_orders if t not in townships],
         "separate": separate,
         "savings": None,
-        "parties": party_totals(plan),
+        "parties": party_totals(plan, same.by_party),
         "allocation": {
             "routes": len(allocations),
             "exact": sum(1 for a in allocations if a.exact),
@@ -140,6 +147,7 @@ def summary(plan: Plan, network: RoadNetwork) -> dict[str, Any]:
             "vehicles": separate["vehicles_used"] - shared["vehicles_used"],
             "routes": separate["routes"] - shared["routes"],
         }
+        doc["comparison"] = same.as_dict()
     return doc
 
 
@@ -157,10 +165,10 @@ def _unlocated(plan: Plan, network: RoadNetwork) -> dict[str, int]:
     return dict(sorted(out.items()))
 
 
-def _echelon(plan: Plan, echelon: str) -> dict[str, Any]:
+def _echelon(plan: Plan, same: Comparison, echelon: str) -> dict[str, Any]:
     out: dict[str, Any] = _run_figures(plan.shared, echelon)
     if plan.separate:
-        alone = _separate_figures(plan, echelon)
+        alone = _separate_figures(plan, same, echelon)
         out["separate_cost_fen"] = alone["cost_fen"]
         out["separate_vehicles_used"] = alone["vehicles_used"]
         out["separate_distance_km"] = alone["distance_km"]
@@ -174,7 +182,7 @@ def _echelon(plan: Plan, echelon: str) -> dict[str, Any]:
             county: {
                 **_run_figures(plan.shared, "county", county),
                 **(
-                    {"separate_cost_fen": _separate_figures(plan, "county", county)["cost_fen"]}
+                    {"separate_cost_fen": same.separate_of("county", county)}
                     if plan.separate
                     else {}
                 ),

@@ -50,6 +50,13 @@ def test_full_sample_day_summary(full_day: tuple[dict, Path]) -> None:
         100 * (1 - doc["cost_fen"] / doc["separate_cost_fen"]), abs=0.01
     )
     assert doc["savings_pct"] > 0
+    # defect 15: both sides priced on the same orders, the ones the shared plan serves
+    same = doc["comparison"]
+    assert same["orders"] == doc["assigned"]
+    assert same["separate_cost_fen"] == doc["separate_cost_fen"]
+    assert same["served_alone"] + same["only_shared"]["orders"] == doc["assigned"]
+    assert doc["separate"]["assigned"] == same["served_alone"] + same["only_separate"]["orders"]
+    assert sum(p["separate_cost_fen"] or 0 for p in doc["parties"]) == doc["separate_cost_fen"]
     assert doc["synchronisation"]["violations"] == 0
     assert doc["allocation"]["shares_sum_to_route_cost"] is True
     assert {"trunk", "county"} == set(doc["echelons"])
