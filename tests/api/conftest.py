@@ -1,13 +1,17 @@
-"""API test fixtures: a fresh SQLite database per test, users of every role, tokens."""
+"""API test fixtures: a fresh SQLite database per test, users of every role, tokens; and
+for the races that only a real server shows, a fresh PostgreSQL schema per test."""
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from api.core.config import Settings, load_settings
@@ -92,3 +96,48 @@ def login(client: TestClient) -> Callable[[str], dict[str, str]]:
         return cache[username]
 
     return headers
+
+
+# ---- PostgreSQL ------------------------------------------------------------------------------
+PG_URL = os.environ.get("CODIST_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _pg_admin(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_URL.replace("+psycopg", ""), autocommit=True, connect_timeout=3) as c:
+        c.execute(sql)
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """The URL of a fresh, empty PostgreSQL schema of this test's own (dropped after).
+    Skips where PostgreSQL is not reachable, and fails then under
+    ``CODIST_REQUIRE_SERVICES=1`` (CI)."""
+    try:
+        _pg_admin("SELECT 1")
+    except Exception as e:
+        if os.environ.get("CODIST_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"PostgreSQL needed and not reachable: {e}")
+        pytest.skip(f"PostgreSQL not reachable: {e}")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    _pg_admin(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        _pg_admin(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+@pytest.fixture
+def pg(pg_url: str) -> Iterator[Engine]:
+    """An engine on a fresh, migrated PostgreSQL schema of this test's own."""
+    from api.core.db import make_engine
+
+    migrate(pg_url)
+    engine_for(pg_url).dispose()  # the migration's engine: no idle connections left
+    engine = make_engine(pg_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        engine_for(pg_url).dispose()

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import threading
-import uuid
-from collections.abc import Iterator
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
@@ -100,30 +96,6 @@ def test_post_match_book(client: TestClient, login) -> None:
 
 
 # ---- concurrency on PostgreSQL ------------------------------------------------------------
-PG_URL = os.environ.get("CODIST_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    try:
-        import psycopg
-
-        with psycopg.connect(PG_URL.replace("+psycopg", ""), connect_timeout=3):
-            pass
-    except Exception as e:
-        if os.environ.get("CODIST_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"PostgreSQL needed and not reachable: {e}")
-        pytest.skip(f"PostgreSQL not reachable: {e}")
-    schema = f"market_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_URL.replace("+psycopg", ""), autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    try:
-        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(PG_URL.replace("+psycopg", ""), autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-
-
 def test_fifty_bookings_of_the_last_room_one_wins(pg_url: str) -> None:
     from datetime import datetime
 

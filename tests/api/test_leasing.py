@@ -9,11 +9,10 @@ they fail.
 
 from __future__ import annotations
 
-import os
 import random
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from typing import Any
@@ -405,53 +404,6 @@ def test_domain_errors_name_the_days(session: Session, accounts: dict[str, int])
 
 
 # ---- concurrency on the real PostgreSQL -----------------------------------------------------
-PG_URL = os.environ.get("CODIST_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-def _pg_problem() -> str | None:
-    try:
-        import psycopg
-
-        with psycopg.connect(PG_URL.replace("+psycopg", ""), connect_timeout=3):
-            pass
-    except Exception as e:
-        return f"{type(e).__name__}: {e}"
-    return None
-
-
-def _schema(name: str, *, drop: bool = False) -> None:
-    import psycopg
-
-    with psycopg.connect(PG_URL.replace("+psycopg", ""), autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
-        if not drop:
-            conn.execute(f"CREATE SCHEMA {name}")
-
-
-@pytest.fixture
-def pg() -> Iterator[Engine]:
-    """An engine on a fresh, migrated PostgreSQL schema of its own."""
-    problem = _pg_problem()
-    if problem:
-        if os.environ.get("CODIST_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"PostgreSQL needed and not reachable: {problem}")
-        pytest.skip(f"PostgreSQL not reachable: {problem}")
-    from api.core.db import engine_for, make_engine, migrate
-
-    schema = f"lease_{uuid.uuid4().hex[:12]}"
-    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
-    _schema(schema)
-    engine = make_engine(url)
-    try:
-        migrate(url)
-        engine_for(url).dispose()  # the migration's engine: no idle connections left
-        yield engine
-    finally:
-        engine.dispose()
-        engine_for(url).dispose()
-        _schema(schema, drop=True)
-
-
 def _org(engine: Engine, name: str, kind: str = "cooperative") -> int:
     with Session(engine) as s:
         org = create_organisation(s, name=name, kind=kind)
