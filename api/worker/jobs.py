@@ -276,7 +276,7 @@ def _replan_and_save(settings: Settings, plan_id: int, parent_id: int, beat: _He
     from dispatch.domain import Day
     from dispatch.io.fleet import load_parties
     from dispatch.plan.day import PlanOptions
-    from dispatch.plan.replan import UnderWay, done_stops, replan_counties
+    from dispatch.plan.replan import UnderWay, done_stops, replan_counties, under_way
     from dispatch.report.summary import sheets_for
 
     engine = engine_for(settings.database_url)
@@ -316,58 +316,24 @@ def _replan_and_save(settings: Settings, plan_id: int, parent_id: int, beat: _He
     day = Day(date=plan.plan_date, parties=parties, orders=remaining, fleet=fleet)
     at = datetime.fromisoformat(options["at"])
     at_s = day.seconds(at)
-    left = {o.id for o in remaining}
+    left = {o.id: o for o in remaining}
     by_id = {v.id: v for v in fleet}
-    under_way: list[UnderWay] = []
+    moving: list[UnderWay] = []
     history: dict[str, list[dict[str, Any]]] = {}
     for sheet in county_sheets:
-        content = sheet.content or {}
-        state = states.get(sheet.id, {})
-        reported = [
-            int(s["seq"])
-            for s in content["stops"]
-            if state.get(int(s["seq"]), "pending") != "pending"
-        ]
-        if not reported or sheet.vehicle_id not in by_id:
+        content, state = sheet.content or {}, states.get(sheet.id, {})
+        if sheet.vehicle_id not in by_id:
             continue
-        last = next(s for s in content["stops"] if int(s["seq"]) == max(reported))
-        hub = f"HUB-{sheet.county_code}"
-        picked = {
-            o["order_id"]
-            for s in content["stops"]
-            if state.get(int(s["seq"])) == "completed"
-            for g in s.get("pickup", ())
-            for o in g["orders"]
-        }
-        on_board, carrying = [], []
-        for s in content["stops"]:
-            if state.get(int(s["seq"]), "pending") in ("completed", "failed"):
-                continue
-            for g in s.get("drop", ()):
-                for o in g["orders"]:
-                    if o["order_id"] not in left:
-                        continue
-                    if s["place"]["id"] == hub:
-                        if o["order_id"] in picked:
-                            carrying.append(o["order_id"])
-                    else:
-                        on_board.append(o["order_id"])
-        under_way.append(
-            UnderWay(
-                vehicle=by_id[sheet.vehicle_id],
-                place=last["place"]["id"],
-                free_s=at_s,
-                on_board=tuple(on_board),
-                carrying=tuple(carrying),
-            )
-        )
-        history[sheet.vehicle_id] = done_stops(content, state)
+        where = under_way(content, state, by_id[sheet.vehicle_id], left, at_s)
+        if where is not None:
+            moving.append(where)
+            history[sheet.vehicle_id] = done_stops(content, state)
     beat.progress(0.2, "replanning the county routes")
     result = replan_counties(
         day,
         network,
         at_s=at_s,
-        under_way=under_way,
+        under_way=moving,
         counties=counties,
         options=PlanOptions(
             time_limit=float(options.get("time_limit", settings.plan_time_limit)),
@@ -395,7 +361,7 @@ def _replan_and_save(settings: Settings, plan_id: int, parent_id: int, beat: _He
         "assigned": len(routed),
         "unassigned": len(remaining) - len(routed),
         "routes": len(new_sheets),
-        "vehicles_under_way": len(under_way),
+        "vehicles_under_way": len(moving),
         "cost_fen": sum(r.cost_fen for _, r in result.routes()),
         "unassigned_orders": [
             {"order_id": oid, "reason": r, "detail": d}

@@ -89,6 +89,7 @@ class Stage:
     # lot id -> the vehicle that already carries it (a lot with no origin is on board)
     starts: Mapping[str, tuple[str, int]] = field(default_factory=dict)
     carried_by: Mapping[int, str] = field(default_factory=dict)
+    driven_s: Mapping[str, int] = field(default_factory=dict)  # vehicle id -> driven today
 
 
 PIN_SKILL = 1000  # skills from here up tie goods on board to their vehicle
@@ -307,7 +308,8 @@ def build_problem(
             # only a vehicle carrying goods already needs its own skill (the goods' tie)
             skills=sorted(v.skills | ({pins[v.id]} if v.id in carriers else set())),
             time_window=[start, max(start, end)],
-            max_travel_time=max(0, round(v.max_driving_h * 3600)),
+            # the day's driving limit, less what the vehicle drove before a replan
+            max_travel_time=max(0, round(v.max_driving_h * 3600) - stage.driven_s.get(v.id, 0)),
             costs={"fixed": v.fixed_fen, "per_hour": v.per_hour_fen, "per_km": v.per_km_fen},
             description=v.id,
         )

@@ -41,6 +41,7 @@ class UnderWay:
     free_s: int  # when it can move on (s after the plan day's midnight)
     on_board: tuple[str, ...] = ()  # order ids of parcels it still has to drop
     carrying: tuple[str, ...] = ()  # order ids of produce it picked up, for the hub
+    driven_s: int = 0  # driving done today before the replan (counts against the limit)
 
 
 @dataclass
@@ -135,6 +136,7 @@ def replan_counties(
             setup_s=options.service.stop_setup_s,
             starts={vid: at for vid, at in starts.items() if vid in {v.id for v in vehicles}},
             carried_by=carried_by,
+            driven_s={u.vehicle.id: u.driven_s for u in under_way},
         )
         limit = max(1.0, options.time_limit / max(1, len(counties)))
         result = solve_stage(stage, network, options.service, limit, options.seed)
@@ -164,6 +166,61 @@ def replan_counties(
             seed=options.seed,
         )
     return plan
+
+
+def under_way(
+    content: Mapping[str, Any],
+    states: Mapping[int, str],
+    vehicle: VehicleSpec,
+    left: Mapping[str, Order],
+    at_s: int,
+) -> UnderWay | None:
+    """Where a published county sheet's vehicle stands and what it holds, from its
+    couriers' reports; None when no stop has been reported (the vehicle has not left).
+
+    On board are the goods picked up at a completed stop and not dropped at one since,
+    among ``left`` (the orders not yet done): parcels (``down``) it still has to drop,
+    produce (``up``) it brings to the hub. Goods of a later stop, such as a second load at
+    the hub, are not on board yet and are planned afresh.
+    """
+    stops = list(content.get("stops", ()))
+    reported = [st for st in stops if states.get(int(st["seq"]), "pending") != "pending"]
+    if not reported:
+        return None
+    last = max(reported, key=lambda st: int(st["seq"]))
+    picked: set[str] = set()
+    for st in stops:
+        if states.get(int(st["seq"])) != "completed":
+            continue
+        picked.update(str(o["order_id"]) for g in st.get("pickup", ()) for o in g["orders"])
+        picked.difference_update(
+            str(o["order_id"]) for g in st.get("drop", ()) for o in g["orders"]
+        )
+    held = sorted(oid for oid in picked if oid in left)
+    return UnderWay(
+        driven_s=_driven(content, int(last["seq"])),
+        vehicle=vehicle,
+        place=str(last["place"]["id"]),
+        free_s=at_s,
+        on_board=tuple(oid for oid in held if left[oid].direction == "down"),
+        carrying=tuple(oid for oid in held if left[oid].direction == "up"),
+    )
+
+
+def _driven(content: Mapping[str, Any], upto_seq: int) -> int:
+    """Planned driving (s) from the sheet's start to stop ``upto_seq``: the time between
+    leaving one place and reaching the next."""
+    from datetime import datetime
+
+    left_at = datetime.fromisoformat(content["start"]["time"])
+    total = 0.0
+    for st in content.get("stops", ()):
+        if int(st["seq"]) > upto_seq:
+            break
+        arrival = datetime.fromisoformat(st["arrival"])
+        total += max(0.0, (arrival - left_at).total_seconds())
+        left_at = datetime.fromisoformat(st["departure"])
+    return round(total)
 
 
 def done_stops(content: Mapping[str, Any], states: Mapping[int, str]) -> list[dict[str, Any]]:

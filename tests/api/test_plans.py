@@ -274,3 +274,68 @@ def test_closure_flags_plan_and_replan_keeps_done_stops(
     # a replan of a superseded plan is refused
     again = client.post(f"/api/v1/plans/{plan_id}/replan", json={}, headers=admin)
     assert again.status_code == 409
+
+
+def test_replan_keeps_parcels_on_board_with_their_vehicle(
+    client: TestClient, login, session: Session, accounts: dict[str, int]
+) -> None:
+    """Defect 10: parcels a van picked up at the hub are on board at the replan: they stay
+    with that van (never listed as unassigned ``no_vehicle``) and reach their stops."""
+    load_county_orders(session, COUNTY, limit=1000, spread=True)
+    admin = login("admin")
+    r = client.post(
+        "/api/v1/plans", json={"plan_date": "2026-09-15", "counties": [COUNTY]}, headers=admin
+    )
+    plan_id = r.json()["id"]
+    assert wait(client, admin, plan_id)["status"] == "succeeded"
+    sheets = client.get(f"/api/v1/plans/{plan_id}/sheets", headers=admin).json()
+    r = client.post(
+        f"/api/v1/plans/{plan_id}/publish",
+        json={"assignments": {s["route_id"]: accounts["courier1"] for s in sheets}},
+        headers=admin,
+    )
+    assert r.status_code == 200, r.text
+    courier = login("courier1")
+    loaded: dict[str, set[str]] = {}  # vehicle -> parcels it picked up at the hub
+    for item in sheets:
+        if item["echelon"] != "county":
+            continue
+        body = client.get(f"/api/v1/route-sheets/{item['id']}", headers=courier).json()
+        first = body["stops"][0]
+        picked = {o["order_id"] for g in first["pickup"] for o in g["orders"]}
+        if not first["place"]["id"].startswith("HUB-") or not picked:
+            continue
+        events = ["arrived", "picked_up"]
+        events += ["delivered"] if any(g["orders"] for g in first["drop"]) else []
+        for k, kind in enumerate(events):
+            r = client.post(
+                f"/api/v1/route-sheets/{item['id']}/events",
+                json={"client_event_id": f"{item['id']}-{k}", "seq": first["seq"], "type": kind},
+                headers=courier,
+            )
+            assert r.status_code == 201, r.text
+        loaded[item["vehicle_id"]] = picked
+    assert loaded, "some van loads parcels at the hub first"
+    r = client.post(
+        f"/api/v1/plans/{plan_id}/replan", json={"at": "2026-09-15T10:30:00+08:00"}, headers=admin
+    )
+    assert r.status_code == 202, r.text
+    new = wait(client, admin, r.json()["id"])
+    assert new["status"] == "succeeded", new
+    on_board = set().union(*loaded.values())
+    lost = [u for u in new["summary"]["unassigned_orders"] if u["order_id"] in on_board]
+    assert lost == []
+    new_sheets = client.get(f"/api/v1/plans/{new['id']}/sheets", headers=admin).json()
+    for item in new_sheets:
+        if item["vehicle_id"] not in loaded:
+            continue
+        body = client.get(f"/api/v1/route-sheets/{item['id']}", headers=admin).json()
+        dropped = {
+            o["order_id"]
+            for st in body["stops"]
+            if not st.get("done")
+            for g in st["drop"]
+            for o in g["orders"]
+        }
+        loaded[item["vehicle_id"]] -= dropped
+    assert all(not left for left in loaded.values()), loaded
