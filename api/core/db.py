@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import os
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,13 +30,32 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.close()
 
+        _ENGINES.add(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    _ENGINES.add(engine)
+    return engine
 
 
 @functools.cache
 def engine_for(url: str) -> Engine:
+    """The process's shared engine for ``url`` (its pool is never used across a fork)."""
     return make_engine(url)
+
+
+def _forget_parent_connections() -> None:
+    """In a forked child (an RQ work horse, a forked pool worker): drop the pooled
+    connections inherited from the parent without closing them, so that the child opens
+    its own. Sharing a server session across processes mixes their state: the second
+    job on a worker met the first one's prepared statements (``DuplicatePreparedStatement
+    "_pg3_0"``) and transactions could interleave. SQLAlchemy's recipe for forking."""
+    for engine in _ENGINES:
+        engine.dispose(close=False)
+
+
+_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_parent_connections)
 
 
 def migrate(url: str) -> None:

@@ -124,10 +124,15 @@ def reap_stale(settings: Settings) -> int:
 
 
 # ---- running ----------------------------------------------------------------------------
+class PlanFailed(RuntimeError):
+    """Raised by a job whose plan failed, after the plan's row says why."""
+
+
 def run_plan_job(
     plan_id: int, database_url: str | None = None, service: Settings | None = None
 ) -> str:
-    """The job body: claim, plan, save in one transaction. Returns the final status.
+    """The job body: claim, plan, save in one transaction. Returns the final status, or
+    raises :class:`PlanFailed` once the failure is written on the plan's row.
     An RQ worker passes the database only (its settings come from its environment); the
     service's own child process gets the service's settings."""
     settings = service or get_settings()
@@ -175,7 +180,9 @@ def run_plan_job(
                 )
             )
             session.commit()
-        status = "failed"
+        # the row says why; the queue must say it failed too (RQ keeps the job in its
+        # failed registry with the traceback instead of logging it as a success)
+        raise PlanFailed(f"plan {plan_id} failed: {type(e).__name__}: {e}") from e
     finally:
         beat.stop()
     return status

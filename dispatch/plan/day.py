@@ -511,14 +511,29 @@ def trunk_arrivals(run: PlanRun, transfer_s: int) -> dict[str, int]:
 _NETWORK: RoadNetwork | None = None
 
 
-def _init_worker(network: RoadNetwork) -> None:
+def _init_worker(network: RoadNetwork, parent: int) -> None:
     """A worker process starts with the network and the routing search loaded (compiled
-    code from the cache, or inherited from the parent), never inside a stage's budget."""
+    code from the cache, or inherited from the parent), never inside a stage's budget, and
+    dies with the process that planned (a killed job leaves no solver running)."""
     from routing.sisr import warm_up
 
+    _die_with(parent)
     global _NETWORK
     _NETWORK = network
     warm_up()
+
+
+def _die_with(parent: int) -> None:
+    """Ask the kernel to stop this process when its parent dies (Linux: PR_SET_PDEATHSIG);
+    elsewhere the pool's own checks stop idle workers once the parent is gone."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
 
 
 def _work(
@@ -775,7 +790,10 @@ def _pool(network: RoadNetwork, workers: int) -> ProcessPoolExecutor:
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     return ProcessPoolExecutor(
-        max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(network,)
+        max_workers=workers,
+        mp_context=ctx,
+        initializer=_init_worker,
+        initargs=(network, os.getpid()),
     )
 
 
