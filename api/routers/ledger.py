@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
@@ -107,10 +107,16 @@ class StateOut(BaseModel):
 class EntryOut(BaseModel):
     id: int
     debit_account_id: int
-    debit_account: str
+    debit_account: str = Field(description="the paying account's code (org:12, party:YTO)")
+    debit_account_name: str = Field(description="the payer's name (its organisation's)")
     credit_account_id: int
-    credit_account: str
+    credit_account: str = Field(description="the paid account's code")
+    credit_account_name: str = Field(description="the payee's name (its organisation's)")
     amount_fen: int
+    service_date: date = Field(
+        description="the day of the service paid for (the plan's date, the cargo's pickup "
+        "day, the lease's first day; a reversal's is its original's), Asia/Shanghai"
+    )
     kind: str
     ref_type: str | None
     ref_id: str | None
@@ -119,15 +125,22 @@ class EntryOut(BaseModel):
     memo: str
     state: str
     created_by: int | None
-    created_at: datetime | None
+    created_at: datetime | None = Field(description="when it was recorded")
     history: list[StateOut] | None = None
 
 
 class SettleOut(BaseModel):
     plan_id: int
     created: int = Field(description="entries recorded by this call (0 on a repeat)")
-    total_fen: int
+    total_fen: int = Field(description="the plan's shares charged")
     entries: list[EntryOut]
+    reversed_fen: int = Field(
+        default=0, description="the shares of the plans it supersedes, reversed"
+    )
+    reversals: list[EntryOut] = Field(
+        default_factory=list,
+        description="the reversals of the superseded plans' share entries (a replan)",
+    )
 
 
 # ---- helpers ---------------------------------------------------------------------------
@@ -179,10 +192,10 @@ def _entries_out(
     ids = [e.id for e in entries if e.id is not None]
     states = ledger.current_states(session, ids)
     account_ids = {e.debit_account_id for e in entries} | {e.credit_account_id for e in entries}
-    names = {
-        a.id: a.name
-        for a in session.exec(select(Account).where(col(Account.id).in_(account_ids))).all()
-    }
+    accounts = session.exec(select(Account).where(col(Account.id).in_(account_ids))).all()
+    names = {a.id: a.name for a in accounts}
+    labels = ledger.account_labels(session, accounts)
+    days = ledger.service_dates(session, entries)
     reversals = {
         r.reverses_id: r.id
         for r in session.exec(
@@ -196,9 +209,12 @@ def _entries_out(
             id=e.id,
             debit_account_id=e.debit_account_id,
             debit_account=names.get(e.debit_account_id, ""),
+            debit_account_name=labels.get(e.debit_account_id, ""),
             credit_account_id=e.credit_account_id,
             credit_account=names.get(e.credit_account_id, ""),
+            credit_account_name=labels.get(e.credit_account_id, ""),
             amount_fen=e.amount_fen,
+            service_date=days[e.id],
             kind=e.kind,
             ref_type=e.ref_type,
             ref_id=e.ref_id,
@@ -279,9 +295,12 @@ def account_statement(
         int | None, Query(ge=1, le=12, description="default: this month (Asia/Shanghai)")
     ] = None,
 ) -> Response:
-    """The entries of one Asia/Shanghai calendar month between an opening and a closing
-    balance row: debit_fen paid, credit_fen received, the running balance, each entry's
-    state; amounts also in yuan with two decimals."""
+    """The entries whose service date (the plan's date, the cargo's pickup day, the
+    lease's first day; a reversal's is its original's; else the day it was recorded) falls
+    in one Asia/Shanghai calendar month, ordered by it, between an opening and a closing
+    balance row: service_date, recorded_at (+08:00), the counterparty's code and name,
+    debit_fen paid, credit_fen received, the running balance, each entry's state; amounts
+    also in yuan with two decimals."""
     _account(session, user, account_id)
     today = now().astimezone(ledger.TZ)
     year = year or today.year
@@ -457,19 +476,24 @@ def reverse_entry(
 )
 def settle_plan(plan_id: Id, session: SessionDep, user: UserDep, response: Response) -> Any:
     """One pending entry per route and party with a Shapley share: the party pays the
-    route's operator (the vehicle owner's organisation, else the platform). Repeating it
+    route's operator (the vehicle owner's organisation, else the platform). A replan
+    first reverses the share entries of the plan(s) it supersedes (``reversals``), so
+    a route both carry is charged once; a superseded plan is refused (409). Repeating it
     creates nothing new (201 when entries were made, 200 otherwise)."""
     if session.get(Plan, plan_id) is None:
         raise not_found(f"plan {plan_id}")
     with _ledger_errors("path"):
-        results = ledger.plan_share_entries(session, plan_id, by_user=user.id)
-    created = sum(1 for _, new in results if new)
+        result = ledger.settle_plan(session, plan_id, by_user=user.id)
+    created = sum(1 for _, new in (*result.charges, *result.reversals) if new)
     if created:
         response.status_code = status.HTTP_201_CREATED
-    entries = [e for e, _ in results]
+    entries = [e for e, _ in result.charges]
+    reversals = [e for e, _ in result.reversals]
     return SettleOut(
         plan_id=plan_id,
         created=created,
         total_fen=sum(e.amount_fen for e in entries),
         entries=_entries_out(session, entries),
+        reversed_fen=sum(e.amount_fen for e in reversals),
+        reversals=_entries_out(session, reversals),
     )

@@ -19,6 +19,11 @@ minus its debits and all balances sum to zero. Entries are never updated or dele
   is a refund: the original stays ``settled`` and the reversal starts ``pending``, to be
   confirmed and settled like any other entry.
 
+Every entry has a *service date*, the day of the service it pays for, derived from what it
+refers to (:func:`service_dates`): statements are by service date, and show when each
+entry was recorded as well. A replan bills its day in place of the plans it supersedes
+(:func:`settle_plan`).
+
 Creating calls take an idempotency key: the same key with the same content returns the
 stored entry and creates nothing; the same key with other content raises
 :class:`Conflict`. The unique constraint on ``ledger_entries.idempotency_key`` is the final
@@ -31,7 +36,10 @@ import csv
 import io
 import math
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from datetime import UTC, date, datetime
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -42,7 +50,10 @@ from sqlmodel import Session, col, select
 from api.errors import Conflict
 from api.models import (
     Account,
+    CargoPosting,
     EntryState,
+    FreightBooking,
+    LeaseBooking,
     LedgerEntry,
     Organisation,
     Plan,
@@ -127,13 +138,54 @@ def accounts_of_org(session: Session, org_id: int | None) -> list[Account]:
     return list(session.exec(select(Account).where(cond).order_by(col(Account.id))).all())
 
 
+@cache
+def party_names() -> dict[str, str]:
+    """party id -> its Chinese name, from the parties file of the dispatch data (empty
+    when it cannot be read: names are a convenience, never a reason to fail)."""
+    try:
+        from dispatch.io.fleet import load_parties
+
+        return {pid: p.name_zh for pid, p in load_parties().items()}
+    except Exception:  # a missing or broken data file
+        return {}
+
+
+def account_labels(session: Session, accounts: Iterable[Account]) -> dict[int, str]:
+    """account id -> a readable name: its organisation's name; for a ``party:<id>``
+    account, the name of the organisation with that party id (one may have joined after
+    the account was made), else the party's name in the parties file; else the account
+    name (``platform``)."""
+    items = [a for a in accounts if a.id is not None]
+    org_ids = {a.org_id for a in items if a.org_id is not None}
+    parties = {a.party_id for a in items if a.org_id is None and a.party_id}
+    by_id: dict[int, str] = {}
+    by_party: dict[str, str] = {}
+    if org_ids or parties:
+        cond: Any = col(Organisation.id).in_(org_ids)
+        if parties:
+            cond = or_(cond, col(Organisation.party_id).in_(parties))
+        for org in session.exec(
+            select(Organisation).where(cond).order_by(col(Organisation.id))
+        ).all():
+            if org.id is not None:
+                by_id[org.id] = org.name
+            if org.party_id:
+                by_party.setdefault(org.party_id, org.name)
+    out: dict[int, str] = {}
+    for a in items:
+        assert a.id is not None
+        name = None
+        if a.org_id is not None:
+            name = by_id.get(a.org_id)
+        elif a.party_id:
+            name = by_party.get(a.party_id) or party_names().get(a.party_id)
+        out[a.id] = name or a.name
+    return out
+
+
 def account_label(session: Session, account: Account) -> str:
-    """A readable name: the organisation's name, else the account name."""
-    if account.org_id is not None:
-        org = session.get(Organisation, account.org_id)
-        if org is not None:
-            return org.name
-    return account.name
+    """A readable name of one account (see :func:`account_labels`)."""
+    return account_labels(session, [account]).get(account.id or 0, account.name)
 
 
 # ---- states ----------------------------------------------------------------------------
@@ -414,6 +466,96 @@ def reverse(
     )
 
 
+# ---- service dates ---------------------------------------------------------------------
+def _int_ids(values: Iterable[str | None]) -> set[int]:
+    return {int(v) for v in values if v is not None and v.isdigit() and len(v) < 10}
+
+
+def local_date(moment: datetime | None) -> date | None:
+    """The Asia/Shanghai calendar day of a stored time."""
+    at = aware(moment)
+    return at.astimezone(TZ).date() if at is not None else None
+
+
+def service_dates(session: Session, entries: Iterable[LedgerEntry]) -> dict[int, date]:
+    """entry id -> the day of the service the entry pays for, derived from what it refers
+    to: a route sheet's (or plan's) plan date, a freight booking's cargo pickup day, a
+    lease booking's first day; a reversal has the date of the entry it reverses; any other
+    entry (an adjustment without such a reference) the Asia/Shanghai day it was
+    recorded. Unknown references fall back to the recording day as well."""
+    items = [e for e in entries if e.id is not None]
+    by_id: dict[int, LedgerEntry] = {e.id: e for e in items if e.id is not None}
+    missing = {e.reverses_id for e in items if e.reverses_id is not None} - set(by_id)
+    if missing:
+        for e in session.exec(select(LedgerEntry).where(col(LedgerEntry.id).in_(missing))).all():
+            if e.id is not None:
+                by_id[e.id] = e
+
+    def original(e: LedgerEntry) -> LedgerEntry:
+        return by_id.get(e.reverses_id, e) if e.reverses_id is not None else e
+
+    refs: dict[str, set[str | None]] = {}
+    for e in items:
+        o = original(e)
+        if o.ref_type:
+            refs.setdefault(o.ref_type, set()).add(o.ref_id)
+    found: dict[tuple[str, str], date] = {}
+    sheet_ids = _int_ids(refs.get("route_sheet", ()))
+    plan_of_sheet: dict[int, int] = {}
+    if sheet_ids:
+        rows = session.exec(
+            select(col(RouteSheet.id), col(RouteSheet.plan_id)).where(
+                col(RouteSheet.id).in_(sheet_ids)
+            )
+        ).all()
+        plan_of_sheet = {sid: pid for sid, pid in rows if sid is not None}
+    plan_ids = _int_ids(refs.get("plan", ())) | set(plan_of_sheet.values())
+    if plan_ids:
+        days = dict(
+            session.exec(
+                select(col(Plan.id), col(Plan.plan_date)).where(col(Plan.id).in_(plan_ids))
+            ).all()
+        )
+        for pid, plan_day in days.items():
+            found[("plan", str(pid))] = plan_day
+        for sid, pid in plan_of_sheet.items():
+            if pid in days:
+                found[("route_sheet", str(sid))] = days[pid]
+    booking_ids = _int_ids(refs.get("freight_booking", ()))
+    if booking_ids:
+        for bid, pickup in session.exec(
+            select(col(FreightBooking.id), col(CargoPosting.pickup_start))
+            .join(CargoPosting, col(CargoPosting.id) == col(FreightBooking.cargo_id))
+            .where(col(FreightBooking.id).in_(booking_ids))
+        ).all():
+            pickup_day = local_date(pickup)
+            if pickup_day is not None:
+                found[("freight_booking", str(bid))] = pickup_day
+    lease_ids = _int_ids(refs.get("lease_booking", ()))
+    if lease_ids:
+        for lid, start in session.exec(
+            select(col(LeaseBooking.id), col(LeaseBooking.start_day)).where(
+                col(LeaseBooking.id).in_(lease_ids)
+            )
+        ).all():
+            found[("lease_booking", str(lid))] = start
+    out: dict[int, date] = {}
+    for e in items:
+        assert e.id is not None
+        o = original(e)
+        out[e.id] = (
+            found.get((o.ref_type or "", o.ref_id or ""))
+            or local_date(o.created_at)
+            or now().astimezone(TZ).date()
+        )
+    return out
+
+
+def service_date(session: Session, entry: LedgerEntry) -> date:
+    """The day of the service one entry pays for (see :func:`service_dates`)."""
+    return service_dates(session, [entry])[entry.id or 0]
+
+
 # ---- balances --------------------------------------------------------------------------
 def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
@@ -447,21 +589,57 @@ def balance(session: Session, account_id: int, *, before: datetime | None = None
 
 
 # ---- shared routes ---------------------------------------------------------------------
-def plan_share_entries(
-    session: Session, plan_id: int, *, by_user: int | None
-) -> list[tuple[LedgerEntry, bool]]:
-    """(entry, created) of :func:`record_plan_shares`."""
-    plan = session.get(Plan, plan_id)
-    if plan is None:
-        raise NotFoundError("plan_id", f"no plan {plan_id}")
-    if plan.status not in SETTLEABLE_PLANS:
-        raise Conflict(
-            f"only a published or completed plan is settled; plan {plan_id} is {plan.status}"
-        )
-    sheets = session.exec(
-        select(RouteSheet).where(RouteSheet.plan_id == plan_id).order_by(col(RouteSheet.id))
+@dataclass
+class Settlement:
+    """What settling a plan recorded or found: its share entries (``charges``) and the
+    reversals of the share entries of the plans it supersedes; each (entry, created)."""
+
+    plan_id: int
+    charges: list[tuple[LedgerEntry, bool]] = dataclass_field(default_factory=list)
+    reversals: list[tuple[LedgerEntry, bool]] = dataclass_field(default_factory=list)
+
+
+def superseded_by(session: Session, plan: Plan) -> Plan | None:
+    """The replan that took over ``plan`` (its ``options.replan_of`` is ``plan``)."""
+    candidates = session.exec(
+        select(Plan)
+        .where(Plan.plan_date == plan.plan_date, col(Plan.id) != plan.id)
+        .order_by(col(Plan.id).desc())
     ).all()
-    out: list[tuple[LedgerEntry, bool]] = []
+    for other in candidates:
+        if str((other.options or {}).get("replan_of")) == str(plan.id) and other.status in (
+            *SETTLEABLE_PLANS,
+            "superseded",
+        ):
+            return other
+    return None
+
+
+def replaced_plans(session: Session, plan: Plan) -> list[Plan]:
+    """The plans ``plan`` replaces: its parent (``options.replan_of``), the parent's
+    parent and so on, nearest first."""
+    out: list[Plan] = []
+    seen = {plan.id}
+    parent_id = (plan.options or {}).get("replan_of")
+    while parent_id is not None:
+        try:
+            pid = int(parent_id)
+        except (TypeError, ValueError):
+            break
+        parent = session.get(Plan, pid) if pid not in seen else None
+        if parent is None:
+            break
+        out.append(parent)
+        seen.add(pid)
+        parent_id = (parent.options or {}).get("replan_of")
+    return out
+
+
+def _plan_shares(
+    session: Session, plan: Plan, sheets: Iterable[RouteSheet]
+) -> list[tuple[RouteSheet, Account, Account, int, str, str]]:
+    """(sheet, payer, payee, amount, party, name) of every share to charge."""
+    out = []
     for sheet in sheets:
         content = sheet.content or {}
         vehicle = content.get("vehicle") or {}
@@ -479,27 +657,131 @@ def plan_share_entries(
                 continue
             if not math.isfinite(value) or round(value) <= 0:
                 continue
-            amount = round(value)
             payer = account_for_party(session, party)
             if payer.id == payee.id:  # a carrier's share of its own vehicle's route
                 continue
-            name = share.get("name_zh") or party
-            out.append(
-                record(
-                    session,
-                    debit=payer,
-                    credit=payee,
-                    amount_fen=amount,
-                    kind="shared_route",
-                    ref_type="route_sheet",
-                    ref_id=str(sheet.id),
-                    memo=f"{name} 共享线路分摊 share of route {sheet.route_id} "
-                    f"({plan.plan_date.isoformat()}, plan {plan_id})",
-                    idempotency_key=f"plan:{plan_id}:route:{sheet.route_id}:party:{party}",
-                    created_by=by_user,
-                )
-            )
+            name = str(share.get("name_zh") or party)
+            out.append((sheet, payer, payee, round(value), party, name))
     return out
+
+
+def _withdraw(
+    session: Session,
+    plan: Plan,
+    replaced: list[Plan],
+    sheets: list[RouteSheet],
+    by_user: int | None,
+) -> list[tuple[LedgerEntry, bool]]:
+    """Reverse the share entries of the plans ``plan`` replaces (an entry reversed before,
+    by anyone, is left alone and listed with its reversal). Kept: the entries of a route
+    that was driven to the end (sheet ``completed``) and that ``plan`` does not contain
+    (neither its route nor its vehicle): that work was done and is billed once."""
+    routes = {s.route_id for s in sheets}
+    vehicles = {s.vehicle_id for s in sheets}
+    old_sheets = session.exec(
+        select(RouteSheet)
+        .where(col(RouteSheet.plan_id).in_([p.id for p in replaced]))
+        .order_by(col(RouteSheet.id))
+    ).all()
+    withdrawn = {
+        str(s.id): s
+        for s in old_sheets
+        if s.status != "completed" or s.route_id in routes or s.vehicle_id in vehicles
+    }
+    if not withdrawn:
+        return []
+    entries = session.exec(
+        select(LedgerEntry)
+        .where(
+            LedgerEntry.kind == "shared_route",
+            LedgerEntry.ref_type == "route_sheet",
+            col(LedgerEntry.ref_id).in_(list(withdrawn)),
+        )
+        .order_by(col(LedgerEntry.id))
+    ).all()
+    out: list[tuple[LedgerEntry, bool]] = []
+    for entry in entries:
+        assert entry.id is not None
+        done = reversal_of(session, entry.id)
+        if done is None:
+            old = withdrawn[entry.ref_id or ""]
+            try:
+                out.append(
+                    reverse(
+                        session,
+                        entry,
+                        by_user=by_user,
+                        memo=f"plan {old.plan_id} superseded by plan {plan.id} "
+                        f"({plan.plan_date.isoformat()}), route {old.route_id}",
+                        idempotency_key=f"plan:{plan.id}:supersedes:{entry.id}",
+                    )
+                )
+                continue
+            except Conflict:  # reversed meanwhile by another request
+                done = reversal_of(session, entry.id)
+                if done is None:
+                    raise
+        out.append((done, False))
+    return out
+
+
+def settle_plan(session: Session, plan_id: int, *, by_user: int | None) -> Settlement:
+    """Bill a published or completed plan's shared routes; see :func:`record_plan_shares`.
+
+    A replan bills the day in place of the plans it supersedes: their share entries are
+    reversed (:func:`reverse`, so history stays append-only; a settled entry is refunded)
+    before the replan's own shares are charged, so a route both carry (the trunk route,
+    unchanged) is charged once net. A superseded plan is refused (:class:`Conflict`): the
+    current plan is what is billed. Repeating it creates nothing new; a run cut short is
+    completed by the next one (every record has its own idempotency key)."""
+    plan = session.get(Plan, plan_id)
+    if plan is None:
+        raise NotFoundError("plan_id", f"no plan {plan_id}")
+    successor = superseded_by(session, plan)
+    if plan.status == "superseded" or successor is not None:
+        by = f" by plan {successor.id}" if successor is not None else ""
+        raise Conflict(
+            f"plan {plan_id} was superseded{by}; settle the current plan, which bills "
+            "the day in its place"
+        )
+    if plan.status not in SETTLEABLE_PLANS:
+        raise Conflict(
+            f"only a published or completed plan is settled; plan {plan_id} is {plan.status}"
+        )
+    sheets = list(
+        session.exec(
+            select(RouteSheet).where(RouteSheet.plan_id == plan_id).order_by(col(RouteSheet.id))
+        ).all()
+    )
+    shares = _plan_shares(session, plan, sheets)  # resolved (and checked) before any record
+    result = Settlement(plan_id=plan_id)
+    replaced = replaced_plans(session, plan)
+    if replaced:
+        result.reversals = _withdraw(session, plan, replaced, sheets, by_user)
+    for sheet, payer, payee, amount, party, name in shares:
+        result.charges.append(
+            record(
+                session,
+                debit=payer,
+                credit=payee,
+                amount_fen=amount,
+                kind="shared_route",
+                ref_type="route_sheet",
+                ref_id=str(sheet.id),
+                memo=f"{name} 共享线路分摊 share of route {sheet.route_id} "
+                f"({plan.plan_date.isoformat()}, plan {plan_id})",
+                idempotency_key=f"plan:{plan_id}:route:{sheet.route_id}:party:{party}",
+                created_by=by_user,
+            )
+        )
+    return result
+
+
+def plan_share_entries(
+    session: Session, plan_id: int, *, by_user: int | None
+) -> list[tuple[LedgerEntry, bool]]:
+    """(entry, created) of the charges of :func:`settle_plan`."""
+    return settle_plan(session, plan_id, by_user=by_user).charges
 
 
 def record_plan_shares(session: Session, plan_id: int, *, by_user: int | None) -> list[LedgerEntry]:
@@ -507,6 +789,7 @@ def record_plan_shares(session: Session, plan_id: int, *, by_user: int | None) -
     completed plan: the party's account pays the route's operator (the vehicle owner's
     organisation, else the platform); a carrier's share of its own route is skipped.
     Keys derive from plan, route and party, so running it again creates nothing new.
+    A replan first reverses the entries of the plans it supersedes (:func:`settle_plan`).
     Returns the plan's share entries (new and earlier ones)."""
     return [entry for entry, _ in plan_share_entries(session, plan_id, by_user=by_user)]
 
@@ -524,35 +807,56 @@ def month_bounds(year: int, month: int) -> tuple[datetime, datetime]:
 
 
 def statement(session: Session, account_id: int, year: int, month: int) -> list[dict[str, Any]]:
-    """An account's entries of an Asia/Shanghai calendar month, oldest first, between an
-    ``opening_balance`` row and a ``closing_balance`` row. ``debit_fen`` is what the account
-    paid, ``credit_fen`` what it received, ``balance_fen`` the running balance; so
-    opening + credits - debits == closing == :func:`balance` at the month's end."""
+    """An account's entries whose *service date* (:func:`service_dates`) falls in an
+    Asia/Shanghai calendar month, by service date then recording time, between an
+    ``opening_balance`` row and a ``closing_balance`` row. Each row shows its
+    ``service_date`` and when it was recorded (``recorded_at``, +08:00): September's
+    routes booked in December are on September's statement. ``debit_fen`` is what the
+    account paid, ``credit_fen`` what it received, ``balance_fen`` the running balance;
+    the opening balance sums the entries of earlier service dates, so opening + credits -
+    debits == closing == the next month's opening. The counterparty is its account's
+    code (``counterparty``) and readable name (``counterparty_name``)."""
     account = session.get(Account, account_id)
     if account is None:
         raise NotFoundError("account_id", f"no account {account_id}")
     start, end = month_bounds(year, month)
-    running = balance(session, account_id, before=start)
+    first, after = start.date(), end.date()
     entries = session.exec(
         select(LedgerEntry)
         .where(
             or_(
                 col(LedgerEntry.debit_account_id) == account_id,
                 col(LedgerEntry.credit_account_id) == account_id,
-            ),
-            col(LedgerEntry.created_at) >= _utc(start),
-            col(LedgerEntry.created_at) < _utc(end),
+            )
         )
-        .order_by(col(LedgerEntry.created_at), col(LedgerEntry.id))
+        .order_by(col(LedgerEntry.id))
     ).all()
-    states = current_states(session, [e.id for e in entries if e.id is not None])
-    others: dict[int, Account | None] = {}
-    labels: dict[int, str] = {}
+    days = service_dates(session, entries)
 
-    def blank(kind: str, at: datetime, amount: int) -> dict[str, Any]:
+    def signed(e: LedgerEntry) -> int:
+        return -e.amount_fen if e.debit_account_id == account_id else e.amount_fen
+
+    running = sum(signed(e) for e in entries if days[e.id or 0] < first)
+    month_entries = sorted(
+        (e for e in entries if first <= days[e.id or 0] < after),
+        key=lambda e: (days[e.id or 0], aware(e.created_at) or start, e.id or 0),
+    )
+    states = current_states(session, [e.id for e in month_entries if e.id is not None])
+    other_ids = {
+        e.credit_account_id if e.debit_account_id == account_id else e.debit_account_id
+        for e in month_entries
+    }
+    others = {
+        a.id: a
+        for a in session.exec(select(Account).where(col(Account.id).in_(other_ids))).all()
+        if a.id is not None
+    }
+    labels = account_labels(session, others.values())
+
+    def blank(kind: str, day: date, amount: int) -> dict[str, Any]:
         return {
-            "date": at.date().isoformat(),
-            "at": at.isoformat(),
+            "service_date": day.isoformat(),
+            "recorded_at": "",
             "entry_id": None,
             "kind": kind,
             "counterparty": "",
@@ -565,24 +869,21 @@ def statement(session: Session, account_id: int, year: int, month: int) -> list[
             "memo": "",
         }
 
-    rows = [blank("opening_balance", start, running)]
-    for e in entries:
+    rows = [blank("opening_balance", first, running)]
+    for e in month_entries:
         paid = e.debit_account_id == account_id
         other_id = e.credit_account_id if paid else e.debit_account_id
-        if other_id not in others:
-            others[other_id] = other = session.get(Account, other_id)
-            labels[other_id] = account_label(session, other) if other else str(other_id)
-        other = others[other_id]
-        running += -e.amount_fen if paid else e.amount_fen
-        at = (aware(e.created_at) or start).astimezone(TZ)
+        other = others.get(other_id)
+        running += signed(e)
+        at = aware(e.created_at)
         rows.append(
             {
-                "date": at.date().isoformat(),
-                "at": at.isoformat(),
+                "service_date": days[e.id or 0].isoformat(),
+                "recorded_at": at.astimezone(TZ).isoformat() if at is not None else "",
                 "entry_id": e.id,
                 "kind": e.kind,
                 "counterparty": other.name if other else str(other_id),
-                "counterparty_name": labels[other_id],
+                "counterparty_name": labels.get(other_id, str(other_id)),
                 "debit_fen": e.amount_fen if paid else 0,
                 "credit_fen": 0 if paid else e.amount_fen,
                 "balance_fen": running,
@@ -591,7 +892,7 @@ def statement(session: Session, account_id: int, year: int, month: int) -> list[
                 "memo": e.memo,
             }
         )
-    last = end - timedelta(seconds=1)
+    last = date.fromordinal(after.toordinal() - 1)
     rows.append(blank("closing_balance", last, running))
     return rows
 
@@ -608,8 +909,8 @@ def _cell(text: str) -> str:
 
 
 CSV_COLUMNS = (
-    "date",
-    "at",
+    "service_date",
+    "recorded_at",
     "entry_id",
     "kind",
     "counterparty",
@@ -634,8 +935,8 @@ def statement_csv(session: Session, account_id: int, year: int, month: int) -> s
     for row in statement(session, account_id, year, month):
         writer.writerow(
             [
-                row["date"],
-                row["at"],
+                row["service_date"],
+                row["recorded_at"],
                 "" if row["entry_id"] is None else row["entry_id"],
                 row["kind"],
                 _cell(row["counterparty"]),

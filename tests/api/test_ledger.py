@@ -244,16 +244,32 @@ def test_ledger_invariants_hold_for_any_operation_sequence(
             for a, b in itertools.pairwise(states):
                 assert b in ledger.TRANSITIONS[a] or b == "reversed", states
 
-        for account_id in ids:  # statements agree with the ledger at every month's end
+        # statements agree with the ledger at every month's end, by service date (an
+        # adjustment's recording day; a reversal's is the day of the entry it reverses)
+        days = ledger.service_dates(session, stored)
+        for e in stored:
+            o = by_id[e.reverses_id] if e.reverses_id is not None else e
+            assert days[e.id or 0] == (ledger.local_date(o.created_at) or date.min)
+
+        def through(account_id: int, before: date) -> int:
+            return sum(
+                (e.amount_fen if e.credit_account_id == account_id else 0)
+                - (e.amount_fen if e.debit_account_id == account_id else 0)
+                for e in stored
+                if days[e.id or 0] < before
+            )
+
+        for account_id in ids:
+            closing = {}
             for year, month in sorted(months):
                 rows = ledger.statement(session, account_id, year, month)
                 opening, body_rows, closing = rows[0], rows[1:-1], rows[-1]
                 start, end = ledger.month_bounds(year, month)
-                assert opening["balance_fen"] == ledger.balance(session, account_id, before=start)
+                assert opening["balance_fen"] == through(account_id, start.date())
                 moved = sum(r["credit_fen"] - r["debit_fen"] for r in body_rows)
                 assert opening["balance_fen"] + moved == closing["balance_fen"]
-                assert closing["balance_fen"] == ledger.balance(session, account_id, before=end)
-                assert all(r["date"][:7] == f"{year}-{month:02d}" for r in body_rows)
+                assert closing["balance_fen"] == through(account_id, end.date())
+                assert all(r["service_date"][:7] == f"{year}-{month:02d}" for r in body_rows)
                 csv_rows = list(
                     csv.DictReader(
                         io.StringIO(ledger.statement_csv(session, account_id, year, month))
@@ -261,6 +277,8 @@ def test_ledger_invariants_hold_for_any_operation_sequence(
                 )
                 assert len(csv_rows) == len(rows)
                 assert csv_rows[-1]["balance_yuan"] == ledger.yuan(closing["balance_fen"])
+            if closing:  # every entry is dated in a month seen: the last closing is the total
+                assert closing["balance_fen"] == ledger.balance(session, account_id)
         assert ledger.balance(session, ids[0]) == expected[ids[0]]
 
 
@@ -542,7 +560,7 @@ def test_statement_csv_starts_with_a_byte_order_mark(
     assert r.content.startswith(b"\xef\xbb\xbf")
     assert not r.content[3:].startswith(b"\xef\xbb\xbf")  # one mark, not two
     rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
-    assert next(iter(rows[0])) == "date"  # the first header is clean once the mark is read
+    assert next(iter(rows[0])) == "service_date"  # the first header is clean once the mark is read
     assert [row["kind"] for row in rows] == ["opening_balance", "adjustment", "closing_balance"]
     assert rows[1]["memo"] == "9月 运费 中通快递"
     assert rows[1]["counterparty_name"] == "大姚县物流中心"
