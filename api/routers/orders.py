@@ -44,6 +44,9 @@ from dispatch.domain import TZ
 from dispatch.domain import Order as OrderSpec
 from dispatch.io.orders import (
     COLUMNS,
+    MAX_ORDER_ROWS,
+    MAX_XLSX_RATIO,
+    MAX_XLSX_UNPACKED_BYTES,
     ImportResult,
     OrderFileError,
     RowError,
@@ -609,7 +612,11 @@ def _read_upload(path: FilePath, plan_date: date | None) -> ImportResult:
     description="The file format of `codist plan --orders` (see dispatch/orders.py). Without "
     "`skip_bad` one bad row rejects the file (422; every problem listed with its `line`, "
     "`column`, `value` and `reason`); with `skip_bad=true` the good rows are imported and "
-    "the bad ones listed in `errors` (422 when none was good).",
+    "the bad ones listed in `errors` (422 when none was good). A cell with a control "
+    "character (a NUL above all, which PostgreSQL text cannot hold) is a bad row like any "
+    f"other. A file of more than {MAX_ORDER_ROWS:,} order rows, or an XLSX that unpacks to "
+    f"more than {MAX_XLSX_UNPACKED_BYTES // 2**20} MB or holds a member compressed more "
+    f"than {MAX_XLSX_RATIO} to 1, is refused before it is parsed (422 naming `file`).",
     responses={413: {"description": "the file is larger than 20 MB"}},
 )
 def upload_orders(

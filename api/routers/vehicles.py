@@ -28,7 +28,7 @@ from api.routers.places import (
     served,
 )
 from api.services.convert import depot_county, vehicle_row
-from dispatch.io.fleet import DEPOT_KINDS, OWNER_KINDS, PROFILES
+from dispatch.io.fleet import DEPOT_KINDS, PROFILES, owner_problem
 
 router = APIRouter(tags=["vehicles"], route_class=SafeRoute)
 
@@ -222,13 +222,9 @@ def _depots() -> set[str]:
 
 def _check(session: Session, user: User, values: dict[str, Any]) -> None:
     """The fleet-file rules on a whole vehicle (after a change); 422 naming the field."""
-    owner = parties().get(values["owner"])
-    if owner is None:
-        raise invalid(["body", "owner"], f"unknown owner {values['owner']!r} (not a party)")
-    if owner.kind not in OWNER_KINDS:
-        raise invalid(
-            ["body", "owner"], f"owner {owner.id!r} is a {owner.kind}, not a carrier or hub"
-        )
+    problem = owner_problem(values["owner"], parties())  # the planner's rule
+    if problem:
+        raise invalid(["body", "owner"], problem)
     depots = _depots()
     if values["depot"] not in depots:
         raise invalid(

@@ -113,6 +113,22 @@ def load_parties(path: Path | None = None) -> dict[str, Party]:
     return out
 
 
+def owner_problem(owner: str, parties: Mapping[str, Party]) -> str | None:
+    """Why ``owner`` cannot own a vehicle, or None when it can: it must be the id of a
+    party of :data:`OWNER_KINDS` (a carrier or a hub operator), spelt exactly.
+
+    The one rule of the fleet file (:func:`load_fleet`, what the planner loads) and of
+    every other way vehicles are added or changed (the API)."""
+    party = parties.get(owner)
+    if party is None:
+        near = [p.id for p in parties.values() if p.id.lower() == owner.strip().lower()]
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        return f"unknown owner {owner!r}: not a party{hint}"
+    if party.kind not in OWNER_KINDS:
+        return f"owner {party.id!r} is a {party.kind}, not a carrier or hub operator"
+    return None
+
+
 def _default_depots() -> set[str]:
     from routing.network.places import load_places
 
@@ -196,13 +212,9 @@ def load_fleet(
                 where("id"), f"duplicate vehicle id {vid!r} (first on line {seen[vid]})"
             )
         seen[vid] = line
-        owner = parties.get(row["owner"])
-        if owner is None:
-            raise InputError(where("owner"), f"unknown owner {row['owner']!r} (not in parties)")
-        if owner.kind not in OWNER_KINDS:
-            raise InputError(
-                where("owner"), f"owner {owner.id!r} is a {owner.kind}, not a carrier or hub"
-            )
+        problem = owner_problem(row["owner"], parties)
+        if problem:
+            raise InputError(where("owner"), problem)
         if row["depot"] not in depots:
             raise InputError(
                 where("depot"), f"unknown depot {row['depot']!r} (not the warehouse or a hub)"
@@ -250,7 +262,7 @@ def load_fleet(
         out.append(
             VehicleSpec(
                 id=vid,
-                owner=owner.id,
+                owner=row["owner"],
                 depot=row["depot"],
                 kind=row["kind"],
                 profile=row["profile"],

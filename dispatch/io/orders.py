@@ -49,6 +49,36 @@ cells (taken as Asia/Shanghai time) are accepted where the column allows them. L
 numbers in messages are the CSV line where the record starts or the XLSX row number; the
 header is line 1.
 
+Control characters
+------------------
+A cell must not hold a control character (U+0000 to U+001F, U+007F to U+009F): a NUL
+cannot be stored in a PostgreSQL text column at all, and the others are paste or export
+accidents that no id, code, number or time contains. Such a cell is a row error (``line``,
+``column``, the value with the character escaped as ``\\x00``, and a reason naming the
+character) like any other bad cell. The one exception is the free-text ``goods`` column,
+which may hold a tab and line breaks (``\\t``, ``\\n``, ``\\r``): a multi-line note in a
+quoted CSV cell or a wrapped spreadsheet cell is meaningful there.
+
+Limits
+------
+An upload is checked before it is parsed, so that a small file cannot tie up a server:
+
+* :data:`MAX_CSV_BYTES` (20 MB): the largest ``.csv`` file;
+* :data:`MAX_XLSX_UNPACKED_BYTES` (50 MB): the largest sum of the uncompressed sizes of
+  the members of an ``.xlsx`` (a zip), read from its central directory before anything
+  is decompressed (a member that holds more than its directory entry says fails its
+  CRC check instead of growing). A typical order sheet takes about 750 bytes a row
+  unpacked when saved with inline strings (openpyxl), less with Excel's shared strings,
+  so this admits some 70,000 rows or more; a larger file goes as CSV or in parts;
+* :data:`MAX_XLSX_RATIO` (200): the largest compression ratio of a member larger than
+  :data:`RATIO_FLOOR_BYTES` (1 MB): a zip bomb. Sheets compress about 5 to 20 to 1 (a
+  3.8 MB upload that unpacked to 282 MB, 74 to 1, is caught by the size cap above);
+  deflate reaches about 1000 to 1 on one repeated row;
+* :data:`MAX_ORDER_ROWS` (100,000): the most order rows (blank rows not counted); the
+  reading stops at the first row beyond it.
+
+Each refusal raises :class:`~routing.errors.InputError` naming the file and the limit.
+
 Errors
 ------
 Every bad row is reported, not only the first. By default a file with any bad row raises
@@ -63,12 +93,13 @@ bad, and reported on the later row.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import math
 import re
 import zipfile
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -104,6 +135,12 @@ REQUIRED_COLUMNS = (
     "pieces",
 )
 MAX_WEIGHT_KG = 100_000.0
+MAX_CSV_BYTES = 20 * 2**20  # the largest .csv file
+MAX_XLSX_UNPACKED_BYTES = 50 * 2**20  # the largest sum of an .xlsx's uncompressed members
+MAX_XLSX_RATIO = 200  # the largest compression ratio of a member above RATIO_FLOOR_BYTES
+RATIO_FLOOR_BYTES = 2**20  # smaller members may compress as well as they like
+MAX_ORDER_ROWS = 100_000  # the most order rows (blank rows not counted) of one file
+FREE_TEXT_COLUMNS = ("goods",)  # may hold a tab and line breaks
 ORDER_PARTY_KINDS = ("carrier", "shipper")
 
 _DIRECTION_WORDS = {"down": "down", "up": "up", "下行": "down", "上行": "up"}
@@ -121,6 +158,9 @@ _LOCAL_KINDS = ("township", "village")
 _CLOCK = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
 _DATE_AND_TIME = re.compile(r"\d{4}-?\d{2}-?\d{2}[T ]\d")
 _TRACKING_SEPARATORS = re.compile(r"[;；]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_FREE_TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_CONTROL_NAMES = {0x00: "NUL", 0x09: "tab", 0x0A: "line feed", 0x0D: "carriage return"}
 
 
 @dataclass(frozen=True)
@@ -299,6 +339,37 @@ def _moment_in_tz(value: Any, plan_date: date | None) -> datetime | None:
 def _tracking(value: Any) -> tuple[str, ...]:
     text = _text(value)
     return tuple(t.strip() for t in _TRACKING_SEPARATORS.split(text) if t.strip())
+
+
+def _escaped(text: str) -> str:
+    """``text`` with its control characters written as Python escapes (``\\x00``)."""
+    return _CONTROL.sub(lambda m: repr(m[0])[1:-1], text)
+
+
+def _control_errors(line: int, cells: Mapping[str, Any]) -> list[RowError]:
+    """A row error for each text cell that holds a control character (see the module)."""
+    out: list[RowError] = []
+    for column, value in cells.items():
+        if not isinstance(value, str):
+            continue
+        pattern = _FREE_TEXT_CONTROL if column in FREE_TEXT_COLUMNS else _CONTROL
+        found = pattern.search(value)
+        if found is None:
+            continue
+        code = ord(found[0])
+        name = _CONTROL_NAMES.get(code, "")
+        allowed = " (a tab or line break is allowed)" if column in FREE_TEXT_COLUMNS else ""
+        out.append(
+            RowError(
+                line,
+                column,
+                _escaped(value.strip()),
+                f"contains the control character U+{code:04X}"
+                + (f" ({name})" if name else "")
+                + f" at position {found.start() + 1}; remove it{allowed}",
+            )
+        )
+    return out
 
 
 # ---- rows -----------------------------------------------------------------------------
@@ -597,6 +668,11 @@ def parse_rows(
             continue
         result.rows += 1
         order, errors = _parse_row(ctx, line, cells)
+        controls = _control_errors(line, cells)
+        if controls:  # reported instead of what the raw text makes of its column
+            order = None
+            columns_at_fault = {e.column for e in controls}
+            errors = controls + [e for e in errors if e.column not in columns_at_fault]
         if order is not None:
             result.orders.append(order)
         result.errors.extend(errors)
@@ -621,7 +697,7 @@ def _decode(path: Path, data: bytes, warnings: list[str]) -> str:
     return text
 
 
-def _csv_records(path: Path, text: str) -> Iterator[tuple[int, list[str]]]:
+def _csv_records(path: Path, text: str) -> Generator[tuple[int, list[str]], None, None]:
     reader = csv.reader(io.StringIO(text, newline=""))
     start = 1
     try:
@@ -632,7 +708,46 @@ def _csv_records(path: Path, text: str) -> Iterator[tuple[int, list[str]]]:
         raise InputError(path.name, f"line {reader.line_num}: not valid CSV ({e})") from None
 
 
-def _xlsx_records(path: Path) -> list[tuple[int, list[Any]]]:
+def _megabytes(size: int) -> str:
+    return f"{size / 2**20:.0f} MB" if size % 2**20 == 0 else f"{size} bytes"
+
+
+def _check_csv_size(path: Path) -> None:
+    size = path.stat().st_size
+    if size > MAX_CSV_BYTES:
+        raise InputError(
+            path.name,
+            f"the file is {size / 2**20:.1f} MB; a CSV order file may be at most "
+            f"{_megabytes(MAX_CSV_BYTES)} (split it)",
+        )
+
+
+def _check_xlsx_size(path: Path) -> None:
+    """Refuse a workbook that would unpack to too much, from the zip's central directory
+    alone (nothing is decompressed)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError) as e:
+        raise InputError(path.name, f"not a readable XLSX workbook ({e})") from None
+    total = sum(m.file_size for m in members)
+    if total > MAX_XLSX_UNPACKED_BYTES:
+        raise InputError(
+            path.name,
+            f"the workbook unpacks to {total / 2**20:.0f} MB; an XLSX order file may unpack "
+            f"to at most {_megabytes(MAX_XLSX_UNPACKED_BYTES)} (split it, or save it as CSV)",
+        )
+    for m in members:
+        if m.file_size > RATIO_FLOOR_BYTES and m.file_size > MAX_XLSX_RATIO * m.compress_size:
+            ratio = m.file_size / max(m.compress_size, 1)
+            raise InputError(
+                path.name,
+                f"member {m.filename} is compressed {ratio:.0f} to 1; at most "
+                f"{MAX_XLSX_RATIO} to 1 is accepted (not a workbook a spreadsheet saved?)",
+            )
+
+
+def _xlsx_records(path: Path) -> Generator[tuple[int, list[Any]], None, None]:
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
@@ -642,13 +757,11 @@ def _xlsx_records(path: Path) -> list[tuple[int, list[Any]]]:
         raise InputError(path.name, f"not a readable XLSX workbook ({e})") from None
     try:
         if not book.worksheets:
-            return []
+            return
         sheet = book.worksheets[0]
         sheet.reset_dimensions()
-        return [
-            (line, list(values))
-            for line, values in enumerate(sheet.iter_rows(values_only=True), start=1)
-        ]
+        for line, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            yield line, list(values)
     finally:
         book.close()
 
@@ -660,6 +773,7 @@ def _rows_from_records(
     header: list[str] | None = None
     rows: list[tuple[int, dict[str, Any]]] = []
     overflow: list[int] = []
+    filled = 0
     for line, cells in records:
         if header is None:
             if all(_text(c) == "" for c in cells):
@@ -675,6 +789,14 @@ def _rows_from_records(
                 row[name] = value
             elif _text(value) != "":
                 overflow.append(line)
+        if any(_text(v) != "" for v in row.values()):
+            filled += 1
+            if filled > MAX_ORDER_ROWS:
+                raise InputError(
+                    path.name,
+                    f"more than {MAX_ORDER_ROWS:,} order rows (line {line} is one too many); "
+                    "split the file",
+                )
         rows.append((line, row))
     if header is None:
         raise InputError(path.name, "no header row; the first line must name the columns")
@@ -704,15 +826,18 @@ def read_orders(
     if not path.is_file():
         raise InputError(path.name, f"no such file: {path}")
     warnings: list[str] = []
-    records: Iterable[tuple[int, Sequence[Any]]]
+    records: Generator[tuple[int, Sequence[Any]], None, None]
     try:
         if suffix == ".csv":
-            records = list(_csv_records(path, _decode(path, path.read_bytes(), warnings)))
+            _check_csv_size(path)
+            records = _csv_records(path, _decode(path, path.read_bytes(), warnings))
         else:
+            _check_xlsx_size(path)
             records = _xlsx_records(path)
+        with contextlib.closing(records):
+            columns, rows = _rows_from_records(path, records, warnings)
     except OSError as e:
         raise InputError(path.name, f"cannot read file ({e.strerror or e})") from None
-    columns, rows = _rows_from_records(path, records, warnings)
     result = parse_rows(
         rows,
         source=path.name,
