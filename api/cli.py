@@ -50,7 +50,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from rq import Queue, Worker
 
     from api.core.db import migrate
-    from api.worker.jobs import reap_stale
+    from api.services.queue import reap_stale
 
     settings = _settings()
     if not settings.redis_url:

@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         if run_migrations:
             migrate(settings.database_url)
         settings.photo_dir.mkdir(parents=True, exist_ok=True)
-        from api.worker.jobs import reap_stale
+        from api.services.queue import reap_stale
 
         reap_stale(settings)
         yield

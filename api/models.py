@@ -157,6 +157,18 @@ class Plan(SQLModel, table=True):
     published_at: datetime | None = _ts()
 
 
+class PlanClaim(SQLModel, table=True):
+    """A date and county with a planning job in flight (queued or running): the primary
+    key lets the database itself refuse a second job for them, however many requests race.
+    Written with the queued plan, deleted in the transaction that ends its job."""
+
+    __tablename__ = "plan_claims"
+
+    plan_date: date = Field(primary_key=True)
+    county_code: str = Field(primary_key=True)
+    plan_id: int = Field(foreign_key="plans.id", index=True, ondelete="CASCADE")
+
+
 class RouteSheet(SQLModel, table=True):
     __tablename__ = "route_sheets"
     __table_args__ = (UniqueConstraint("plan_id", "route_id"),)
@@ -312,6 +324,25 @@ class FreightBooking(SQLModel, table=True):
     status: str = "confirmed"  # confirmed | cancelled
     idempotency_key: str | None = Field(default=None, unique=True)
     created_by: int | None = Field(default=None, foreign_key="users.id")
+    created_at: datetime | None = _ts()
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """A POST's ``Idempotency-Key``, recorded before the request does anything, with the
+    answer it gave (see :mod:`api.services.idempotency`): a retry replays that answer.
+
+    The unique (scope, key) makes PostgreSQL serialise concurrent retries: a second insert
+    of the same key waits for the first transaction, then conflicts once it commits."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("scope", "key", name="uq_idempotency_keys_scope_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str  # whose key it is: "user:<id>" (one user's key never answers another's)
+    key: str
+    request_hash: str  # sha256 of method, path, body and caller
+    status_code: int | None = None  # the answer's HTTP status
+    response: Any | None = _json()  # the answer's JSON body
     created_at: datetime | None = _ts()
 
 

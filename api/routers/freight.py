@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, HTTPException, Query, Response, status
+from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlmodel import col, select
 
@@ -23,7 +23,15 @@ from api.deps import (
     require,
 )
 from api.models import CapacityLeg, CapacityPosting, CargoPosting, FreightBooking, User, aware, now
-from api.services.freight import book, create_capacity, legs_by_posting, legs_of, matches
+from api.services.freight import (
+    book_once,
+    booking_out,
+    create_capacity,
+    legs_by_posting,
+    legs_of,
+    matches,
+)
+from api.services.idempotency import request_hash, scope_of
 
 router = APIRouter(tags=["freight marketplace"])
 TRADERS = require("admin", "dispatcher", "carrier")
@@ -295,22 +303,28 @@ def book_cargo(
     session: SessionDep,
     user: UserDep,
     key: IdempotencyKey,
+    request: Request,
     response: Response,
 ) -> dict[str, Any]:
+    """A retry with the same ``Idempotency-Key`` (and the same request) answers what the
+    first attempt answered, status and body, even when the retries arrive at once; the
+    key with another request is a 422. Each user's keys are their own."""
     cargo = session.get(CargoPosting, cargo_id)
     if cargo is None or not _own(user, cargo.org_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no cargo {cargo_id}")
-    booking, created = book(
-        session, cargo_id=cargo_id, capacity_id=body.capacity_id,
-        idempotency_key=key, created_by=user.id,
+    fingerprint = request_hash(
+        method=request.method, path=request.url.path,
+        body=body.model_dump(mode="json"), caller=scope_of(user.id),
     )  # fmt: skip
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    return _booking_out(booking)
-
-
-def _booking_out(b: FreightBooking) -> dict[str, Any]:
-    return {**b.model_dump(exclude={"created_at"}), "created_at": aware(b.created_at)}
+    answer = book_once(
+        session, cargo_id=cargo_id, capacity_id=body.capacity_id, key=key,
+        user_id=user.id, request_hash=fingerprint,
+    )  # fmt: skip
+    response.status_code = answer.status_code
+    if answer.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    body_out: dict[str, Any] = answer.body
+    return body_out
 
 
 @router.get("/freight-bookings", dependencies=[TRADERS], summary="freight bookings")
@@ -320,7 +334,7 @@ def list_bookings(session: SessionDep, user: UserDep, page: PageDep) -> dict[str
         mine = select(CargoPosting.id).where(CargoPosting.org_id == user.org_id)
         query = query.where(col(FreightBooking.cargo_id).in_(mine))
     items, total = paginate(session, query, FreightBooking, page, ("id", "created_at"))
-    return page_body([_booking_out(b) for b in items], total, page)
+    return page_body([booking_out(b) for b in items], total, page)
 
 
 class CapacityPatch(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 
@@ -15,14 +15,13 @@ from api.deps import (
     SessionDep,
     SettingsDep,
     UserDep,
-    invalid,
     page_body,
     paginate,
     require,
 )
-from api.models import Plan, RouteSheet, User, Vehicle, aware, now
-from api.worker.jobs import enqueue_plan, reap_stale
-from dispatch.io.day import served_counties
+from api.models import Plan, RouteSheet, aware, now
+from api.services import plans
+from api.services.queue import reap_stale
 
 router = APIRouter(tags=["plans"])
 PLANNERS = require("admin", "dispatcher")
@@ -94,36 +93,6 @@ def _out(plan: Plan, *, with_summary: bool = True) -> PlanOut:
     return out
 
 
-def _counties_for(user: User, asked: list[str] | None) -> list[str]:
-    served = served_counties()
-    if user.role == "dispatcher":
-        own = user.county_code or ""
-        if asked and set(asked) != {own}:
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN,
-                detail=f"a dispatcher of {own} plans only that county's orders",
-            )
-        return [own]
-    counties = sorted(set(asked or served))
-    unknown = [c for c in counties if c not in served]
-    if unknown:
-        raise invalid(["body", "counties"], f"not served counties: {', '.join(unknown)}")
-    return counties
-
-
-def _visible(user: User, plan: Plan) -> bool:
-    if user.role == "admin":
-        return True
-    return user.role == "dispatcher" and set(plan.counties or ()) <= {user.county_code}
-
-
-def _get(session: SessionDep, user: User, plan_id: int) -> Plan:
-    plan = session.get(Plan, plan_id)
-    if plan is None or not _visible(user, plan):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no plan {plan_id}")
-    return plan
-
-
 @router.post(
     "/plans",
     status_code=status.HTTP_202_ACCEPTED,
@@ -134,47 +103,17 @@ def _get(session: SessionDep, user: User, plan_id: int) -> Plan:
 def create_plan(
     body: PlanIn, session: SessionDep, settings: SettingsDep, user: UserDep, response: Response
 ) -> Any:
-    counties = _counties_for(user, body.counties)
-    busy = session.exec(
-        select(Plan).where(
-            Plan.plan_date == body.plan_date, col(Plan.status).in_(("queued", "running"))
-        )
-    ).all()
-    if any(set(p.counties or ()) & set(counties) for p in busy):
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            detail="a plan for this date and county is already queued or running",
-        )
     options: dict[str, Any] = {"seed": body.seed}
     if body.time_limit is not None:
         options["time_limit"] = body.time_limit
-    plan = Plan(
+    plan = plans.start_plan(
+        session,
+        settings,
         plan_date=body.plan_date,
-        counties=counties,
-        status="queued",
-        message="queued",
+        counties=plans.counties_for(user, body.counties),
         options=options,
         created_by=user.id,
-        created_at=now(),
     )
-    session.add(plan)
-    session.commit()
-    session.refresh(plan)
-    assert plan.id is not None
-    try:
-        job = enqueue_plan(settings, plan.id)
-    except Exception as e:  # the queue is unreachable: say so, keep nothing half-started
-        plan.status, plan.error, plan.finished_at = "failed", f"could not queue: {e}", now()
-        session.add(plan)
-        session.commit()
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE, detail="the job queue is unreachable"
-        ) from None
-    if job:
-        plan.job_id = job
-        session.add(plan)
-        session.commit()
-        session.refresh(plan)
     response.headers["Location"] = f"/api/v1/plans/{plan.id}"
     return _out(plan)
 
@@ -196,7 +135,7 @@ def list_plans(
         query = query.where(Plan.status == status_)
     if user.role == "dispatcher":
         # JSON lists differ between databases: filter the (few) plans of the dates in Python
-        rows = [p for p in session.exec(query).all() if _visible(user, p)]
+        rows = [p for p in session.exec(query).all() if plans.visible(user, p)]
         ids = [p.id for p in rows]
         query = select(Plan).where(col(Plan.id).in_(ids))
     items, total = paginate(session, query, Plan, page, ("id", "plan_date", "status", "created_at"))
@@ -212,12 +151,12 @@ def list_plans(
 def get_plan(plan_id: Id, session: SessionDep, settings: SettingsDep, user: UserDep) -> Any:
     if reap_stale(settings):
         session.expire_all()
-    return _out(_get(session, user, plan_id))
+    return _out(plans.get_plan(session, user=user, plan_id=plan_id))
 
 
 @router.get("/plans/{plan_id}/sheets", dependencies=[PLANNERS], summary="a plan's route sheets")
 def plan_sheets(plan_id: Id, session: SessionDep, user: UserDep) -> list[dict[str, Any]]:
-    _get(session, user, plan_id)
+    plans.get_plan(session, user=user, plan_id=plan_id)
     rows = session.exec(
         select(RouteSheet).where(RouteSheet.plan_id == plan_id).order_by(col(RouteSheet.id))
     ).all()
@@ -243,58 +182,8 @@ def plan_sheets(plan_id: Id, session: SessionDep, user: UserDep) -> list[dict[st
     summary="publish a finished plan: route sheets go to their couriers",
 )
 def publish(plan_id: Id, body: PublishIn, session: SessionDep, user: UserDep) -> Any:
-    from api.services.sheets import init_stops
-
-    plan = _get(session, user, plan_id)
-    if plan.status != "succeeded":
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            detail=f"only a succeeded plan can be published; this one is {plan.status}",
-        )
-    sheets = session.exec(select(RouteSheet).where(RouteSheet.plan_id == plan_id)).all()
-    known = {s.route_id for s in sheets}
-    unknown = sorted(set(body.assignments) - known)
-    if unknown:
-        raise invalid(["body", "assignments"], f"not routes of this plan: {', '.join(unknown)}")
-    couriers = {
-        u.id
-        for u in session.exec(
-            select(User).where(
-                col(User.id).in_(list(body.assignments.values())), User.role == "courier"
-            )
-        ).all()
-    }
-    bad = sorted(r for r, c in body.assignments.items() if c not in couriers)
-    if bad:
-        raise invalid(["body", "assignments"], f"not courier users for: {', '.join(bad)}")
-    by_vehicle = {
-        v.id: v.courier_id
-        for v in session.exec(select(Vehicle).where(col(Vehicle.courier_id).is_not(None))).all()
-    }
-    for sheet in sheets:
-        sheet.courier_id = body.assignments.get(sheet.route_id) or by_vehicle.get(sheet.vehicle_id)
-        sheet.status = "assigned" if sheet.courier_id else "draft"
-        session.add(sheet)
-        init_stops(session, sheet)
-    parent_id = (plan.options or {}).get("replan_of")
-    if parent_id:  # the replan takes over: the old plan's open sheets are withdrawn
-        parent = session.get(Plan, int(parent_id))
-        if parent is not None and parent.status == "published":
-            parent.status = "superseded"
-            session.add(parent)
-            for old in session.exec(
-                select(RouteSheet).where(
-                    RouteSheet.plan_id == parent.id, RouteSheet.status != "completed"
-                )
-            ).all():
-                old.status = "superseded"
-                session.add(old)
-    plan.status = "published"
-    plan.published_at = now()
-    session.add(plan)
-    session.commit()
-    session.refresh(plan)
-    return _out(plan)
+    plan = plans.get_plan(session, user=user, plan_id=plan_id)
+    return _out(plans.publish(session, plan=plan, assignments=body.assignments))
 
 
 @router.post(
@@ -312,46 +201,13 @@ def replan(
     user: UserDep,
     response: Response,
 ) -> Any:
-    parent = _get(session, user, plan_id)
-    if parent.status != "published":
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            detail=f"only a published plan can be replanned; this one is {parent.status}",
-        )
-    at = body.at or now()
-    if at.tzinfo is None:
-        raise invalid(["body", "at"], "needs a time zone")
-    busy = session.exec(
-        select(Plan).where(
-            Plan.plan_date == parent.plan_date, col(Plan.status).in_(("queued", "running"))
-        )
-    ).all()
-    if any(set(p.counties or ()) & set(parent.counties or ()) for p in busy):
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            detail="a plan for this date and county is already queued or running",
-        )
-    options: dict[str, Any] = {"replan_of": parent.id, "at": at.isoformat()}
-    if body.time_limit is not None:
-        options["time_limit"] = body.time_limit
-    plan = Plan(
-        plan_date=parent.plan_date,
-        counties=list(parent.counties or ()),
-        status="queued",
-        message=f"queued: replan of plan {parent.id}",
-        options=options,
+    plan = plans.replan(
+        session,
+        settings,
+        parent=plans.get_plan(session, user=user, plan_id=plan_id),
+        at=body.at or now(),
+        time_limit=body.time_limit,
         created_by=user.id,
-        created_at=now(),
     )
-    session.add(plan)
-    session.commit()
-    session.refresh(plan)
-    assert plan.id is not None
-    job = enqueue_plan(settings, plan.id)
-    if job:
-        plan.job_id = job
-        session.add(plan)
-        session.commit()
-        session.refresh(plan)
     response.headers["Location"] = f"/api/v1/plans/{plan.id}"
     return _out(plan)

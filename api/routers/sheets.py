@@ -35,6 +35,7 @@ from sqlmodel import Session, col, select
 from api.deps import PageDep, SessionDep, SettingsDep, UserDep, page_body, paginate, require
 from api.errors import NotFound
 from api.models import Plan, RouteSheet, StopEvent, StopStatus, User, aware
+from api.services import plans
 from api.services.sheets import CLIENT_EVENT_ID_MAX, apply_event, stop_states
 from routing.errors import InputError
 
@@ -334,6 +335,35 @@ def get_sheet(sheet_id: SheetId, session: SessionDep, user: UserDep) -> dict[str
         "created_at": aware(sheet.created_at),
         "stops": stops,
     }
+
+
+class CourierIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"courier_id": 4}]})
+
+    courier_id: int | None = Field(
+        description="the courier user who drives the route from now on; null takes an "
+        "unstarted sheet back"
+    )
+
+
+@router.put(
+    "/route-sheets/{sheet_id}/courier",
+    response_model=SheetSummary,
+    dependencies=[require("admin", "dispatcher")],
+    summary="give a published route sheet to a courier, or hand it to another",
+    responses={404: NOT_FOUND},
+)
+def set_courier(
+    sheet_id: SheetId, body: CourierIn, session: SessionDep, user: UserDep
+) -> SheetSummary:
+    """The courier must belong to the sheet's county hub (a trunk route: to an organisation
+    without a county) and must not drive another route of that day at the same time (409).
+    A sheet under way can be handed to another courier, not taken back."""
+    sheet = plans.assign_courier(
+        session, sheet=_sheet(session, user, sheet_id), courier_id=body.courier_id
+    )
+    plan = session.get(Plan, sheet.plan_id)
+    return _summary(sheet, plan.plan_date if plan else None)
 
 
 @router.get(

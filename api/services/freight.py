@@ -5,10 +5,13 @@ transaction: the cargo is taken with a conditional UPDATE (only an open cargo ca
 booked) and each leg's room with ``remaining = remaining - amount``; the CHECK constraints
 ``remaining >= 0`` make the database itself refuse an oversold leg, so concurrent bookings
 can never oversell (PostgreSQL serialises the row updates; the loser's constraint fails).
+Only the legs the cargo is on board for are reserved (:func:`on_board`). Over HTTP a
+booking runs once per Idempotency-Key (:func:`book_once`): retries replay its answer.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 from collections.abc import Sequence
@@ -21,7 +24,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from api.errors import Conflict
-from api.models import CapacityLeg, CapacityPosting, CargoPosting, FreightBooking, now
+from api.models import CapacityLeg, CapacityPosting, CargoPosting, FreightBooking, aware, now
+from api.services.idempotency import Answer, once, scope_of
 from api.services.ledger import account_for_org, add_in_transaction
 from routing.errors import InputError
 
@@ -107,7 +111,6 @@ def truck_route(
 
 
 def cargo_of(cargo: CargoPosting) -> Any:
-    from api.models import aware
     from dispatch.freight import Cargo
 
     return Cargo(
@@ -134,16 +137,49 @@ def travel() -> Any:
     return NetworkTravel(load_network(), "truck")
 
 
+def on_board(match: Any, cargo: Any, truck: Any, travel: Any) -> Any:
+    """The match with exactly the legs the cargo is on board for (and the positions of
+    the same route that say so).
+
+    Among insertions of equal detour the engine takes the earliest legs, so a cargo picked
+    up at one of the route's stops comes out inserted at the end of the leg *before* that
+    stop (it rides that leg for 0 m), and one delivered at a stop as inserted at the start
+    of the leg *after* it. Booking those legs would take room the cargo never uses: a leg
+    is dropped from either end while the pickup is where the leg ends (or the delivery is
+    where it starts), by the same ``travel`` the detour was costed with."""
+    first, last = int(match.first_leg), int(match.last_leg)
+    if first == last:
+        return match
+    stops = np.asarray(truck.stops_xy, dtype=float)
+    n = stops.shape[0]
+    origin = np.broadcast_to(np.asarray(cargo.origin_xy, dtype=float), (n, 2))
+    destination = np.broadcast_to(np.asarray(cargo.destination_xy, dtype=float), (n, 2))
+    _, metres = travel.durations(np.vstack([origin, stops]), np.vstack([stops, destination]))
+    to_stop, from_stop = np.rint(metres[:n]), np.rint(metres[n:])  # P -> stop k, stop k -> D
+    while first < last and to_stop[first + 1] == 0:  # picked up where leg `first` ends
+        first += 1
+    while last > first and from_stop[last] == 0:  # delivered where leg `last` starts
+        last -= 1
+    if (first, last) == (match.first_leg, match.last_leg):
+        return match
+    return dataclasses.replace(
+        match, first_leg=first, last_leg=last, pickup_pos=first + 1, delivery_pos=last + 1
+    )
+
+
 def matches(session: Session, cargo: CargoPosting, *, limit: int = 10) -> list[Any]:
-    """Open capacity ranked for a cargo (best detour first, then price)."""
+    """Open capacity ranked for a cargo (best detour first, then price); each match names
+    the legs a booking would reserve (:func:`on_board`)."""
     from dispatch.freight import match_cargo
 
     rows = session.exec(select(CapacityPosting).where(CapacityPosting.status == "open")).all()
     legs = legs_by_posting(session, [p.id or 0 for p in rows])
-    trucks = [truck_route(session, p, legs[p.id or 0]) for p in rows]
+    trucks = {p.id or 0: truck_route(session, p, legs[p.id or 0]) for p in rows}
     if not trucks:
         return []
-    return list(match_cargo(cargo_of(cargo), trucks, travel(), limit=limit))
+    wanted = cargo_of(cargo)
+    ranked = match_cargo(wanted, list(trucks.values()), travel(), limit=limit)
+    return [on_board(m, wanted, trucks[m.truck], travel()) for m in ranked]
 
 
 def book(
@@ -151,15 +187,19 @@ def book(
     *,
     cargo_id: int,
     capacity_id: int,
-    idempotency_key: str,
+    idempotency_key: str | None,
     created_by: int | None,
+    commit: bool = True,
 ) -> tuple[FreightBooking, bool]:
-    """Book a cargo on a truck at the best insertion; all of it or nothing."""
+    """Book a cargo on a truck at the best insertion; all of it or nothing.
+
+    ``idempotency_key`` (stored on the booking, unique): a call with the key of an earlier
+    booking returns that one (``created`` False). ``commit=False`` leaves the booking in
+    the session's open transaction (flushed) for the caller to commit, as
+    :func:`book_once` does; on an error the caller rolls back."""
     from dispatch.freight import best_insertion
 
-    stored = session.exec(
-        select(FreightBooking).where(FreightBooking.idempotency_key == idempotency_key)
-    ).first()
+    stored = _booking_by_key(session, idempotency_key)
     if stored is not None:
         if (stored.cargo_id, stored.capacity_id) != (cargo_id, capacity_id):
             raise Conflict("this Idempotency-Key was used for another booking")
@@ -172,9 +212,11 @@ def book(
         raise InputError("capacity_id", f"no open capacity posting {capacity_id}")
     if cargo.status != "open":
         raise Conflict(f"cargo {cargo_id} is {cargo.status}")
-    match = best_insertion(cargo_of(cargo), truck_route(session, posting), travel())
+    wanted, truck = cargo_of(cargo), truck_route(session, posting)
+    match = best_insertion(wanted, truck, travel())
     if match is None:
         raise Conflict("the cargo does not fit this truck's route (room, times or equipment)")
+    match = on_board(match, wanted, truck, travel())  # only the legs it rides
     weight = int(np.ceil(cargo.weight_kg))
     litres = int(np.ceil(cargo.volume_m3 * 1000))
     # the accounts exist before the booking's transaction, which records the payment too
@@ -232,12 +274,11 @@ def book(
                 idempotency_key=f"freight:{booking.id}",
                 created_by=created_by,
             )
-        session.commit()
+        if commit:
+            session.commit()
     except IntegrityError:
         session.rollback()
-        stored = session.exec(
-            select(FreightBooking).where(FreightBooking.idempotency_key == idempotency_key)
-        ).first()
+        stored = _booking_by_key(session, idempotency_key)
         if stored is not None and (stored.cargo_id, stored.capacity_id) == (
             cargo_id,
             capacity_id,
@@ -249,5 +290,50 @@ def book(
     except Conflict:
         session.rollback()
         raise
-    session.refresh(booking)
+    if commit:
+        session.refresh(booking)
     return booking, True
+
+
+def _booking_by_key(session: Session, idempotency_key: str | None) -> FreightBooking | None:
+    if idempotency_key is None:
+        return None
+    return session.exec(
+        select(FreightBooking).where(FreightBooking.idempotency_key == idempotency_key)
+    ).first()
+
+
+def booking_out(b: FreightBooking) -> dict[str, Any]:
+    """A booking as the API shows it."""
+    out = b.model_dump(exclude={"created_at", "idempotency_key"})  # a key is the caller's own
+    return {**out, "created_at": aware(b.created_at)}
+
+
+def book_once(
+    session: Session,
+    *,
+    cargo_id: int,
+    capacity_id: int,
+    key: str,
+    user_id: int | None,
+    request_hash: str,
+) -> Answer:
+    """``POST /cargo/{id}/book`` once per ``Idempotency-Key`` of the user: the first call
+    books (201 and the booking); every retry with the same key and request, concurrent or
+    later, replays that answer; the same key with another request is a 422 naming the
+    header (:func:`api.services.idempotency.once`). A booking that fails stores nothing."""
+    cargo = session.get(CargoPosting, cargo_id)
+    posting = session.get(CapacityPosting, capacity_id)
+    if cargo is not None and posting is not None:
+        # created on first use, committed apart: before the key opens the booking's transaction
+        account_for_org(session, cargo.org_id)
+        account_for_org(session, posting.org_id)
+
+    def work() -> tuple[int, dict[str, Any]]:
+        booking, _ = book(
+            session, cargo_id=cargo_id, capacity_id=capacity_id, idempotency_key=None,
+            created_by=user_id, commit=False,
+        )  # fmt: skip
+        return 201, booking_out(booking)
+
+    return once(session, scope=scope_of(user_id), key=key, request_hash=request_hash, work=work)

@@ -1,4 +1,5 @@
-"""Planning jobs: queued by the API, run by an RQ worker (``REDIS_URL``) or in-process.
+"""Planning jobs: the body a worker runs (an RQ worker with ``REDIS_URL``, otherwise a
+child process of the service; queueing is ``api.services.queue``).
 
 A job's life is written on its ``plans`` row, never only in the queue:
 
@@ -7,8 +8,10 @@ A job's life is written on its ``plans`` row, never only in the queue:
   beats a heartbeat every few seconds;
 - ``running`` -> ``succeeded``: the summary, the route sheets and the orders' new status are
   written in **one transaction** with the status, so a plan is never half-written;
-- ``running`` -> ``failed``: the error in one sentence;
-- a worker that dies (killed, machine lost) stops beating: :func:`reap_stale` (run when the
+- ``running`` -> ``failed``: the error in one sentence, and the job raises
+  :class:`PlanFailed` so that the queue records a failed job too;
+- both release the plan's date and county claims in the same transaction;
+- a worker that dies (killed, machine lost) stops beating: ``reap_stale`` (run when the
   API starts, when a worker starts, and whenever a plan is read) puts a job whose heartbeat
   is older than ``stale_after_s`` back to ``queued`` and enqueues it again, or marks it
   ``failed`` after ``max_attempts``, so no plan stays "running" forever.
@@ -18,12 +21,9 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,95 +32,14 @@ from sqlmodel import Session, col, delete, select
 
 from api.core.config import Settings, get_settings
 from api.core.db import engine_for
-from api.models import Order, PlaceCorrection, Plan, RouteSheet, Vehicle, aware, now
+from api.models import Order, PlaceCorrection, Plan, RouteSheet, Vehicle, now
+from api.services.queue import release_claims
 
 if TYPE_CHECKING:
     from dispatch.domain import Day
     from routing.network import RoadNetwork
 
 log = logging.getLogger("codist.jobs")
-_local: ProcessPoolExecutor | None = None
-_local_lock = threading.Lock()
-
-
-# ---- queueing ---------------------------------------------------------------------------
-def enqueue_plan(settings: Settings, plan_id: int) -> str | None:
-    """Hand a queued plan to a worker; returns the RQ job id (None when in-process)."""
-    if settings.redis_url:
-        from redis import Redis
-        from rq import Queue
-
-        queue = Queue(settings.queue, connection=Redis.from_url(settings.redis_url))
-        job = queue.enqueue(
-            run_plan_job,
-            plan_id,
-            settings.database_url,
-            job_timeout=max(600, int(settings.plan_time_limit * 20)),
-            result_ttl=86400,
-            failure_ttl=7 * 86400,
-            description=f"plan {plan_id}",
-        )
-        return str(job.id)
-    # in-process mode: one job at a time in a child process of the service, so that the
-    # search neither slows the API's requests nor is slowed by them (and a crash of the
-    # search cannot take the API down; the heartbeat notices it)
-    global _local
-    with _local_lock:
-        if _local is None:
-            import multiprocessing
-
-            _local = ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("spawn")
-            )
-        try:
-            _local.submit(run_plan_job, plan_id, settings.database_url, settings)
-        except BrokenProcessPool:  # the child died: start a fresh one
-            _local = None
-            return enqueue_plan(settings, plan_id)
-    return None
-
-
-def reap_stale(settings: Settings) -> int:
-    """Requeue (or fail, after ``max_attempts``) running plans whose worker stopped beating.
-    Returns how many plans it touched."""
-    cutoff = now() - timedelta(seconds=settings.stale_after_s)
-    touched = 0
-    requeue: list[int] = []
-    with Session(engine_for(settings.database_url)) as session:
-        stale = session.exec(select(Plan).where(Plan.status == "running")).all()
-        for plan in stale:
-            beat = aware(plan.heartbeat_at) or aware(plan.started_at)
-            if beat is not None and beat > cutoff:
-                continue
-            if plan.attempts < settings.max_attempts:
-                values: dict[str, Any] = {
-                    "status": "queued",
-                    "message": f"the planning worker stopped during attempt {plan.attempts}; "
-                    "queued again",
-                }
-                requeue.append(plan.id or 0)
-            else:
-                values = {
-                    "status": "failed",
-                    "error": f"the planning worker stopped {plan.attempts} times (killed or "
-                    "lost); nothing was saved; plan again",
-                    "finished_at": now(),
-                }
-            # conditional: only if nobody else moved it meanwhile
-            result = session.exec(
-                update(Plan)
-                .where(col(Plan.id) == plan.id, col(Plan.status) == "running")
-                .where(col(Plan.heartbeat_at) == plan.heartbeat_at)
-                .values(**values)
-            )
-            touched += result.rowcount
-        session.commit()
-    for plan_id in requeue:
-        try:
-            enqueue_plan(settings, plan_id)
-        except Exception:  # the queue is down: the row says queued, the next reap retries
-            log.exception("could not enqueue plan %s again", plan_id)
-    return touched
 
 
 # ---- running ----------------------------------------------------------------------------
@@ -169,7 +88,7 @@ def run_plan_job(
     except Exception as e:
         log.exception("plan %s failed", plan_id)
         with Session(engine) as session:
-            session.exec(
+            failed = session.exec(
                 update(Plan)
                 .where(col(Plan.id) == plan_id, col(Plan.status) == "running")
                 .values(
@@ -179,6 +98,8 @@ def run_plan_job(
                     message="failed",
                 )
             )
+            if failed.rowcount == 1:  # (a reaped and requeued plan keeps its claims)
+                release_claims(session, plan_id)
             session.commit()
         # the row says why; the queue must say it failed too (RQ keeps the job in its
         # failed registry with the traceback instead of logging it as a success)
@@ -469,6 +390,7 @@ def _save(
         if done.rowcount != 1:
             session.rollback()
             return "abandoned"
+        release_claims(session, plan_id)
         session.commit()
     return "succeeded"
 

@@ -45,7 +45,8 @@ def session(settings: Settings) -> Iterator[Session]:
 
 @pytest.fixture
 def accounts(session: Session) -> dict[str, int]:
-    """Users of every role: admin, two county dispatchers, two couriers, a carrier."""
+    """Users of every role: admin, two county dispatchers, couriers of 大姚 (two), of 永仁
+    and of the prefecture's warehouse (trunk routes), a carrier."""
     office = create_organisation(session, name="楚雄州物流办", kind="prefecture")
     dayao = create_organisation(
         session, name="大姚县物流中心", kind="county_hub", county_code="532326"
@@ -62,6 +63,8 @@ def accounts(session: Session) -> dict[str, int]:
         ("courier1", "courier", dayao.id, None),
         ("courier2", "courier", dayao.id, None),
         ("zto", "carrier", zto.id, None),
+        ("courier3", "courier", yongren.id, None),  # 永仁's hub
+        ("driver", "courier", office.id, None),  # trunk routes from the warehouse
     ):
         user = create_user(
             session,

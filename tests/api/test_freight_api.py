@@ -61,8 +61,8 @@ def test_post_match_book(client: TestClient, login) -> None:
     first = client.post(url, json=body, headers={**zto, "Idempotency-Key": "b-1"})
     assert first.status_code == 201, first.text
     again = client.post(url, json=body, headers={**zto, "Idempotency-Key": "b-1"})
-    assert again.status_code == 200, again.text
-    assert again.json()["id"] == first.json()["id"], (again.json(), first.json())
+    assert again.status_code == 201, again.text  # the first answer, replayed (defect 6)
+    assert again.json() == first.json()
     other = client.post(url, json=body, headers={**zto, "Idempotency-Key": "b-2"})
     assert other.status_code == 409  # the cargo is booked already
     left = client.get(f"/api/v1/capacity/{cap.json()['id']}", headers=truck_firm).json()
@@ -205,3 +205,60 @@ def test_postings_do_not_show_idempotency_keys(client: TestClient, login) -> Non
             body = client.get(url, headers=login(who)).json()
             assert body["items"], (who, url)
             assert "secret" not in str(body), (who, url)
+
+
+# ---- defect 4: a booking reserves only the legs the cargo rides ----------------------------
+SHUANGBAI = {"place": "HUB-532322", "lon": 101.638317, "lat": 24.690619}
+FABIAO = {"place": "532322103", "lon": 101.847158, "lat": 24.603122}
+
+
+def _cargo_between(a: dict, b: dict, kg: float) -> dict:
+    return {
+        **cargo_body(kg),
+        "origin": a["place"], "origin_lon": a["lon"], "origin_lat": a["lat"],
+        "destination": b["place"], "destination_lon": b["lon"], "destination_lat": b["lat"],
+    }  # fmt: skip
+
+
+def test_booking_reserves_only_the_legs_the_cargo_rides(client: TestClient, login) -> None:
+    """Defect 4: on WH-CX -> HUB-532322 -> 532322103 a cargo HUB-532322 -> 532322103 took
+    room on leg 0 (WH-CX -> HUB-532322) too, which it never rides, hiding that room from
+    the next cargo."""
+    firm, shipper = login("zto"), login("dayao")
+    body = {
+        **capacity_body(1000),
+        "stops": [
+            {**WH, "time": "2026-09-15T08:00:00+08:00"},
+            {**SHUANGBAI, "time": "2026-09-15T09:30:00+08:00"},
+            {**FABIAO, "time": "2026-09-15T11:30:00+08:00"},
+        ],
+    }
+    cap = client.post("/api/v1/capacity", json=body, headers=firm).json()
+    on_leg_1 = client.post(
+        "/api/v1/cargo", json=_cargo_between(SHUANGBAI, FABIAO, 600), headers=shipper
+    ).json()
+    ranked = client.get(f"/api/v1/cargo/{on_leg_1['id']}/matches", headers=shipper).json()
+    assert ranked[0]["capacity_id"] == cap["id"] and ranked[0]["legs"] == [1, 1], ranked
+    r = client.post(
+        f"/api/v1/cargo/{on_leg_1['id']}/book",
+        json={"capacity_id": cap["id"]},
+        headers={**shipper, "Idempotency-Key": "legs-1"},
+    )
+    assert r.status_code == 201, r.text
+    assert (r.json()["first_leg"], r.json()["last_leg"]) == (1, 1), r.json()
+    left = client.get(f"/api/v1/capacity/{cap['id']}", headers=firm).json()["legs"]
+    assert [leg["remaining_kg"] for leg in left] == [1000, 400]
+
+    # leg 0's full room is still there for a cargo WH-CX -> HUB-532322
+    on_leg_0 = client.post(
+        "/api/v1/cargo", json=_cargo_between(WH, SHUANGBAI, 1000), headers=shipper
+    ).json()
+    r = client.post(
+        f"/api/v1/cargo/{on_leg_0['id']}/book",
+        json={"capacity_id": cap["id"]},
+        headers={**shipper, "Idempotency-Key": "legs-2"},
+    )
+    assert r.status_code == 201, r.text
+    assert (r.json()["first_leg"], r.json()["last_leg"]) == (0, 0), r.json()
+    left = client.get(f"/api/v1/capacity/{cap['id']}", headers=firm).json()["legs"]
+    assert [leg["remaining_kg"] for leg in left] == [0, 400]

@@ -90,14 +90,23 @@ def test_dispatcher_plans_own_county_in_process(
 
     sheets = client.get(f"/api/v1/plans/{plan_id}/sheets", headers=login("admin")).json()
     assert sheets and all(s["status"] == "draft" for s in sheets)
+    route = next(s["route_id"] for s in sheets if s["echelon"] == "county")
+    # a courier of another county's hub cannot be given the route (defect 9)
     r = client.post(
         f"/api/v1/plans/{plan_id}/publish",
-        json={"assignments": {sheets[0]["route_id"]: accounts["courier1"]}},
+        json={"assignments": {route: accounts["courier1"]}},
+        headers=login("yongren"),
+    )
+    assert r.status_code == 422 and "532327" in r.text, r.text
+    r = client.post(
+        f"/api/v1/plans/{plan_id}/publish",
+        json={"assignments": {route: accounts["courier3"]}},
         headers=login("yongren"),
     )
     assert r.status_code == 200 and r.json()["status"] == "published"
-    mine = client.get("/api/v1/route-sheets", headers=login("courier1")).json()
+    mine = client.get("/api/v1/route-sheets", headers=login("courier3")).json()
     assert mine["total"] == 1
+    assert client.get("/api/v1/route-sheets", headers=login("courier1")).json()["total"] == 0
     # publishing twice is refused
     again = client.post(f"/api/v1/plans/{plan_id}/publish", json={}, headers=login("yongren"))
     assert again.status_code == 409
@@ -153,10 +162,12 @@ def test_stale_running_job_is_requeued_then_failed(
 ) -> None:
     """A job whose worker died (no heartbeat) is queued again, and failed after the
     last attempt: never left running."""
-    import api.worker.jobs
+    import api.services.queue
 
     started = []
-    monkeypatch.setattr(api.worker.jobs, "enqueue_plan", lambda s, plan_id: started.append(plan_id))
+    monkeypatch.setattr(
+        api.services.queue, "enqueue_plan", lambda s, plan_id: started.append(plan_id)
+    )
     from datetime import timedelta
 
     from api.models import now
@@ -197,19 +208,23 @@ def test_closure_flags_plan_and_replan_keeps_done_stops(
     plan_id = r.json()["id"]
     assert wait(client, admin, plan_id)["status"] == "succeeded"
     sheets = client.get(f"/api/v1/plans/{plan_id}/sheets", headers=admin).json()
-    assignments = {s["route_id"]: accounts["courier1"] for s in sheets}
-    r = client.post(
-        f"/api/v1/plans/{plan_id}/publish", json={"assignments": assignments}, headers=admin
-    )
+    r = client.post(f"/api/v1/plans/{plan_id}/publish", json={"assignments": {}}, headers=admin)
     assert r.status_code == 200
 
     def travels(item: dict) -> bool:  # a county route that leaves the hub's own town
-        body = client.get(f"/api/v1/route-sheets/{item['id']}", headers=login("courier1")).json()
+        body = client.get(f"/api/v1/route-sheets/{item['id']}", headers=admin).json()
         points = {(st["place"]["lon"], st["place"]["lat"]) for st in body["stops"]}
         return len(points) > 1
 
     county = next(s for s in sheets if s["echelon"] == "county" and travels(s))
-    sheet = client.get(f"/api/v1/route-sheets/{county['id']}", headers=login("courier1")).json()
+    # published with no courier: the dispatcher gives the route to one afterwards (defect 9)
+    r = client.put(
+        f"/api/v1/route-sheets/{county['id']}/courier",
+        json={"courier_id": accounts["courier3"]},
+        headers=login("yongren"),
+    )
+    assert r.status_code == 200 and r.json()["status"] == "assigned", r.text
+    sheet = client.get(f"/api/v1/route-sheets/{county['id']}", headers=login("courier3")).json()
     stops = sheet["stops"]
     # the courier reports the first stop done, then stands at it
     first = stops[0]
@@ -220,7 +235,7 @@ def test_closure_flags_plan_and_replan_keeps_done_stops(
         r = client.post(
             f"/api/v1/route-sheets/{county['id']}/events",
             json={"client_event_id": f"e{k}", "seq": first["seq"], "type": kind},
-            headers=login("courier1"),
+            headers=login("courier3"),
         )
         assert r.status_code == 201, r.text
 
@@ -254,12 +269,9 @@ def test_closure_flags_plan_and_replan_keeps_done_stops(
     assert new["summary"]["vehicles_under_way"] == 1
     assert new["summary"]["road_closures"]
     new_sheets = client.get(f"/api/v1/plans/{new_id}/sheets", headers=admin).json()
-    r = client.post(
-        f"/api/v1/plans/{new_id}/publish",
-        json={"assignments": {s["route_id"]: accounts["courier1"] for s in new_sheets}},
-        headers=admin,
-    )
+    r = client.post(f"/api/v1/plans/{new_id}/publish", json={"assignments": {}}, headers=admin)
     assert r.status_code == 200, r.text
+    new_sheets = client.get(f"/api/v1/plans/{new_id}/sheets", headers=admin).json()
     assert client.get(f"/api/v1/plans/{plan_id}", headers=admin).json()["status"] == "superseded"
     mine = [
         s
@@ -267,7 +279,8 @@ def test_closure_flags_plan_and_replan_keeps_done_stops(
         if s["vehicle_id"] == county["vehicle_id"] and s["echelon"] == "county"
     ]
     assert mine, "the vehicle under way gets a replanned sheet"
-    body = client.get(f"/api/v1/route-sheets/{mine[0]['id']}", headers=login("courier1")).json()
+    assert mine[0]["courier_id"] == accounts["courier3"]  # its courier carried over (defect 9)
+    body = client.get(f"/api/v1/route-sheets/{mine[0]['id']}", headers=login("courier3")).json()
     assert body["stops"][0]["place"]["id"] == first["place"]["id"]
     assert body["stops"][0]["status"] == "completed"  # done stays done
     assert body["start"]["place"]["id"] == first["place"]["id"]  # starts where it stands
@@ -289,13 +302,9 @@ def test_replan_keeps_parcels_on_board_with_their_vehicle(
     plan_id = r.json()["id"]
     assert wait(client, admin, plan_id)["status"] == "succeeded"
     sheets = client.get(f"/api/v1/plans/{plan_id}/sheets", headers=admin).json()
-    r = client.post(
-        f"/api/v1/plans/{plan_id}/publish",
-        json={"assignments": {s["route_id"]: accounts["courier1"] for s in sheets}},
-        headers=admin,
-    )
+    r = client.post(f"/api/v1/plans/{plan_id}/publish", json={"assignments": {}}, headers=admin)
     assert r.status_code == 200, r.text
-    courier = login("courier1")
+    courier = admin  # the hub enters what its vans report
     loaded: dict[str, set[str]] = {}  # vehicle -> parcels it picked up at the hub
     for item in sheets:
         if item["echelon"] != "county":

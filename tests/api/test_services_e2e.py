@@ -242,7 +242,6 @@ def test_orders_to_plan_to_courier_to_completed(stack: Stack, tmp_path: Path) ->
     stack.start("worker")  # a separate RQ worker process runs the plan
     with httpx.Client(base_url=stack.base, timeout=30) as client:
         h = setup_accounts(stack, client)
-        courier_id = client.get("/api/v1/me", headers=h["courier"]).json()["id"]
         orders = sample_orders(tmp_path / "orders.csv", COUNTY)
         with orders.open("rb") as f:
             r = client.post(
@@ -262,18 +261,33 @@ def test_orders_to_plan_to_courier_to_completed(stack: Stack, tmp_path: Path) ->
         assert plan["attempts"] == 1
 
         sheets = client.get(f"/api/v1/plans/{plan_id}/sheets", headers=h["admin"]).json()
+        # one courier per route: the hub's for county routes, the warehouse's for trunk ones
+        office = client.get("/api/v1/me", headers=h["admin"]).json()["org_id"]
+        hub = client.get("/api/v1/me", headers=h["courier"]).json()["org_id"]
+        drivers: dict[str, tuple[int, dict[str, str]]] = {}
+        for k, s in enumerate(sheets):
+            body = {
+                "username": f"driver{k}",
+                "role": "courier",
+                "password": PASSWORD,
+                "org_id": hub if s["county_code"] else office,
+            }
+            r = client.post("/api/v1/users", json=body, headers=h["admin"])
+            assert r.status_code == 201, r.text
+            drivers[s["route_id"]] = (r.json()["id"], token(client, f"driver{k}"))
         r = client.post(
             f"/api/v1/plans/{plan_id}/publish",
-            json={"assignments": {s["route_id"]: courier_id for s in sheets}},
+            json={"assignments": {rid: d[0] for rid, d in drivers.items()}},
             headers=h["admin"],
         )
         assert r.status_code == 200 and r.json()["status"] == "published", r.text
 
-        mine = client.get("/api/v1/route-sheets", headers=h["courier"]).json()
-        assert mine["total"] == len(sheets)
         sent_twice = False
-        for item in mine["items"]:
-            sheet = client.get(f"/api/v1/route-sheets/{item['id']}", headers=h["courier"])
+        for _rid, (_courier, courier) in sorted(drivers.items()):
+            mine = client.get("/api/v1/route-sheets", headers=courier).json()
+            assert mine["total"] == 1
+            item = mine["items"][0]
+            sheet = client.get(f"/api/v1/route-sheets/{item['id']}", headers=courier)
             assert sheet.status_code == 200
             for stop in sheet.json()["stops"]:
                 events = ["arrived"]
@@ -289,10 +303,10 @@ def test_orders_to_plan_to_courier_to_completed(stack: Stack, tmp_path: Path) ->
                         "signer_name": "王站长",
                     }
                     url = f"/api/v1/route-sheets/{item['id']}/events"
-                    r = client.post(url, json=body, headers=h["courier"])
+                    r = client.post(url, json=body, headers=courier)
                     assert r.status_code == 201, r.text
                     if not sent_twice:  # a retry after a lost answer is applied once
-                        again = client.post(url, json=body, headers=h["courier"])
+                        again = client.post(url, json=body, headers=courier)
                         assert again.status_code == 200, again.text
                         assert again.json()["event"]["id"] == r.json()["event"]["id"]
                         sent_twice = True

@@ -14,7 +14,7 @@ from sqlmodel import Session
 from api.core.config import Settings
 from api.core.db import engine_for
 from api.models import Plan
-from api.worker.jobs import enqueue_plan
+from api.services.queue import enqueue_plan
 
 REDIS_URL = os.environ.get("CODIST_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
