@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import math
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, HTTPException, Path, Query, Request, status
+from fastapi import Depends, Header, HTTPException, Path, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import func
 from sqlmodel import Session, select
@@ -187,3 +190,44 @@ def known_query(request: Request) -> None:
         raise invalid(
             ["query", unknown[0]], f"unknown query parameter (this endpoint takes: {takes})"
         )
+
+
+# ---- sorting and safe 422 answers ------------------------------------------------------
+def sort_key_check(page: PageParams, sortable: Sequence[str]) -> tuple[str, bool]:
+    """(field, descending) of ``page.sort`` (default ``id``); 422 like :func:`paginate`."""
+    if not page.sort:
+        return "id", False
+    field = page.sort.lstrip("-")
+    if field not in sortable:
+        raise invalid(["query", "sort"], f"cannot sort by {field!r}; one of {', '.join(sortable)}")
+    return field, page.sort.startswith("-")
+
+
+def _json_safe(value: Any) -> Any:
+    """A validation error's echo of the input, made JSON-encodable: non-finite floats
+    (JSON ``NaN``, ``1e400``) as text, unpaired surrogates replaced."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_json_safe(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+class SafeRoute(APIRoute):
+    """A route whose 422 answers can always be encoded: FastAPI echoes the offending input,
+    which may hold values JSON cannot carry (they would turn the 422 into a 500)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def safe(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as e:
+                raise RequestValidationError(_json_safe(list(e.errors())), body=None) from None
+
+        return safe

@@ -31,18 +31,22 @@ from api.deps import (
     Id,
     OptionalKey,
     PageDep,
+    SafeRoute,
     SessionDep,
     UserDep,
+    invalid,
     page_body,
     paginate,
     replay,
     require,
 )
+from api.errors import NotFound
 from api.models import LeaseBooking, Listing, ListingDay, Organisation, User
-from api.routers.places import SafeRoute, Text, invalid, network, not_found
+from api.schemas.common import Text
 from api.services import leasing
 from api.services.convert import local
 from api.services.ledger import reverse_lease_booking
+from api.services.reference import network
 from routing.errors import InputError
 
 router = APIRouter(
@@ -309,7 +313,7 @@ def _sees_listing(user: User, listing: Listing) -> bool:
 def _listing(session: Session, user: User, listing_id: int) -> Listing:
     listing = session.get(Listing, listing_id)
     if listing is None or not _sees_listing(user, listing):
-        raise not_found(f"listing {listing_id}")
+        raise NotFound(f"listing {listing_id} not found")
     return listing
 
 
@@ -355,9 +359,9 @@ def _booking(session: Session, user: User, booking_id: int) -> tuple[LeaseBookin
     booking = session.get(LeaseBooking, booking_id)
     listing = session.get(Listing, booking.listing_id) if booking is not None else None
     if booking is None or listing is None:
-        raise not_found(f"booking {booking_id}")
+        raise NotFound(f"booking {booking_id} not found")
     if user.role != "admin" and user.org_id not in (booking.org_id, listing.org_id):
-        raise not_found(f"booking {booking_id}")
+        raise NotFound(f"booking {booking_id} not found")
     return booking, listing
 
 
@@ -598,11 +602,11 @@ def create_booking(
     org_id = _acting_org(user, body.org_id, "books")
     listing = session.get(Listing, listing_id)
     if listing is None:
-        raise not_found(f"listing {listing_id}")
+        raise NotFound(f"listing {listing_id} not found")
     if not _sees_listing(user, listing):
         stored = leasing.booking_by_key(session, idempotency_key)
         if stored is None or stored.org_id != org_id or stored.listing_id != listing_id:
-            raise not_found(f"listing {listing_id}")
+            raise NotFound(f"listing {listing_id} not found")
     try:
         booking, created = leasing.book(
             session,

@@ -19,9 +19,20 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import false, or_
 from sqlmodel import Session, col, select
 
-from api.deps import Id, PageDep, SessionDep, UserDep, page_body, paginate, require
+from api.deps import (
+    Id,
+    PageDep,
+    SafeRoute,
+    SessionDep,
+    UserDep,
+    invalid,
+    page_body,
+    paginate,
+    require,
+)
+from api.errors import NotFound
 from api.models import Account, EntryState, LedgerEntry, Organisation, Plan, User, aware, now
-from api.routers.places import SafeRoute, Text, bad_text, invalid, not_found
+from api.schemas.common import Text, bad_text
 from api.services import ledger
 from routing.errors import InputError
 
@@ -168,7 +179,7 @@ def _own_ids(session: Session, user: User) -> set[int]:
 def _account(session: Session, user: User, account_id: int) -> Account:
     account = session.get(Account, account_id)
     if account is None or (user.role != "admin" and account_id not in _own_ids(session, user)):
-        raise not_found(f"account {account_id}")
+        raise NotFound(f"account {account_id} not found")
     return account
 
 
@@ -241,11 +252,11 @@ def _entry_out(session: Session, entry: LedgerEntry) -> EntryOut:
 def _entry(session: Session, user: User, entry_id: int) -> LedgerEntry:
     entry = session.get(LedgerEntry, entry_id)
     if entry is None:
-        raise not_found(f"ledger entry {entry_id}")
+        raise NotFound(f"ledger entry {entry_id} not found")
     if user.role != "admin":
         own = _own_ids(session, user)
         if entry.debit_account_id not in own and entry.credit_account_id not in own:
-            raise not_found(f"ledger entry {entry_id}")
+            raise NotFound(f"ledger entry {entry_id} not found")
     return entry
 
 
@@ -481,7 +492,7 @@ def settle_plan(plan_id: Id, session: SessionDep, user: UserDep, response: Respo
     a route both carry is charged once; a superseded plan is refused (409). Repeating it
     creates nothing new (201 when entries were made, 200 otherwise)."""
     if session.get(Plan, plan_id) is None:
-        raise not_found(f"plan {plan_id}")
+        raise NotFound(f"plan {plan_id} not found")
     with _ledger_errors("path"):
         result = ledger.settle_plan(session, plan_id, by_user=user.id)
     created = sum(1 for _, new in (*result.charges, *result.reversals) if new)

@@ -25,21 +25,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import false
 from sqlmodel import Session, select
 
-from api.deps import PageDep, SessionDep, page_body, paginate, require
+from api.deps import PageDep, SafeRoute, SessionDep, invalid, page_body, paginate, require
+from api.errors import NotFound
 from api.models import ORDER_STATES, User
 from api.models import Order as OrderRow
-from api.routers.places import (
-    SafeRoute,
-    Text,
-    bad_text,
-    invalid,
-    not_found,
-    parties,
-    places_by_id,
-    served,
-)
-from api.routers.vehicles import carrier_party
+from api.schemas.common import Text, bad_text
 from api.services.convert import local, order_county, order_row, utc
+from api.services.reference import parties, places_by_id, served
+from api.services.users import carrier_party
 from dispatch.domain import TZ
 from dispatch.domain import Order as OrderSpec
 from dispatch.io.orders import (
@@ -689,7 +682,7 @@ def _visible(session: Session, user: User, order_id: str) -> OrderRow:
         row = session.exec(query).first()
         if row is not None:
             return row
-    raise not_found(f"order {order_id!r}")
+    raise NotFound(f"order {order_id!r} not found")
 
 
 OrderId = Annotated[str, Path(examples=["20260915-D00421"], description="the order_id")]

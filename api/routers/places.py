@@ -9,124 +9,34 @@ the served counties, and the 422 helper.
 
 from __future__ import annotations
 
-import functools
-import math
-from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
-from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from fastapi import APIRouter, HTTPException, Path, Query, status
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, select
 
-from api.deps import PageDep, PageParams, SessionDep, invalid, page_body, require
+from api.deps import (
+    PageDep,
+    SafeRoute,
+    SessionDep,
+    page_body,
+    require,
+    sort_key_check,
+)
+from api.errors import NotFound
 from api.models import PlaceCorrection, User, now
+from api.schemas.common import Text
 from api.services.convert import local
-from dispatch.domain import Party
+from api.services.reference import network, places_by_id
 from routing.errors import InputError
-from routing.network import Place, RoadNetwork, load_network
+from routing.network import Place
 from routing.network.snap import check_inside
 
 READERS = ("admin", "dispatcher", "carrier")
 PLACE_SORTS = ("id", "name_pinyin")
 PlaceKind = Literal["warehouse", "hub", "township", "village"]
-
-# ---- reference data shared by the resource routers ------------------------------------
-
-
-@functools.cache
-def network() -> RoadNetwork:
-    """The bundled (or configured) road network, loaded once per process."""
-    return load_network()
-
-
-@functools.cache
-def places_by_id() -> Mapping[str, Place]:
-    return {p.id: p for p in network().places}
-
-
-@functools.cache
-def parties() -> Mapping[str, Party]:
-    from dispatch.io.fleet import load_parties
-
-    return load_parties()
-
-
-@functools.cache
-def served() -> frozenset[str]:
-    from dispatch.io.day import served_counties
-
-    return frozenset(served_counties())
-
-
-def not_found(what: str) -> HTTPException:
-    return HTTPException(status.HTTP_404_NOT_FOUND, detail=f"{what} not found")
-
-
-def bad_text(value: str) -> str | None:
-    """Why a text cannot be stored (NUL or unpaired surrogates), or None."""
-    if "\x00" in value:
-        return "must not contain NUL characters"
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return "must be valid Unicode text"
-    return None
-
-
-def _clean(value: str) -> str:
-    reason = bad_text(value)
-    if reason:
-        raise ValueError(reason)
-    return value
-
-
-Text = Annotated[str, AfterValidator(_clean)]
-"""A string that can be stored in any of the supported databases."""
-
-
-def sort_key_check(page: PageParams, sortable: Sequence[str]) -> tuple[str, bool]:
-    """(field, descending) of ``page.sort`` (default ``id``); 422 like :func:`paginate`."""
-    if not page.sort:
-        return "id", False
-    field = page.sort.lstrip("-")
-    if field not in sortable:
-        raise invalid(["query", "sort"], f"cannot sort by {field!r}; one of {', '.join(sortable)}")
-    return field, page.sort.startswith("-")
-
-
-def _json_safe(value: Any) -> Any:
-    """A validation error's echo of the input, made JSON-encodable: non-finite floats
-    (JSON ``NaN``, ``1e400``) as text, unpaired surrogates replaced."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, str):
-        return value.encode("utf-8", "replace").decode("utf-8")
-    if isinstance(value, dict):
-        return {_json_safe(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    return value
-
-
-class SafeRoute(APIRoute):
-    """A route whose 422 answers can always be encoded: FastAPI echoes the offending input,
-    which may hold values JSON cannot carry (they would turn the 422 into a 500)."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def safe(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except RequestValidationError as e:
-                raise RequestValidationError(_json_safe(list(e.errors())), body=None) from None
-
-        return safe
-
 
 router = APIRouter(tags=["places"], route_class=SafeRoute)
 
@@ -218,7 +128,7 @@ def place_out(place: Place, correction: PlaceCorrection | None) -> PlaceOut:
 def _place(place_id: str) -> Place:
     place = places_by_id().get(place_id)
     if place is None:
-        raise not_found(f"place {place_id!r}")
+        raise NotFound(f"place {place_id!r} not found")
     return place
 
 

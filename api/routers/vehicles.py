@@ -15,19 +15,13 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy import false
 from sqlmodel import Session, select
 
-from api.deps import PageDep, SessionDep, page_body, paginate, require
-from api.models import Organisation, User, Vehicle
-from api.routers.places import (
-    SafeRoute,
-    Text,
-    bad_text,
-    invalid,
-    network,
-    not_found,
-    parties,
-    served,
-)
+from api.deps import PageDep, SafeRoute, SessionDep, invalid, page_body, paginate, require
+from api.errors import NotFound
+from api.models import User, Vehicle
+from api.schemas.common import Text, bad_text
 from api.services.convert import depot_county, vehicle_row
+from api.services.reference import network, parties, served
+from api.services.users import carrier_party
 from dispatch.io.fleet import DEPOT_KINDS, PROFILES, owner_problem
 
 router = APIRouter(tags=["vehicles"], route_class=SafeRoute)
@@ -175,14 +169,6 @@ class ImportOut(BaseModel):
 # ---- scope ----------------------------------------------------------------------------
 
 
-def carrier_party(session: Session, user: User) -> str | None:
-    """The party id of a carrier user's organisation (None when it has none)."""
-    if user.org_id is None:
-        return None
-    org = session.get(Organisation, user.org_id)
-    return org.party_id if org is not None and org.party_id else None
-
-
 def _scope(query: Any, session: Session, user: User) -> Any:
     if user.role == "admin":
         return query
@@ -206,7 +192,7 @@ def _visible(session: Session, user: User, vehicle_id: str) -> Vehicle:
             ok = True
         if ok:
             return row
-    raise not_found(f"vehicle {vehicle_id!r}")
+    raise NotFound(f"vehicle {vehicle_id!r} not found")
 
 
 def _depots() -> set[str]:

@@ -44,6 +44,7 @@ from sqlmodel import Session, col, select
 from api.errors import Conflict
 from api.models import LeaseBooking, Listing, ListingDay, Organisation, now
 from api.services.ledger import account_for_org, add_in_transaction
+from api.services.reference import places_by_id
 from routing.errors import InputError, NotFoundError
 from routing.network import Place
 
@@ -122,8 +123,6 @@ class Unavailable(Exception):
 # ---- reference data -------------------------------------------------------------------
 def place(place_id: str) -> Place | None:
     """A place of the bundled road network (loaded once per process), or None."""
-    from api.routers.places import places_by_id  # the service's cached network
-
     return places_by_id().get(place_id)
 
 

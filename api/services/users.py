@@ -90,3 +90,11 @@ def create_user(
     session.commit()
     session.refresh(user)
     return user
+
+
+def carrier_party(session: Session, user: User) -> str | None:
+    """The party id of a carrier user's organisation (None when it has none)."""
+    if user.org_id is None:
+        return None
+    org = session.get(Organisation, user.org_id)
+    return org.party_id if org is not None and org.party_id else None
