@@ -24,7 +24,6 @@ import os
 import time
 from dataclasses import replace
 from datetime import date
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import update
@@ -398,25 +397,17 @@ def _save(
 def _network(session: Session, day: date) -> tuple[RoadNetwork, list[dict[str, Any]]]:
     """The road network for a plan day: the admins' coordinate corrections applied and
     the roads closed at any time of that day removed (so plans route around them)."""
-    import csv
-    import tempfile
-
     from api.services.closures import closures_on, edges_of
-    from routing.network import load_network
+    from routing.network import PlaceFix, load_network
 
     rows = session.exec(select(PlaceCorrection).order_by(col(PlaceCorrection.id))).all()
-    if rows:
-        latest = {r.place_id: r for r in rows}
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "corrections.csv"
-            with path.open("w", encoding="utf-8", newline="") as f:
-                w = csv.writer(f)
-                w.writerow(["id", "lon", "lat", "source", "surveyed_on", "notes"])
-                for r in latest.values():
-                    w.writerow([r.place_id, r.lon, r.lat, r.source or "admin correction", "", ""])
-            network = load_network(overrides=path)
-    else:
-        network = load_network()
+    latest = {r.place_id: r for r in rows}  # the latest correction of each place
+    network = load_network(
+        fixes=[
+            PlaceFix(r.place_id, r.lon, r.lat, f"correction: {r.source or 'admin'}")
+            for r in latest.values()
+        ]
+    )
     closures = closures_on(session, day)
     closed = sorted({e for c in closures for e in edges_of(c)})
     used = [

@@ -21,12 +21,14 @@ from routing.network.matrix import (
     shortest_route,
     travel_matrix,
 )
+from routing.network.places import PlaceFix
 
 __all__ = [
     "LENGTH_SOURCES",
     "PLACE_KINDS",
     "Matrix",
     "Place",
+    "PlaceFix",
     "RoadNetwork",
     "Route",
     "Waypoint",

@@ -10,13 +10,16 @@ modeled network. The modeled network is rebuilt only when one of its input files
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from routing.network.datafiles import cache_dir, file_digest, imported_network_path
-from routing.network.graph import RoadNetwork, read_network
+from routing.network.graph import Place, RoadNetwork, read_network
 from routing.network.modeled import BUILDER_VERSION, build_modeled_network, published_distances_path
 from routing.network.places import (
+    PlaceFix,
+    apply_fixes,
     apply_overrides,
     attach_places,
     load_places,
@@ -47,33 +50,46 @@ def overrides_in_use(overrides: Path | None = None) -> Path | None:
     return default if default.exists() else None
 
 
-def load_network(path: Path | None = None, *, overrides: Path | None = None) -> RoadNetwork:
+def load_network(
+    path: Path | None = None,
+    *,
+    overrides: Path | None = None,
+    fixes: Sequence[PlaceFix] = (),
+) -> RoadNetwork:
     """Load the active road network with the place overrides applied.
 
     Args:
         path: a compiled network file (from ``codist network import``); default: see module.
         overrides: a CSV of corrected place coordinates; default: see ``overrides_in_use``.
+        fixes: corrected coordinates given as data (an admin's corrections in the
+            service), applied after ``overrides``.
     """
     path = path or active_network_path()
     overrides = overrides_in_use(overrides)
     if path is not None:
-        return _load_file(path, overrides)
-    return _load_modeled(overrides)
+        return _load_file(path, overrides, fixes)
+    return _load_modeled(overrides, fixes)
 
 
-def _load_file(path: Path, overrides: Path | None) -> RoadNetwork:
+def _fixed(places: list[Place], overrides: Path | None, fixes: Sequence[PlaceFix]) -> list[Place]:
+    if overrides is not None:
+        places = apply_overrides(places, overrides)
+    return apply_fixes(places, fixes) if fixes else places
+
+
+def _load_file(path: Path, overrides: Path | None, fixes: Sequence[PlaceFix]) -> RoadNetwork:
     # Overrides move places, not roads: the digest (the graph's identity for cached
     # hierarchies) stays that of the file.
     network = read_network(path, digest=file_digest(path))
-    if overrides is not None:
-        places = apply_overrides(list(network.places), overrides)
+    if overrides is not None or fixes:
+        places = _fixed(list(network.places), overrides, fixes)
         if places != list(network.places):
             places = attach_places(network.node_lon, network.node_lat, places)
             network = network.with_places(tuple(places))
     return network
 
 
-def _load_modeled(overrides: Path | None) -> RoadNetwork:
+def _load_modeled(overrides: Path | None, fixes: Sequence[PlaceFix]) -> RoadNetwork:
     inputs = [
         places_path(),
         published_distances_path(),
@@ -82,13 +98,12 @@ def _load_modeled(overrides: Path | None) -> RoadNetwork:
     ]
     if overrides is not None:
         inputs.append(overrides)
-    digest = file_digest(*inputs, extra=BUILDER_VERSION)
+    # the modeled roads are built from the places' coordinates: fixes are inputs too
+    extra = BUILDER_VERSION + "".join(f"|{f.id},{f.lon!r},{f.lat!r}" for f in fixes)
+    digest = file_digest(*inputs, extra=extra)
     cached = cache_dir() / f"modeled-{digest}.npz"
     if cached.exists():
         return read_network(cached, digest=digest)
-    places = load_places()
-    if overrides is not None:
-        places = apply_overrides(places, overrides)
-    network = replace(build_modeled_network(places), digest=digest)
+    network = replace(build_modeled_network(_fixed(load_places(), overrides, fixes)), digest=digest)
     network.save(cached)
     return network

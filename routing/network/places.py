@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import csv
 import math
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -94,6 +95,16 @@ def load_places(path: Path | None = None) -> list[Place]:
     return out
 
 
+@dataclass(frozen=True)
+class PlaceFix:
+    """Corrected coordinates (WGS84 degrees) of one place, and where they come from."""
+
+    id: str
+    lon: float
+    lat: float
+    source: str = "correction"
+
+
 def apply_overrides(places: list[Place], path: Path) -> list[Place]:
     """Replace the coordinates of the places an overrides CSV names.
 
@@ -101,31 +112,54 @@ def apply_overrides(places: list[Place], path: Path) -> list[Place]:
     out-of-prefecture coordinate or a duplicated id rejects the whole file.
     """
     rows = _read_rows(path, OVERRIDE_COLUMNS)
-    by_id = {p.id: i for i, p in enumerate(places)}
-    seen: set[str] = set()
-    updates: dict[int, tuple[float, float, str]] = {}
-    lons, lats, labels = [], [], []
+    fixes = []
     for line, row in enumerate(rows, start=2):
         where = f"{path.name} line {line}"
-        pid = (row.get("id") or "").strip()
-        if pid not in by_id:
-            raise InputError(f"{where} id", f"unknown place id {pid!r}")
-        if pid in seen:
-            raise InputError(f"{where} id", f"place {pid} is overridden twice")
-        seen.add(pid)
-        lon = _coordinate(row["lon"], f"{where} lon")
-        lat = _coordinate(row["lat"], f"{where} lat")
         src = (row.get("source") or "").strip() or "override"
         date = (row.get("surveyed_on") or "").strip()
-        updates[by_id[pid]] = (lon, lat, f"override: {src}" + (f" ({date})" if date else ""))
-        lons.append(lon)
-        lats.append(lat)
-        labels.append(f"{where} ({pid})")
-    if labels:
-        check_inside(np.array(lons), np.array(lats), labels)
+        fixes.append(
+            (
+                f"{where}",
+                PlaceFix(
+                    id=(row.get("id") or "").strip(),
+                    lon=_coordinate(row["lon"], f"{where} lon"),
+                    lat=_coordinate(row["lat"], f"{where} lat"),
+                    source=f"override: {src}" + (f" ({date})" if date else ""),
+                ),
+            )
+        )
+    return _apply(places, fixes)
+
+
+def apply_fixes(places: list[Place], fixes: Sequence[PlaceFix]) -> list[Place]:
+    """Replace the coordinates of the places ``fixes`` name (e.g. the corrections an
+    admin made in the service), checked like an overrides file, all or nothing."""
+    return _apply(places, [(f"correction {k + 1}", fix) for k, fix in enumerate(fixes)])
+
+
+def _apply(places: list[Place], fixes: Sequence[tuple[str, PlaceFix]]) -> list[Place]:
+    by_id = {p.id: i for i, p in enumerate(places)}
+    seen: set[str] = set()
+    updates: dict[int, PlaceFix] = {}
+    for where, fix in fixes:
+        if fix.id not in by_id:
+            raise InputError(f"{where} id", f"unknown place id {fix.id!r}")
+        if fix.id in seen:
+            raise InputError(f"{where} id", f"place {fix.id} is overridden twice")
+        seen.add(fix.id)
+        for value, axis in ((fix.lon, "lon"), (fix.lat, "lat")):
+            if not math.isfinite(value):
+                raise InputError(f"{where} {axis}", f"{value!r} is not a finite coordinate")
+        updates[by_id[fix.id]] = fix
+    if fixes:
+        check_inside(
+            np.array([f.lon for _, f in fixes]),
+            np.array([f.lat for _, f in fixes]),
+            [f"{where} ({f.id})" for where, f in fixes],
+        )
     out = list(places)
-    for i, (lon, lat, source) in updates.items():
-        out[i] = replace(out[i], lon=lon, lat=lat, coord_source=source)
+    for i, fix in updates.items():
+        out[i] = replace(out[i], lon=fix.lon, lat=fix.lat, coord_source=fix.source)
     return out
 
 

@@ -759,3 +759,19 @@ def test_order_ids_with_a_slash(client: TestClient, login: Login) -> None:
     assert r.status_code == 201
     assert client.get(f"{API}/orders/2026/09/15-7", headers=h).json()["order_id"] == "2026/09/15-7"
     assert client.delete(f"{API}/orders/2026/09/15-7", headers=h).status_code == 200
+
+
+def test_place_corrections_reach_the_planner_as_data(session: Session) -> None:
+    """The planning job's network has the latest correction of each place (issue 11:
+    corrections went through a temporary CSV that dropped the bundled overrides)."""
+
+    from api.models import PlaceCorrection
+    from api.worker.jobs import _network
+
+    session.add(PlaceCorrection(place_id="532322104", lon=101.2, lat=24.4, source="first"))
+    session.add(PlaceCorrection(place_id="532322104", lon=101.298, lat=24.452, source="GPS"))
+    session.commit()
+    network, _closures = _network(session, date(2026, 9, 15))
+    place = network.place("532322104")
+    assert (place.lon, place.lat) == (101.298, 24.452) and place.node >= 0
+    assert "GPS" in place.coord_source
