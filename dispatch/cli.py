@@ -457,6 +457,19 @@ Extension = Callable[[Any, argparse.ArgumentParser], None]
 def build_parser(extend: Extension | None = None) -> argparse.ArgumentParser:
     """The ``codist`` parser; ``extend(subparsers, common)`` adds commands of other layers
     (the HTTP service adds serve, worker, users, db)."""
+    common = _common_options()
+    parser = _Parser(prog="codist", description="Chuxiong urban-rural co-distribution platform")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_network_commands(sub, common)
+    _add_routing_commands(sub, common)
+    _add_plan_command(sub, common)
+    if extend is not None:
+        extend(sub, common)
+    return parser
+
+
+def _common_options() -> _Parser:
+    """The options every command takes: --json, --network, --overrides."""
     common = _Parser(add_help=False)
     common.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     common.add_argument(
@@ -468,9 +481,11 @@ def build_parser(extend: Extension | None = None) -> argparse.ArgumentParser:
         default=None,
         help="CSV of corrected place coordinates (id,lon,lat,source,surveyed_on,notes)",
     )
-    parser = _Parser(prog="codist", description="Chuxiong urban-rural co-distribution platform")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    return common
 
+
+def _add_network_commands(sub: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
+    """``codist network info`` and ``codist network import``."""
     network = sub.add_parser("network", help="the road network")
     nsub = network.add_subparsers(dest="network_command", required=True, parser_class=_Parser)
     info = nsub.add_parser("info", parents=[common], help="describe the loaded road network")
@@ -487,6 +502,10 @@ def build_parser(extend: Extension | None = None) -> argparse.ArgumentParser:
     )
     imp.set_defaults(func=cmd_network_import)
 
+
+def _add_routing_commands(sub: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
+    """The commands over the road network and the solver: places, route, solve, warm-up,
+    bench."""
     places = sub.add_parser("places", parents=[common], help="list places")
     places.add_argument("--kind", choices=PLACE_KINDS)
     places.add_argument(
@@ -532,6 +551,9 @@ def build_parser(extend: Extension | None = None) -> argparse.ArgumentParser:
     )
     bench.set_defaults(func=cmd_bench)
 
+
+def _add_plan_command(sub: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
+    """``codist plan``: one day of shared delivery."""
     plan = sub.add_parser(
         "plan", parents=[common], help="plan one day of shared delivery (trunk and county routes)"
     )
@@ -562,9 +584,6 @@ def build_parser(extend: Extension | None = None) -> argparse.ArgumentParser:
         help="write every stage's routing problem to DIR as VROOM JSON (meta: its time limit)",
     )
     plan.set_defaults(func=cmd_plan)
-    if extend is not None:
-        extend(sub, common)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None, extend: Extension | None = None) -> int:

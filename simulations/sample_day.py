@@ -489,118 +489,145 @@ class _Generator:
         return int(self.rng.poisson(mean * self.scale)) if mean > 0 else 0
 
     def up(self) -> None:
-        a, geo = self.a, self.geo
+        """The produce of the day, bound for the hubs and WH-CX: wild mushrooms and walnuts
+        by season, then in each county honey, brown sugar, black goats and Wuding chickens
+        (in this order: the random stream depends on it)."""
+        geo = self.geo
         residents = {c: sum(geo.population[t.id] for t in geo.townships[c]) for c in geo.counties}
-        six_share = sum(residents.values()) / a.prefecture_residents
-        # wild mushrooms: prefecture harvest -> six counties -> the day -> the platform
-        factor = _season_factor(a.mushroom_months, self.day)
-        if factor > 0:
-            daily_t = (
-                a.mushrooms_t_per_year
-                * six_share
-                * factor
-                / season_days(a.mushroom_months)
-                * a.mushroom_platform_share
-            )
-            boost = dict(a.mushroom_county_weight)
-            weight = {c: residents[c] * boost.get(c, 1.0) for c in geo.counties}
-            total = sum(weight.values())
-            for c in geo.counties:
-                kg = daily_t * 1000 * weight[c] / total
-                party = "buyer-yaoan-mushroom" if c in _YAOAN_BUYER else "buyer-shuangbai-mushroom"
-                for _ in range(self._lots(kg / a.mushroom_lot.mean_kg)):
-                    self._produce(
-                        c,
-                        party,
-                        a.mushroom_lot,
-                        goods="野生菌",
-                        destination=WAREHOUSE,
-                        window=a.mushroom_ready,
-                        temperature="chilled",
-                        due_after=timedelta(hours=a.mushroom_max_hours),
-                    )
-        # walnuts: 大姚's output; elsewhere a fraction of it per resident
-        factor = _season_factor(a.walnut_months, self.day)
-        if factor > 0:
-            per_day = a.walnuts_dayao_t_per_year * factor / season_days(a.walnut_months)
-            per_day *= a.walnut_platform_share
-            dayao_per_resident = per_day / residents.get(_DAYAO, 1) if _DAYAO in residents else 0
-            for c in geo.counties:
-                if c == _DAYAO:
-                    kg, party = per_day * 1000, "coop-dayao-walnut"
-                else:
-                    kg = dayao_per_resident * a.walnut_other_per_capita * residents[c] * 1000
-                    party = "buyer-walnut"
-                for _ in range(self._lots(kg / a.walnut_lot.mean_kg)):
-                    to_wh = self.rng.random() < a.walnut_to_warehouse
-                    self._produce(
-                        c,
-                        party,
-                        a.walnut_lot,
-                        goods="核桃",
-                        destination=WAREHOUSE if to_wh else f"HUB-{c}",
-                        window=a.produce_ready,
-                        due=a.produce_due,
-                    )
-        sugar = dict(a.sugar_lots_per_day)
-        chicken = dict(a.chicken_lots_per_day)
+        self._mushrooms(residents)
+        self._walnuts(residents)
         for c in geo.counties:
-            for _ in range(self._lots(a.honey_lots_per_day)):
+            self._honey_and_sugar(c)
+            self._goats(c)
+            self._chickens(c)
+
+    def _mushrooms(self, residents: Mapping[str, int]) -> None:
+        """Wild mushrooms in season: the prefecture's harvest -> the six counties -> the
+        day -> the platform's share, spread by residents and each county's weight."""
+        a, geo = self.a, self.geo
+        factor = _season_factor(a.mushroom_months, self.day)
+        if not factor > 0:
+            return
+        six_share = sum(residents.values()) / a.prefecture_residents
+        daily_t = (
+            a.mushrooms_t_per_year
+            * six_share
+            * factor
+            / season_days(a.mushroom_months)
+            * a.mushroom_platform_share
+        )
+        boost = dict(a.mushroom_county_weight)
+        weight = {c: residents[c] * boost.get(c, 1.0) for c in geo.counties}
+        total = sum(weight.values())
+        for c in geo.counties:
+            kg = daily_t * 1000 * weight[c] / total
+            party = "buyer-yaoan-mushroom" if c in _YAOAN_BUYER else "buyer-shuangbai-mushroom"
+            for _ in range(self._lots(kg / a.mushroom_lot.mean_kg)):
                 self._produce(
                     c,
-                    "coop-honey",
-                    a.honey_lot,
-                    goods="蜂蜜",
+                    party,
+                    a.mushroom_lot,
+                    goods="野生菌",
                     destination=WAREHOUSE,
+                    window=a.mushroom_ready,
+                    temperature="chilled",
+                    due_after=timedelta(hours=a.mushroom_max_hours),
+                )
+
+    def _walnuts(self, residents: Mapping[str, int]) -> None:
+        """Walnuts in season: 大姚's output; elsewhere a fraction of it per resident."""
+        a, geo = self.a, self.geo
+        factor = _season_factor(a.walnut_months, self.day)
+        if not factor > 0:
+            return
+        per_day = a.walnuts_dayao_t_per_year * factor / season_days(a.walnut_months)
+        per_day *= a.walnut_platform_share
+        dayao_per_resident = per_day / residents.get(_DAYAO, 1) if _DAYAO in residents else 0
+        for c in geo.counties:
+            if c == _DAYAO:
+                kg, party = per_day * 1000, "coop-dayao-walnut"
+            else:
+                kg = dayao_per_resident * a.walnut_other_per_capita * residents[c] * 1000
+                party = "buyer-walnut"
+            for _ in range(self._lots(kg / a.walnut_lot.mean_kg)):
+                to_wh = self.rng.random() < a.walnut_to_warehouse
+                self._produce(
+                    c,
+                    party,
+                    a.walnut_lot,
+                    goods="核桃",
+                    destination=WAREHOUSE if to_wh else f"HUB-{c}",
                     window=a.produce_ready,
                     due=a.produce_due,
                 )
-            for _ in range(self._lots(sugar.get(c, a.sugar_lots_elsewhere))):
-                self._produce(
-                    c,
-                    "maker-yongren-sugar",
-                    a.sugar_lot,
-                    goods="红糖",
-                    destination=f"HUB-{c}",
-                    window=a.produce_ready,
-                    due=a.produce_due,
-                )
-            for _ in range(self._lots(a.goat_lots_per_day)):
-                head = int(self.rng.integers(a.goat_head[0], a.goat_head[1] + 1))
-                kg = float(self.rng.uniform(*a.goat_kg, size=head).sum())
-                ready = self._ready(a.goat_ready)
-                self._add(
-                    "U",
-                    party="coop-black-goat",
-                    direction="up",
-                    origin=self._origin(c),
-                    destination=f"HUB-{c}",
-                    kg=kg,
-                    m3=head * a.goat_m3_per_head,
-                    pieces=head,
-                    ready=ready,
-                    due=_at(self.day, a.goat_due),
-                    live_animal=True,
-                    goods=f"黑山羊 {head} 只",
-                )
-            for _ in range(self._lots(chicken.get(c, a.chicken_lots_elsewhere))):
-                birds = int(self.rng.integers(a.chicken_birds[0], a.chicken_birds[1] + 1))
-                crates = math.ceil(birds / a.birds_per_crate)
-                ready = self._ready(a.chicken_ready)
-                self._add(
-                    "U",
-                    party="coop-wuding-chicken",
-                    direction="up",
-                    origin=self._origin(c),
-                    destination=WAREHOUSE,
-                    kg=birds * a.chicken_kg,
-                    m3=crates * a.crate_m3,
-                    pieces=crates,
-                    ready=ready,
-                    due=_at(self.day, a.chicken_due),
-                    live_animal=True,
-                    goods=f"武定鸡 {birds} 只 {crates} 笼",
-                )
+
+    def _honey_and_sugar(self, c: str) -> None:
+        """One county's honey (to WH-CX) and brown sugar (to its hub)."""
+        a = self.a
+        for _ in range(self._lots(a.honey_lots_per_day)):
+            self._produce(
+                c,
+                "coop-honey",
+                a.honey_lot,
+                goods="蜂蜜",
+                destination=WAREHOUSE,
+                window=a.produce_ready,
+                due=a.produce_due,
+            )
+        for _ in range(self._lots(dict(a.sugar_lots_per_day).get(c, a.sugar_lots_elsewhere))):
+            self._produce(
+                c,
+                "maker-yongren-sugar",
+                a.sugar_lot,
+                goods="红糖",
+                destination=f"HUB-{c}",
+                window=a.produce_ready,
+                due=a.produce_due,
+            )
+
+    def _goats(self, c: str) -> None:
+        """One county's black goats, live, to its hub."""
+        a = self.a
+        for _ in range(self._lots(a.goat_lots_per_day)):
+            head = int(self.rng.integers(a.goat_head[0], a.goat_head[1] + 1))
+            kg = float(self.rng.uniform(*a.goat_kg, size=head).sum())
+            ready = self._ready(a.goat_ready)
+            self._add(
+                "U",
+                party="coop-black-goat",
+                direction="up",
+                origin=self._origin(c),
+                destination=f"HUB-{c}",
+                kg=kg,
+                m3=head * a.goat_m3_per_head,
+                pieces=head,
+                ready=ready,
+                due=_at(self.day, a.goat_due),
+                live_animal=True,
+                goods=f"黑山羊 {head} 只",
+            )
+
+    def _chickens(self, c: str) -> None:
+        """One county's Wuding chickens, live in crates, to WH-CX."""
+        a = self.a
+        for _ in range(self._lots(dict(a.chicken_lots_per_day).get(c, a.chicken_lots_elsewhere))):
+            birds = int(self.rng.integers(a.chicken_birds[0], a.chicken_birds[1] + 1))
+            crates = math.ceil(birds / a.birds_per_crate)
+            ready = self._ready(a.chicken_ready)
+            self._add(
+                "U",
+                party="coop-wuding-chicken",
+                direction="up",
+                origin=self._origin(c),
+                destination=WAREHOUSE,
+                kg=birds * a.chicken_kg,
+                m3=crates * a.crate_m3,
+                pieces=crates,
+                ready=ready,
+                due=_at(self.day, a.chicken_due),
+                live_animal=True,
+                goods=f"武定鸡 {birds} 只 {crates} 笼",
+            )
 
     def _add(
         self,

@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from dispatch.plan.day import Plan, PlanRun
     from dispatch.plan.echelon import TimedRoute
+    from dispatch.plan.types import Plan, PlanRun
 
 __all__ = ["Comparison", "compare"]
 

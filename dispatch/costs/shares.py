@@ -47,7 +47,7 @@ from dispatch.domain import Order, VehicleSpec
 from dispatch.plan.echelon import Lot, TimedRoute
 
 if TYPE_CHECKING:
-    from dispatch.plan.day import Plan
+    from dispatch.plan.types import Plan
 
 
 def coalition_cost(

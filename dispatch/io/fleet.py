@@ -204,83 +204,102 @@ def load_fleet(
         def where(column: str, line: int = line) -> str:
             return f"{path.name} line {line}, column {column}"
 
-        vid = row["id"]
-        if not vid:
-            raise InputError(where("id"), "empty vehicle id")
-        if vid in seen:
-            raise InputError(
-                where("id"), f"duplicate vehicle id {vid!r} (first on line {seen[vid]})"
-            )
-        seen[vid] = line
-        problem = owner_problem(row["owner"], parties)
-        if problem:
-            raise InputError(where("owner"), problem)
-        if row["depot"] not in depots:
-            raise InputError(
-                where("depot"), f"unknown depot {row['depot']!r} (not the warehouse or a hub)"
-            )
-        if not row["kind"]:
-            raise InputError(where("kind"), "empty vehicle kind")
-        if row["profile"] not in PROFILES:
-            raise InputError(
-                where("profile"), f"{row['profile']!r} is not one of {', '.join(PROFILES)}"
-            )
-        capacity_kg = _parse(where("capacity_kg"), row["capacity_kg"], _integer)
-        if capacity_kg <= 0:
-            raise InputError(where("capacity_kg"), f"capacity must be > 0 kg, got {capacity_kg}")
-        capacity_m3 = _parse(where("capacity_m3"), row["capacity_m3"], _real)
-        if capacity_m3 <= 0:
-            raise InputError(where("capacity_m3"), f"capacity must be > 0 m³, got {capacity_m3}")
-        flags = {
-            name: _parse(where(name), row[name], _boolean)
-            for name in ("refrigerated", "freezer", "livestock")
-        }
-        costs: dict[str, int] = {}
-        for name in ("fixed_fen", "per_km_fen", "per_hour_fen"):
-            value = _parse(where(name), row[name], _integer)
-            if value < 0:
-                raise InputError(where(name), f"cost must be >= 0 fen, got {value}")
-            costs[name] = value
-        start = _parse(where("shift_start"), row["shift_start"], _clock)
-        end = _parse(where("shift_end"), row["shift_end"], _clock)
-        if end <= start:
-            raise InputError(
-                where("shift_end"),
-                f"shift ends at {row['shift_end']}, not after its start {row['shift_start']}",
-            )
-        max_shift_h = _parse(where("max_shift_h"), row["max_shift_h"], _real)
-        if not 0 < max_shift_h <= 24:
-            raise InputError(
-                where("max_shift_h"), f"must be > 0 and <= 24 hours, got {max_shift_h}"
-            )
-        max_driving_h = _parse(where("max_driving_h"), row["max_driving_h"], _real)
-        if not 0 < max_driving_h <= max_shift_h:
-            raise InputError(
-                where("max_driving_h"),
-                f"must be > 0 and at most the shift ({max_shift_h} h), got {max_driving_h}",
-            )
-        out.append(
-            VehicleSpec(
-                id=vid,
-                owner=row["owner"],
-                depot=row["depot"],
-                kind=row["kind"],
-                profile=row["profile"],
-                capacity_kg=capacity_kg,
-                capacity_m3=capacity_m3,
-                refrigerated=flags["refrigerated"],
-                freezer=flags["freezer"],
-                livestock=flags["livestock"],
-                fixed_fen=costs["fixed_fen"],
-                per_km_fen=costs["per_km_fen"],
-                per_hour_fen=costs["per_hour_fen"],
-                shift_start=start,
-                shift_end=end,
-                max_shift_h=max_shift_h,
-                max_driving_h=max_driving_h,
-                name=row["name"],
-            )
-        )
+        _check_identity(row, where, seen, parties, depots)
+        seen[row["id"]] = line
+        out.append(_vehicle(row, where))
     if not out:
         raise InputError(path.name, "no vehicles")
     return out
+
+
+def _check_identity(
+    row: Mapping[str, str],
+    where: Callable[[str], str],
+    seen: Mapping[str, int],
+    parties: Mapping[str, Party],
+    depots: Collection[str],
+) -> None:
+    """Raise InputError unless the row's id is new (``seen``: id -> its first line), its
+    owner a carrier or hub operator, its depot known, its kind given and its profile one
+    of the routing profiles."""
+    vid = row["id"]
+    if not vid:
+        raise InputError(where("id"), "empty vehicle id")
+    if vid in seen:
+        raise InputError(where("id"), f"duplicate vehicle id {vid!r} (first on line {seen[vid]})")
+    problem = owner_problem(row["owner"], parties)
+    if problem:
+        raise InputError(where("owner"), problem)
+    if row["depot"] not in depots:
+        raise InputError(
+            where("depot"), f"unknown depot {row['depot']!r} (not the warehouse or a hub)"
+        )
+    if not row["kind"]:
+        raise InputError(where("kind"), "empty vehicle kind")
+    if row["profile"] not in PROFILES:
+        raise InputError(
+            where("profile"), f"{row['profile']!r} is not one of {', '.join(PROFILES)}"
+        )
+
+
+def _vehicle(row: Mapping[str, str], where: Callable[[str], str]) -> VehicleSpec:
+    """The vehicle of a row whose identity is checked: capacities (kg, m³) > 0, costs
+    (integer fen) >= 0, a shift that ends after it starts, and hours within it."""
+    capacity_kg = _parse(where("capacity_kg"), row["capacity_kg"], _integer)
+    if capacity_kg <= 0:
+        raise InputError(where("capacity_kg"), f"capacity must be > 0 kg, got {capacity_kg}")
+    capacity_m3 = _parse(where("capacity_m3"), row["capacity_m3"], _real)
+    if capacity_m3 <= 0:
+        raise InputError(where("capacity_m3"), f"capacity must be > 0 m³, got {capacity_m3}")
+    flags = {
+        name: _parse(where(name), row[name], _boolean)
+        for name in ("refrigerated", "freezer", "livestock")
+    }
+    costs: dict[str, int] = {}
+    for name in ("fixed_fen", "per_km_fen", "per_hour_fen"):
+        value = _parse(where(name), row[name], _integer)
+        if value < 0:
+            raise InputError(where(name), f"cost must be >= 0 fen, got {value}")
+        costs[name] = value
+    start, end, max_shift_h, max_driving_h = _shift(row, where)
+    return VehicleSpec(
+        id=row["id"],
+        owner=row["owner"],
+        depot=row["depot"],
+        kind=row["kind"],
+        profile=row["profile"],
+        capacity_kg=capacity_kg,
+        capacity_m3=capacity_m3,
+        refrigerated=flags["refrigerated"],
+        freezer=flags["freezer"],
+        livestock=flags["livestock"],
+        fixed_fen=costs["fixed_fen"],
+        per_km_fen=costs["per_km_fen"],
+        per_hour_fen=costs["per_hour_fen"],
+        shift_start=start,
+        shift_end=end,
+        max_shift_h=max_shift_h,
+        max_driving_h=max_driving_h,
+        name=row["name"],
+    )
+
+
+def _shift(row: Mapping[str, str], where: Callable[[str], str]) -> tuple[time, time, float, float]:
+    """The row's shift start and end, its longest shift and its most driving (hours)."""
+    start = _parse(where("shift_start"), row["shift_start"], _clock)
+    end = _parse(where("shift_end"), row["shift_end"], _clock)
+    if end <= start:
+        raise InputError(
+            where("shift_end"),
+            f"shift ends at {row['shift_end']}, not after its start {row['shift_start']}",
+        )
+    max_shift_h = _parse(where("max_shift_h"), row["max_shift_h"], _real)
+    if not 0 < max_shift_h <= 24:
+        raise InputError(where("max_shift_h"), f"must be > 0 and <= 24 hours, got {max_shift_h}")
+    max_driving_h = _parse(where("max_driving_h"), row["max_driving_h"], _real)
+    if not 0 < max_driving_h <= max_shift_h:
+        raise InputError(
+            where("max_driving_h"),
+            f"must be > 0 and at most the shift ({max_shift_h} h), got {max_driving_h}",
+        )
+    return start, end, max_shift_h, max_driving_h

@@ -484,64 +484,49 @@ def _party_reason(ctx: _Context, text: str) -> str | None:
     return None
 
 
-def _parse_row(
-    ctx: _Context, line: int, row: Mapping[str, Any]
-) -> tuple[Order | None, list[RowError]]:
-    errors: list[RowError] = []
+@dataclass
+class _Row:
+    """One order row being read: its cells by column, and the errors found so far."""
 
-    def bad(column: str, reason: str, value: str | None = None) -> None:
-        errors.append(
-            RowError(line, column, _text(row.get(column)) if value is None else value, reason)
-        )
+    ctx: _Context
+    line: int
+    cells: Mapping[str, Any]
+    errors: list[RowError] = field(default_factory=list)
 
-    def get(column: str, parse: Any, default: Any = None) -> Any:
-        raw = row.get(column)
+    def bad(self, column: str, reason: str, value: str | None = None) -> None:
+        """Record an error in ``column`` (its value as read, unless ``value`` is given)."""
+        shown = _text(self.cells.get(column)) if value is None else value
+        self.errors.append(RowError(self.line, column, shown, reason))
+
+    def get(self, column: str, parse: Any, default: Any = None) -> Any:
+        """The cell of ``column`` parsed, or ``default`` with the error recorded (an empty
+        required cell is one)."""
+        raw = self.cells.get(column)
         if column in REQUIRED_COLUMNS and _text(raw) == "":
-            bad(column, "is required but empty")
+            self.bad(column, "is required but empty")
             return default
         try:
             return parse(raw)
         except _Bad as e:
-            bad(column, str(e))
+            self.bad(column, str(e))
             return default
 
-    order_id = get("order_id", _text, "")
-    if order_id:
-        first = ctx.order_lines.get(order_id)
-        if first is not None:
-            bad("order_id", f"order id {order_id!r} is already used at line {first}")
-        else:
-            ctx.order_lines[order_id] = line
 
-    party = get("party", _text, "")
-    if party:
-        reason = _party_reason(ctx, party)
-        if reason:
-            bad("party", reason)
-
-    direction: str | None = get(
+def _parse_row(
+    ctx: _Context, line: int, row: Mapping[str, Any]
+) -> tuple[Order | None, list[RowError]]:
+    """The order of one row, or None and every error of the row (in column order)."""
+    r = _Row(ctx, line, row)
+    order_id = _read_order_id(r)
+    party = _read_party(r)
+    direction: str | None = r.get(
         "direction", lambda v: _choice(v, _DIRECTION_WORDS, "down or up (下行 / 上行)")
     )
-
-    ends: dict[str, Place] = {}
-    for column in ("origin", "destination"):
-        pid = get(column, _text, "")
-        if pid:
-            place = ctx.places.get(pid)
-            if place is None:
-                bad(column, f"unknown place id {pid!r}")
-            else:
-                ends[column] = place
-    if direction and len(ends) == 2:
-        for column, value, reason in _check_route(
-            ctx, direction, ends["origin"], ends["destination"]
-        ):
-            bad(column, reason, value)
-
-    weight = get("weight_kg", _weight)
-    volume = get("volume_m3", _volume, 0.0)
-    pieces: int | None = get("pieces", _pieces)
-    temperature = get(
+    ends = _read_ends(r, direction)
+    weight = r.get("weight_kg", _weight)
+    volume = r.get("volume_m3", _volume, 0.0)
+    pieces: int | None = r.get("pieces", _pieces)
+    temperature = r.get(
         "temperature",
         lambda v: (
             "ambient"
@@ -549,42 +534,12 @@ def _parse_row(
             else _choice(v, _TEMPERATURE_WORDS, "ambient, chilled or frozen (常温 / 冷藏 / 冷冻)")
         ),
     )
-    ready = get("ready_time", lambda v: _moment(v, ctx.plan_date))
-    due = get("due_time", lambda v: _moment(v, ctx.plan_date))
-    if ready is not None and due is not None and due <= ready:
-        bad(
-            "due_time",
-            f"must be after ready_time {ready.isoformat()}, got {due.isoformat()}",
-        )
-    live = get("live_animal", _boolean, False)
-
-    tracking: tuple[str, ...] = get("tracking_numbers", _tracking, ())
-    if tracking:
-        if pieces is not None and len(tracking) != pieces:
-            bad(
-                "tracking_numbers",
-                f"lists {len(tracking)} tracking number{'' if len(tracking) == 1 else 's'} "
-                f"but pieces is {pieces}",
-            )
-        seen: set[str] = set()
-        for number in tracking:
-            if number in seen:
-                bad("tracking_numbers", f"tracking number {number!r} appears twice in the row")
-                continue
-            seen.add(number)
-            owner = ctx.tracking_owner.get(number)
-            if owner is not None:
-                bad(
-                    "tracking_numbers",
-                    f"tracking number {number!r} is already in order {owner[0]!r} "
-                    f"at line {owner[1]}",
-                )
-            else:
-                ctx.tracking_owner[number] = (order_id, line)
-
+    ready, due = _read_times(r)
+    live = r.get("live_animal", _boolean, False)
+    tracking = _read_tracking(r, order_id, pieces)
     goods = _text(row.get("goods"))
-    if errors:
-        return None, errors
+    if r.errors:
+        return None, r.errors
     return (
         Order(
             id=order_id,
@@ -605,6 +560,90 @@ def _parse_row(
         ),
         [],
     )
+
+
+def _read_order_id(r: _Row) -> str:
+    """The row's order id, claimed for this line (a repeat of an earlier row's is an
+    error)."""
+    order_id: str = r.get("order_id", _text, "")
+    if order_id:
+        first = r.ctx.order_lines.get(order_id)
+        if first is not None:
+            r.bad("order_id", f"order id {order_id!r} is already used at line {first}")
+        else:
+            r.ctx.order_lines[order_id] = r.line
+    return order_id
+
+
+def _read_party(r: _Row) -> str:
+    """The row's party, which must be one that may send orders."""
+    party: str = r.get("party", _text, "")
+    if party:
+        reason = _party_reason(r.ctx, party)
+        if reason:
+            r.bad("party", reason)
+    return party
+
+
+def _read_ends(r: _Row, direction: str | None) -> dict[str, Place]:
+    """``origin`` and ``destination`` -> their known places; with both and a direction,
+    the direction and scope rules are checked too."""
+    ends: dict[str, Place] = {}
+    for column in ("origin", "destination"):
+        pid = r.get(column, _text, "")
+        if pid:
+            place = r.ctx.places.get(pid)
+            if place is None:
+                r.bad(column, f"unknown place id {pid!r}")
+            else:
+                ends[column] = place
+    if direction and len(ends) == 2:
+        for column, value, reason in _check_route(
+            r.ctx, direction, ends["origin"], ends["destination"]
+        ):
+            r.bad(column, reason, value)
+    return ends
+
+
+def _read_times(r: _Row) -> tuple[datetime | None, datetime | None]:
+    """The row's ready and due times; the due time must come after the ready time."""
+    ready = r.get("ready_time", lambda v: _moment(v, r.ctx.plan_date))
+    due = r.get("due_time", lambda v: _moment(v, r.ctx.plan_date))
+    if ready is not None and due is not None and due <= ready:
+        r.bad(
+            "due_time",
+            f"must be after ready_time {ready.isoformat()}, got {due.isoformat()}",
+        )
+    return ready, due
+
+
+def _read_tracking(r: _Row, order_id: str, pieces: int | None) -> tuple[str, ...]:
+    """The row's tracking numbers, one per piece, each claimed for this order (a number
+    repeated in the row or already in another order is an error)."""
+    tracking: tuple[str, ...] = r.get("tracking_numbers", _tracking, ())
+    if not tracking:
+        return tracking
+    if pieces is not None and len(tracking) != pieces:
+        r.bad(
+            "tracking_numbers",
+            f"lists {len(tracking)} tracking number{'' if len(tracking) == 1 else 's'} "
+            f"but pieces is {pieces}",
+        )
+    seen: set[str] = set()
+    for number in tracking:
+        if number in seen:
+            r.bad("tracking_numbers", f"tracking number {number!r} appears twice in the row")
+            continue
+        seen.add(number)
+        owner = r.ctx.tracking_owner.get(number)
+        if owner is not None:
+            r.bad(
+                "tracking_numbers",
+                f"tracking number {number!r} is already in order {owner[0]!r} at line {owner[1]}",
+            )
+        else:
+            r.ctx.tracking_owner[number] = (order_id, r.line)
+    return tracking
 
 
 def _header_errors(columns: Sequence[str]) -> tuple[list[RowError], list[str]]:

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from dispatch.costs.allocation import RouteAllocation, allocate
 from dispatch.costs.shares import coalition_cost, route_participants
 from dispatch.domain import Day, Order, VehicleSpec
-from dispatch.plan.day import NO_DUE, OrderPath, PlanOptions, hub_of, order_paths
 from dispatch.plan.echelon import (
     Lot,
     Stage,
@@ -27,6 +26,8 @@ from dispatch.plan.echelon import (
     make_lots,
     solve_stage,
 )
+from dispatch.plan.stages import order_paths
+from dispatch.plan.types import NO_DUE, OrderPath, PlanOptions, hub_of
 
 if TYPE_CHECKING:
     from routing.network import RoadNetwork

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 from dispatch.costs.savings import Comparison, compare
 from dispatch.costs.shares import party_totals
 from dispatch.domain import Day
-from dispatch.plan.day import WAREHOUSE, OrderPath, Plan, PlanRun, check_synchronisation
 from dispatch.plan.echelon import Lot, TimedRoute, Visit
+from dispatch.plan.sync import check_synchronisation
+from dispatch.plan.types import WAREHOUSE, OrderPath, Plan, PlanRun
 
 if TYPE_CHECKING:
     from routing.network import RoadNetwork
