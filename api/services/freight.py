@@ -197,75 +197,22 @@ def book(
     booking returns that one (``created`` False). ``commit=False`` leaves the booking in
     the session's open transaction (flushed) for the caller to commit, as
     :func:`book_once` does; on an error the caller rolls back."""
-    from dispatch.freight import best_insertion
-
     stored = _booking_by_key(session, idempotency_key)
     if stored is not None:
         if (stored.cargo_id, stored.capacity_id) != (cargo_id, capacity_id):
             raise Conflict("this Idempotency-Key was used for another booking")
         return stored, False
-    cargo = session.get(CargoPosting, cargo_id)
-    posting = session.get(CapacityPosting, capacity_id)
-    if cargo is None:
-        raise InputError("cargo_id", f"no cargo {cargo_id}")
-    if posting is None or posting.status != "open":
-        raise InputError("capacity_id", f"no open capacity posting {capacity_id}")
-    if cargo.status != "open":
-        raise Conflict(f"cargo {cargo_id} is {cargo.status}")
-    wanted, truck = cargo_of(cargo), truck_route(session, posting)
-    match = best_insertion(wanted, truck, travel())
-    if match is None:
-        raise Conflict("the cargo does not fit this truck's route (room, times or equipment)")
-    match = on_board(match, wanted, truck, travel())  # only the legs it rides
-    weight = int(np.ceil(cargo.weight_kg))
-    litres = int(np.ceil(cargo.volume_m3 * 1000))
+    cargo, posting, match = _placement(session, cargo_id, capacity_id)
     # the accounts exist before the booking's transaction, which records the payment too
-    payer = account_for_org(session, cargo.org_id).id
-    payee = account_for_org(session, posting.org_id).id
+    payer = account_for_org(session, cargo.org_id).id or 0
+    payee = account_for_org(session, posting.org_id).id or 0
     try:
-        taken = session.exec(
-            update(CargoPosting)
-            .where(col(CargoPosting.id) == cargo_id, col(CargoPosting.status) == "open")
-            .values(status="booked")
-        )
-        if taken.rowcount != 1:
-            raise Conflict(f"cargo {cargo_id} was booked meanwhile")
-        legs = session.exec(
-            update(CapacityLeg)
-            .where(
-                col(CapacityLeg.posting_id) == capacity_id,
-                col(CapacityLeg.seq) >= match.first_leg,
-                col(CapacityLeg.seq) <= match.last_leg,
-            )
-            .values(
-                remaining_kg=CapacityLeg.remaining_kg - weight,
-                remaining_l=CapacityLeg.remaining_l - litres,
-            )
-        )
-        if legs.rowcount != match.last_leg - match.first_leg + 1:
-            raise Conflict("the truck's route changed meanwhile")
-        booking = FreightBooking(
-            cargo_id=cargo_id,
-            capacity_id=capacity_id,
-            pickup_seq=match.pickup_pos,
-            delivery_seq=match.delivery_pos,
-            first_leg=match.first_leg,
-            last_leg=match.last_leg,
-            weight_kg=weight,
-            volume_l=litres,
-            price_fen=match.suggested_price_fen,
-            status="confirmed",
-            idempotency_key=idempotency_key,
-            created_by=created_by,
-            created_at=now(),
-        )
-        session.add(booking)
-        session.flush()
+        booking = _reserve(session, cargo, capacity_id, match, idempotency_key, created_by)
         if payer != payee and booking.price_fen > 0:
             add_in_transaction(
                 session,
-                debit_id=payer or 0,
-                credit_id=payee or 0,
+                debit_id=payer,
+                credit_id=payee,
                 amount_fen=int(booking.price_fen),
                 kind="freight_booking",
                 ref_type="freight_booking",
@@ -293,6 +240,82 @@ def book(
     if commit:
         session.refresh(booking)
     return booking, True
+
+
+def _placement(
+    session: Session, cargo_id: int, capacity_id: int
+) -> tuple[CargoPosting, CapacityPosting, Any]:
+    """The open cargo, the open truck posting and where the cargo rides on its route
+    (the legs it is on board, :func:`on_board`); refusals name what is wrong."""
+    from dispatch.freight import best_insertion
+
+    cargo = session.get(CargoPosting, cargo_id)
+    posting = session.get(CapacityPosting, capacity_id)
+    if cargo is None:
+        raise InputError("cargo_id", f"no cargo {cargo_id}")
+    if posting is None or posting.status != "open":
+        raise InputError("capacity_id", f"no open capacity posting {capacity_id}")
+    if cargo.status != "open":
+        raise Conflict(f"cargo {cargo_id} is {cargo.status}")
+    wanted, truck = cargo_of(cargo), truck_route(session, posting)
+    match = best_insertion(wanted, truck, travel())
+    if match is None:
+        raise Conflict("the cargo does not fit this truck's route (room, times or equipment)")
+    return cargo, posting, on_board(match, wanted, truck, travel())
+
+
+def _reserve(
+    session: Session,
+    cargo: CargoPosting,
+    capacity_id: int,
+    match: Any,
+    idempotency_key: str | None,
+    created_by: int | None,
+) -> FreightBooking:
+    """Take the cargo (only an open one) and the room on the legs it rides (the CHECKs
+    refuse an oversold leg), and add the booking, in the caller's transaction."""
+    cargo_id = cargo.id or 0
+    weight = int(np.ceil(cargo.weight_kg))
+    litres = int(np.ceil(cargo.volume_m3 * 1000))
+    taken = session.exec(
+        update(CargoPosting)
+        .where(col(CargoPosting.id) == cargo_id, col(CargoPosting.status) == "open")
+        .values(status="booked")
+    )
+    if taken.rowcount != 1:
+        raise Conflict(f"cargo {cargo_id} was booked meanwhile")
+    legs = session.exec(
+        update(CapacityLeg)
+        .where(
+            col(CapacityLeg.posting_id) == capacity_id,
+            col(CapacityLeg.seq) >= match.first_leg,
+            col(CapacityLeg.seq) <= match.last_leg,
+        )
+        .values(
+            remaining_kg=CapacityLeg.remaining_kg - weight,
+            remaining_l=CapacityLeg.remaining_l - litres,
+        )
+    )
+    if legs.rowcount != match.last_leg - match.first_leg + 1:
+        raise Conflict("the truck's route changed meanwhile")
+    booking = FreightBooking(
+        cargo_id=cargo_id,
+        capacity_id=capacity_id,
+        pickup_seq=match.pickup_pos,
+        delivery_seq=match.delivery_pos,
+        first_leg=match.first_leg,
+        last_leg=match.last_leg,
+        weight_kg=weight,
+        volume_l=litres,
+        price_fen=match.suggested_price_fen,
+        status="confirmed",
+        idempotency_key=idempotency_key,
+        created_by=created_by,
+        created_at=now(),
+    )
+    session.add(booking)
+    session.flush()
+    return booking
 
 
 def _booking_by_key(session: Session, idempotency_key: str | None) -> FreightBooking | None:

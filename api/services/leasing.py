@@ -401,43 +401,11 @@ def book(
     payer = account_for_org(session, org_id).id or 0
     payee = account_for_org(session, listing.org_id).id or 0
     try:
-        # share-lock the listing: a withdrawal waits for the bookings in flight, and a
-        # booking after it sees it (and the price of the moment)
-        listing = session.exec(
-            select(Listing)
-            .where(Listing.id == listing_id)
-            .with_for_update(read=True)
-            .execution_options(populate_existing=True)
-        ).one()
-        if listing.status != "active":
-            raise Conflict(f"listing {listing_id} is {listing.status} and takes no bookings")
-        outside = [
-            d for d in _days(a, b) if not listing.available_from <= d <= listing.available_to
-        ]
-        if outside:
-            raise Unavailable(
-                f"listing {listing_id} is offered from {listing.available_from} to "
-                f"{listing.available_to}; not on {_span(outside)}",
-                days=outside,
-                full=False,
-            )
-        if quantity > listing.capacity:
-            raise InputError(
-                "quantity", f"the listing has {listing.capacity} {unit} in all, {quantity} asked"
-            )
+        listing = _locked_for_booking(session, listing_id, a, b, quantity)
         price = quantity * n * listing.price_per_unit_day_fen
         if price > MAX_INT:
             raise InputError("quantity", f"the price ({price} fen) is too large for one booking")
-        _lock_days(session, listing_id, a, b)
-        changed = _add(session, listing_id, a, b, quantity)
-        if changed != n:  # a day row missing: never for a listing created here
-            have = {d.day for d in _day_rows(session, listing_id, a, b)}
-            missing = [d for d in _days(a, b) if d not in have]
-            raise Unavailable(
-                f"listing {listing_id} has no calendar for {_span(missing)}",
-                days=missing,
-                full=False,
-            )
+        _take_days(session, listing_id, a, b, quantity, n)
         booking = LeaseBooking(
             listing_id=listing_id,
             org_id=org_id,
@@ -482,6 +450,49 @@ def book(
         "lease booking %s: listing %s, %s..%s, %s %s", booking.id, listing_id, a, b, quantity, unit
     )
     return booking, True
+
+
+def _locked_for_booking(
+    session: Session, listing_id: int, a: date, b: date, quantity: int
+) -> Listing:
+    """The listing, share-locked so that a withdrawal waits for the bookings in flight
+    (and a booking after it sees it, at the price of the moment); refused when it takes
+    no bookings, does not offer every day from ``a`` to ``b``, or has less in all."""
+    listing = session.exec(
+        select(Listing)
+        .where(Listing.id == listing_id)
+        .with_for_update(read=True)
+        .execution_options(populate_existing=True)
+    ).one()
+    if listing.status != "active":
+        raise Conflict(f"listing {listing_id} is {listing.status} and takes no bookings")
+    outside = [d for d in _days(a, b) if not listing.available_from <= d <= listing.available_to]
+    if outside:
+        raise Unavailable(
+            f"listing {listing_id} is offered from {listing.available_from} to "
+            f"{listing.available_to}; not on {_span(outside)}",
+            days=outside,
+            full=False,
+        )
+    if quantity > listing.capacity:
+        raise InputError(
+            "quantity",
+            f"the listing has {listing.capacity} {listing.unit} in all, {quantity} asked",
+        )
+    return listing
+
+
+def _take_days(session: Session, listing_id: int, a: date, b: date, quantity: int, n: int) -> None:
+    """Add ``quantity`` to the booked count of each of the ``n`` days (the CHECK refuses a
+    day over capacity when the transaction flushes)."""
+    _lock_days(session, listing_id, a, b)
+    changed = _add(session, listing_id, a, b, quantity)
+    if changed != n:  # a day row missing: never for a listing created here
+        have = {d.day for d in _day_rows(session, listing_id, a, b)}
+        missing = [d for d in _days(a, b) if d not in have]
+        raise Unavailable(
+            f"listing {listing_id} has no calendar for {_span(missing)}", days=missing, full=False
+        )
 
 
 def _span(days: list[date]) -> str:

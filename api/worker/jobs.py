@@ -22,8 +22,8 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import replace
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import update
@@ -193,72 +193,49 @@ def _progress_for(beat: _Heartbeat) -> Any:
     return JobProgress(enabled=True)
 
 
+@dataclass
+class _Underway:
+    """What a replan starts from, read from the database in one session."""
+
+    options: dict[str, Any]
+    network: RoadNetwork
+    closures: list[dict[str, Any]]
+    day: Day
+    order_rows: list[tuple[int, str]]
+    county_sheets: list[tuple[str, dict[str, Any], dict[int, str]]]  # vehicle, content, states
+    trunk_sheets: list[tuple[dict[str, Any], dict[int, str]]]  # content, stop states
+
+
 def _replan_and_save(settings: Settings, plan_id: int, parent_id: int, beat: _Heartbeat) -> str:
     """Replan a published plan from the moment asked: completed stops stay as they are,
     vehicles out on their routes start from the last stop their couriers reported."""
-    from datetime import datetime
-
-    from api.models import StopStatus
-    from api.services.convert import order_dataclass
-    from dispatch.domain import Day
-    from dispatch.io.fleet import load_parties
     from dispatch.plan.day import PlanOptions
-    from dispatch.plan.replan import UnderWay, done_stops, replan_counties, under_way
+    from dispatch.plan.replan import (
+        continued_sheets,
+        done_stops,
+        kept_sheet,
+        replan_counties,
+        under_way,
+    )
     from dispatch.report.summary import sheets_for
 
     engine = engine_for(settings.database_url)
-    with Session(engine) as session:
-        plan = session.get(Plan, plan_id)
-        parent = session.get(Plan, parent_id)
-        assert plan is not None and parent is not None
-        options = dict(plan.options or {})
-        network, closures = _network(session, plan.plan_date)
-        sheets = session.exec(select(RouteSheet).where(RouteSheet.plan_id == parent_id)).all()
-        states = {
-            s.id: {
-                row.seq: row.status
-                for row in session.exec(select(StopStatus).where(StopStatus.sheet_id == s.id))
-            }
-            for s in sheets
-        }
-        counties = tuple(plan.counties or ())
-        rows = session.exec(
-            select(Order).where(
-                Order.plan_date == plan.plan_date,
-                col(Order.county_code).in_(counties),
-                col(Order.status).in_(("open", "planned")),
-            )
-        ).all()
-        remaining = [order_dataclass(r) for r in rows]
-        order_rows = [(r.id or 0, r.order_id) for r in rows]
-        vehicles = session.exec(select(Vehicle).where(Vehicle.active == True)).all()  # noqa: E712
-        trunk = [s for s in sheets if s.echelon == "trunk"]
-        county_sheets = [s for s in sheets if s.echelon == "county" and s.content]
-        trunk_copies = [(s.content or {}, states.get(s.id, {})) for s in trunk]
-    from api.services.convert import vehicle_spec
-    from dispatch.io.fleet import load_fleet
-
-    parties = load_parties()
-    fleet = [vehicle_spec(v) for v in vehicles] if vehicles else load_fleet(parties=parties)
-    day = Day(date=plan.plan_date, parties=parties, orders=remaining, fleet=fleet)
-    at = datetime.fromisoformat(options["at"])
-    at_s = day.seconds(at)
-    left = {o.id: o for o in remaining}
-    by_id = {v.id: v for v in fleet}
-    moving: list[UnderWay] = []
-    history: dict[str, list[dict[str, Any]]] = {}
-    for sheet in county_sheets:
-        content, state = sheet.content or {}, states.get(sheet.id, {})
-        if sheet.vehicle_id not in by_id:
-            continue
-        where = under_way(content, state, by_id[sheet.vehicle_id], left, at_s)
+    now_ = _underway(engine, plan_id, parent_id)
+    day, options = now_.day, now_.options
+    at_s = day.seconds(datetime.fromisoformat(options["at"]))
+    left = {o.id: o for o in day.orders}
+    by_id = {v.id: v for v in day.fleet}
+    moving, history = [], {}
+    for vehicle, content, state in now_.county_sheets:
+        where = under_way(content, state, by_id[vehicle], left, at_s) if vehicle in by_id else None
         if where is not None:
             moving.append(where)
-            history[sheet.vehicle_id] = done_stops(content, state)
+            history[vehicle] = done_stops(content, state)
     beat.progress(0.2, "replanning the county routes")
+    counties = tuple(options["counties"])
     result = replan_counties(
         day,
-        network,
+        now_.network,
         at_s=at_s,
         under_way=moving,
         counties=counties,
@@ -270,23 +247,19 @@ def _replan_and_save(settings: Settings, plan_id: int, parent_id: int, beat: _He
         ),
         prefix=f"R{plan_id}",
     )
-    new_sheets = sheets_for(result, network, result.routes())
-    for new in new_sheets:
-        kept = history.pop(new["vehicle"]["id"], [])
-        for k, stop in enumerate([*kept, *new["stops"]], 1):
-            stop["seq"] = k
-        new["stops"] = [*kept, *new["stops"]]
-        new["replan_of"] = parent_id
+    new_sheets = continued_sheets(
+        sheets_for(result, now_.network, result.routes()), history, parent_id
+    )
     routed = {
-        oid for rid, r in result.routes() for v in r.visits for oid in result.lots[v.lot].orders
+        oid for _, r in result.routes() for v in r.visits for oid in result.lots[v.lot].orders
     }
     doc = {
-        "date": plan.plan_date.isoformat(),
+        "date": day.date.isoformat(),
         "replan_of": parent_id,
         "at": options["at"],
-        "orders": len(remaining),
+        "orders": len(day.orders),
         "assigned": len(routed),
-        "unassigned": len(remaining) - len(routed),
+        "unassigned": len(day.orders) - len(routed),
         "routes": len(new_sheets),
         "vehicles_under_way": len(moving),
         "cost_fen": sum(r.cost_fen for _, r in result.routes()),
@@ -294,26 +267,62 @@ def _replan_and_save(settings: Settings, plan_id: int, parent_id: int, beat: _He
             {"order_id": oid, "reason": r, "detail": d}
             for oid, (r, d) in sorted(result.unassigned.items())
         ],
-        "road_closures": closures,
+        "road_closures": now_.closures,
     }
-    kept_trunk = []
-    for old, old_states in trunk_copies:  # trunk sheets stay as published, with their state
-        over = {int(st["seq"]) for st in done_stops(old, old_states)}
-        stops = [
-            {**st, "status": old_states[int(st["seq"])], "done": True}
-            if int(st["seq"]) in over
-            else st
-            for st in old.get("stops", [])
-        ]
-        kept_trunk.append({**old, "stops": stops})
-    routed_rows = [row_id for row_id, order_id in order_rows if order_id in routed]
+    kept = [kept_sheet(content, states) for content, states in now_.trunk_sheets]
     message = (
         f"replanned {doc['assigned']} of {doc['orders']} open orders on "
         f"{doc['routes']} county routes"
     )
+    routed_rows = [row_id for row_id, order_id in now_.order_rows if order_id in routed]
     return _save(
-        engine, plan_id, [*kept_trunk, *new_sheets], routed_rows, ("open", "planned"), doc, message
+        engine, plan_id, [*kept, *new_sheets], routed_rows, ("open", "planned"), doc, message
     )
+
+
+def _underway(engine: Any, plan_id: int, parent_id: int) -> _Underway:
+    """The replan's inputs: its options, the day's network (corrections, closures), the
+    orders still to do (open or planned), the fleet, and the parent plan's sheets with the
+    state of each stop."""
+    from api.models import StopStatus
+    from api.services.convert import order_dataclass
+
+    with Session(engine) as session:
+        plan = session.get(Plan, plan_id)
+        assert plan is not None and session.get(Plan, parent_id) is not None
+        counties = list(plan.counties or ())
+        network, closures = _network(session, plan.plan_date)
+        sheets = session.exec(select(RouteSheet).where(RouteSheet.plan_id == parent_id)).all()
+        states = {
+            s.id: {
+                row.seq: row.status
+                for row in session.exec(select(StopStatus).where(StopStatus.sheet_id == s.id))
+            }
+            for s in sheets
+        }
+        rows = session.exec(
+            select(Order).where(
+                Order.plan_date == plan.plan_date,
+                col(Order.county_code).in_(counties),
+                col(Order.status).in_(("open", "planned")),
+            )
+        ).all()
+        day = _day_of(session, plan.plan_date, [order_dataclass(r) for r in rows])
+        return _Underway(
+            options={**(plan.options or {}), "counties": counties},
+            network=network,
+            closures=closures,
+            day=day,
+            order_rows=[(r.id or 0, r.order_id) for r in rows],
+            county_sheets=[
+                (s.vehicle_id, s.content or {}, states.get(s.id, {}))
+                for s in sheets
+                if s.echelon == "county" and s.content
+            ],
+            trunk_sheets=[
+                (s.content or {}, states.get(s.id, {})) for s in sheets if s.echelon == "trunk"
+            ],
+        )
 
 
 def _plan_and_save(settings: Settings, plan_id: int, beat: _Heartbeat) -> str:
@@ -418,20 +427,27 @@ def _network(session: Session, day: date) -> tuple[RoadNetwork, list[dict[str, A
 
 
 def _day(session: Session, plan: Plan, network: RoadNetwork) -> tuple[Day, list[tuple[int, str]]]:
-    from api.services.convert import order_dataclass, vehicle_spec
-    from dispatch.domain import Day
-    from dispatch.io.fleet import load_fleet, load_parties
+    from api.services.convert import order_dataclass
 
-    parties = load_parties()
     query = select(Order).where(Order.plan_date == plan.plan_date, Order.status == "open")
     if plan.counties:
         query = query.where(col(Order.county_code).in_(plan.counties))
     rows = session.exec(query.order_by(col(Order.id))).all()
+    day = _day_of(session, plan.plan_date, [order_dataclass(r) for r in rows])
+    return day, [(r.id or 0, r.order_id) for r in rows]
+
+
+def _day_of(session: Session, plan_date: date, orders: list[Any]) -> Day:
+    """The plan day of ``orders``: the parties, and the active vehicles of the service
+    (the bundled fleet while none is registered)."""
+    from api.services.convert import vehicle_spec
+    from dispatch.domain import Day
+    from dispatch.io.fleet import load_fleet, load_parties
+
+    parties = load_parties()
     vehicles = session.exec(select(Vehicle).where(Vehicle.active == True)).all()  # noqa: E712
     fleet = [vehicle_spec(v) for v in vehicles] if vehicles else load_fleet(parties=parties)
-    orders = [order_dataclass(r) for r in rows]
-    day = Day(date=plan.plan_date, parties=parties, orders=orders, fleet=fleet)
-    return day, [(r.id or 0, r.order_id) for r in rows]
+    return Day(date=plan_date, parties=parties, orders=orders, fleet=fleet)
 
 
 def wait_for(settings: Settings, plan_id: int, timeout: float = 600.0) -> Plan:

@@ -233,3 +233,31 @@ def done_stops(content: Mapping[str, Any], states: Mapping[int, str]) -> list[di
         if state in ("completed", "failed"):
             out.append({**stop, "status": state, "done": True})
     return out
+
+
+def kept_sheet(content: Mapping[str, Any], states: Mapping[int, str]) -> dict[str, Any]:
+    """A published sheet carried into a replan unchanged (a trunk route: out of the
+    county's reach), its finished stops marked with their state."""
+    over = {int(st["seq"]) for st in done_stops(content, states)}
+    stops = [
+        {**st, "status": states[int(st["seq"])], "done": True} if int(st["seq"]) in over else st
+        for st in content.get("stops", [])
+    ]
+    return {**content, "stops": stops}
+
+
+def continued_sheets(
+    new_sheets: Sequence[dict[str, Any]],
+    history: Mapping[str, Sequence[dict[str, Any]]],
+    replan_of: int,
+) -> list[dict[str, Any]]:
+    """The replan's sheets, each vehicle's finished stops (``history``, by vehicle id)
+    first and the stops numbered again from 1."""
+    out = []
+    for new in new_sheets:
+        stops = [*history.get(new["vehicle"]["id"], ()), *new["stops"]]
+        out.append(
+            {**new, "stops": [{**st, "seq": k} for k, st in enumerate(stops, 1)],
+             "replan_of": replan_of}
+        )  # fmt: skip
+    return out
