@@ -12,6 +12,9 @@
 ``CODIST_PLAN_TIME_LIMIT``  optimisation seconds per planning job (default 25)
 ``CODIST_PLAN_WORKERS``     processes a planning job may use (default 1 in-process, else CPUs)
 ``CODIST_QUEUE``            the RQ queue name (default ``plans``)
+
+The routing core reads its own knobs (``CODIST_DATA_DIR``, ``CODIST_CACHE_DIR``,
+``CODIST_NETWORK``, ``CODIST_PLACE_OVERRIDES``) in one place, ``routing.settings``.
 """
 
 from __future__ import annotations

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
-_REPO_ROOT = Path(__file__).resolve().parents[2]
+from routing.settings import routing_settings
 
 
 def data_dir() -> Path:
-    """The data/road_network directory (env CODIST_DATA_DIR overrides)."""
-    env = os.environ.get("CODIST_DATA_DIR")
-    return Path(env) if env else _REPO_ROOT / "data" / "road_network"
+    """The data/road_network directory (``CODIST_DATA_DIR``, see ``routing.settings``)."""
+    return routing_settings().data_dir
 
 
 def cache_dir() -> Path:
-    """Directory for compiled networks and hierarchies (env CODIST_CACHE_DIR overrides)."""
-    env = os.environ.get("CODIST_CACHE_DIR")
-    path = Path(env) if env else data_dir() / ".cache"
+    """Directory for compiled networks and hierarchies (``CODIST_CACHE_DIR``)."""
+    path = routing_settings().cache_dir
     path.mkdir(parents=True, exist_ok=True)
     return path
 

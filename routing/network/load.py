@@ -9,7 +9,6 @@ modeled network. The modeled network is rebuilt only when one of its input files
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -28,13 +27,14 @@ from routing.network.places import (
 )
 from routing.network.snap import boundary_path
 from routing.network.speeds import speeds_path
+from routing.settings import routing_settings
 
 
 def active_network_path() -> Path | None:
     """The network file in use, or None for the bundled modeled network."""
-    env = os.environ.get("CODIST_NETWORK")
-    if env:
-        return Path(env)
+    chosen = routing_settings().network
+    if chosen is not None:
+        return chosen
     imported = imported_network_path()
     return imported if imported.exists() else None
 
@@ -43,9 +43,9 @@ def overrides_in_use(overrides: Path | None = None) -> Path | None:
     """The place-overrides CSV in use: argument, ``$CODIST_PLACE_OVERRIDES``, or bundled."""
     if overrides is not None:
         return overrides
-    env = os.environ.get("CODIST_PLACE_OVERRIDES")
-    if env:
-        return Path(env)
+    chosen = routing_settings().place_overrides
+    if chosen is not None:
+        return chosen
     default = overrides_path()
     return default if default.exists() else None
 
