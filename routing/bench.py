@@ -246,9 +246,43 @@ _SECTIONS = (
 )
 
 
+_Keys = dict[str, tuple[int, str]]  # header key -> (line number, value text)
+_Sections = dict[str, list[tuple[int, list[str]]]]  # section name -> its (line, tokens) rows
+
+
 def _read_tsplib(lines: _Lines, vehicles: int | None) -> BenchInstance:
-    keys: dict[str, tuple[int, str]] = {}
-    sections: dict[str, list[tuple[int, list[str]]]] = {}
+    """An LKH-3 CVRPTW (``FLOOR_2D``) or VRPLIB CVRP (``EUC_2D``) file as an instance."""
+    keys, sections = _tsplib_parts(lines)
+    kind = _tsplib_kind(lines, keys)
+    dimension = _key_int(lines, keys, "DIMENSION", minimum=2)
+    capacity = _key_int(lines, keys, "CAPACITY", minimum=1)
+    scale = _key_int(lines, keys, "SCALE", "1", minimum=1) if kind == "vrptw" else 1
+    service_all = _key_num(lines, keys, "SERVICE_TIME", "0")[1] if kind == "vrptw" else 0.0
+    fleet = vehicles
+    if fleet is None and "VEHICLES" in keys:
+        fleet = _key_int(lines, keys, "VEHICLES", minimum=1)
+
+    required = ["NODE_COORD_SECTION", "DEMAND_SECTION", "DEPOT_SECTION"]
+    if kind == "vrptw":
+        required.append("TIME_WINDOW_SECTION")
+    for name in required:
+        if name not in sections:
+            raise lines.error(None, f"missing {name}")
+
+    nodes = _tsplib_nodes(lines, sections, dimension, service_all)
+    depot = _tsplib_depot(lines, sections, nodes)
+    customers = [n for n in nodes.values() if n is not depot]
+    name = lines.path.stem
+    if kind == "vrptw":
+        return _build_vrptw(lines, name, depot, customers, capacity, fleet, scale)
+    return _build_cvrp(lines, name, depot, customers, capacity, fleet)
+
+
+def _tsplib_parts(lines: _Lines) -> tuple[_Keys, _Sections]:
+    """The file's ``KEY : value`` header entries and the rows of each data section (up to
+    ``EOF``); rejects unknown or repeated sections and lines outside any section."""
+    keys: _Keys = {}
+    sections: _Sections = {}
     current: str | None = None
     for line, tokens in lines.rows:
         word = tokens[0].upper().rstrip(":")
@@ -271,57 +305,67 @@ def _read_tsplib(lines: _Lines, vehicles: int | None) -> BenchInstance:
         if current is None:
             raise lines.error(line, f"unexpected line {joined!r} outside any section")
         sections[current].append((line, tokens))
+    return keys, sections
 
-    def key(name: str, default: str | None = None) -> tuple[int | None, str]:
-        if name in keys:
-            return keys[name]
-        if default is None:
-            raise lines.error(None, f"missing {name}")
-        return None, default
 
-    def key_num(name: str, default: str | None = None) -> tuple[int | None, float]:
-        line, text = key(name, default)
-        try:
-            value = float(text)
-        except ValueError:
-            raise lines.error(line, f"{name} must be a number, got {text!r}") from None
-        if not math.isfinite(value) or value < 0:
-            raise lines.error(line, f"{name} must be a finite number >= 0, got {text!r}")
-        return line, value
+def _key(
+    lines: _Lines, keys: _Keys, name: str, default: str | None = None
+) -> tuple[int | None, str]:
+    """(line, text) of a header key; (None, default) when absent, an error without default."""
+    if name in keys:
+        return keys[name]
+    if default is None:
+        raise lines.error(None, f"missing {name}")
+    return None, default
 
-    def key_int(name: str, default: str | None = None, minimum: int = 0) -> int:
-        line, value = key_num(name, default)
-        return lines.integer(line, value, name, minimum)
 
-    problem_type = key("TYPE")[1].upper()
+def _key_num(
+    lines: _Lines, keys: _Keys, name: str, default: str | None = None
+) -> tuple[int | None, float]:
+    """(line, value) of a header key that must be a finite number >= 0."""
+    line, text = _key(lines, keys, name, default)
+    try:
+        value = float(text)
+    except ValueError:
+        raise lines.error(line, f"{name} must be a number, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise lines.error(line, f"{name} must be a finite number >= 0, got {text!r}")
+    return line, value
+
+
+def _key_int(
+    lines: _Lines, keys: _Keys, name: str, default: str | None = None, minimum: int = 0
+) -> int:
+    """A header key that must be an integer >= minimum."""
+    line, value = _key_num(lines, keys, name, default)
+    return lines.integer(line, value, name, minimum)
+
+
+def _tsplib_kind(lines: _Lines, keys: _Keys) -> str:
+    """``"vrptw"`` (TYPE CVRPTW/VRPTW, FLOOR_2D) or ``"cvrp"`` (TYPE CVRP, EUC_2D); any other
+    TYPE or edge weight type is an error."""
+    problem_type = _key(lines, keys, "TYPE")[1].upper()
     if problem_type in ("CVRPTW", "VRPTW"):
         kind = "vrptw"
     elif problem_type == "CVRP":
         kind = "cvrp"
     else:
-        raise lines.error(key("TYPE")[0], f"TYPE {problem_type!r} is not CVRPTW or CVRP")
-    ew_line, edge_type = key("EDGE_WEIGHT_TYPE")
+        raise lines.error(keys["TYPE"][0], f"TYPE {problem_type!r} is not CVRPTW or CVRP")
+    ew_line, edge_type = _key(lines, keys, "EDGE_WEIGHT_TYPE")
     edge_type = edge_type.upper()
     wanted = "FLOOR_2D" if kind == "vrptw" else "EUC_2D"
     if edge_type != wanted:
         raise lines.error(
             ew_line, f"EDGE_WEIGHT_TYPE {edge_type} (a {problem_type} file must use {wanted})"
         )
-    dimension = key_int("DIMENSION", minimum=2)
-    capacity = key_int("CAPACITY", minimum=1)
-    scale = key_int("SCALE", "1", minimum=1) if kind == "vrptw" else 1
-    service_all = key_num("SERVICE_TIME", "0")[1] if kind == "vrptw" else 0.0
-    fleet = vehicles
-    if fleet is None and "VEHICLES" in keys:
-        fleet = key_int("VEHICLES", minimum=1)
+    return kind
 
-    required = ["NODE_COORD_SECTION", "DEMAND_SECTION", "DEPOT_SECTION"]
-    if kind == "vrptw":
-        required.append("TIME_WINDOW_SECTION")
-    for name in required:
-        if name not in sections:
-            raise lines.error(None, f"missing {name}")
 
+def _tsplib_nodes(
+    lines: _Lines, sections: _Sections, dimension: int, service_all: float
+) -> dict[int, _Node]:
+    """The nodes by id: coordinates, then demand, time window and service time (file units)
+    from their sections; every node gets ``service_all`` unless SERVICE_TIME_SECTION says."""
     nodes: dict[int, _Node] = {}
     for line, tokens in sections["NODE_COORD_SECTION"]:
         nid, x, y = lines.numbers(line, tokens, 3, "id x y")
@@ -336,19 +380,7 @@ def _read_tsplib(lines: _Lines, vehicles: int | None) -> BenchInstance:
         )
 
     def each(section: str, count: int, what: str) -> Iterator[tuple[int, _Node, list[float]]]:
-        seen: set[int] = set()
-        for line, tokens in sections.get(section, []):
-            values = lines.numbers(line, tokens, count, what)
-            node_id = lines.integer(line, values[0], "node id", 1)
-            if node_id not in nodes:
-                raise lines.error(line, f"node {node_id} is not in NODE_COORD_SECTION")
-            if node_id in seen:
-                raise lines.error(line, f"node {node_id} listed twice in {section}")
-            seen.add(node_id)
-            yield line, nodes[node_id], values[1:]
-        if section in sections and len(seen) != dimension:
-            missing = sorted(set(nodes) - seen)[:5]
-            raise lines.error(None, f"{section} misses node(s) {missing}")
+        return _node_rows(lines, sections, nodes, dimension, section, count, what)
 
     for line, node, (d,) in each("DEMAND_SECTION", 2, "id demand"):
         node.demand = lines.integer(line, d, f"demand of node {node.id}")
@@ -360,7 +392,37 @@ def _read_tsplib(lines: _Lines, vehicles: int | None) -> BenchInstance:
         if s < 0:
             raise lines.error(line, f"negative service time of node {node.id}")
         node.service = s
+    return nodes
 
+
+def _node_rows(
+    lines: _Lines,
+    sections: _Sections,
+    nodes: Mapping[int, _Node],
+    dimension: int,
+    section: str,
+    count: int,
+    what: str,
+) -> Iterator[tuple[int, _Node, list[float]]]:
+    """(line, node, values after the id) of each row of a per-node section; each node must
+    appear exactly once when the section is present."""
+    seen: set[int] = set()
+    for line, tokens in sections.get(section, []):
+        values = lines.numbers(line, tokens, count, what)
+        node_id = lines.integer(line, values[0], "node id", 1)
+        if node_id not in nodes:
+            raise lines.error(line, f"node {node_id} is not in NODE_COORD_SECTION")
+        if node_id in seen:
+            raise lines.error(line, f"node {node_id} listed twice in {section}")
+        seen.add(node_id)
+        yield line, nodes[node_id], values[1:]
+    if section in sections and len(seen) != dimension:
+        missing = sorted(set(nodes) - seen)[:5]
+        raise lines.error(None, f"{section} misses node(s) {missing}")
+
+
+def _tsplib_depot(lines: _Lines, sections: _Sections, nodes: Mapping[int, _Node]) -> _Node:
+    """The single depot listed in DEPOT_SECTION (ids up to the terminating -1)."""
     depots = []
     for line, tokens in sections["DEPOT_SECTION"]:
         (value,) = lines.numbers(line, tokens[:1], 1, "depot id")
@@ -375,12 +437,7 @@ def _read_tsplib(lines: _Lines, vehicles: int | None) -> BenchInstance:
             sections["DEPOT_SECTION"][0][0] if sections["DEPOT_SECTION"] else None,
             f"exactly one depot is supported, got {len(depots)}",
         )
-    depot = nodes[depots[0]]
-    customers = [n for n in nodes.values() if n is not depot]
-    name = lines.path.stem
-    if kind == "vrptw":
-        return _build_vrptw(lines, name, depot, customers, capacity, fleet, scale)
-    return _build_cvrp(lines, name, depot, customers, capacity, fleet)
+    return nodes[depots[0]]
 
 
 def _read_solomon(lines: _Lines, vehicles: int | None) -> BenchInstance:

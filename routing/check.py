@@ -2,7 +2,8 @@
 
 Given a problem and ordered routes, it rebuilds each route's earliest-start schedule (like
 VROOM), its on-board loads, travel, cost and every broken constraint. It uses nothing but
-``routing.model`` and ``routing.solution``, so a solver's answer can be verified by it.
+``routing.model`` (routes come as ``routing.model.RoutePlan``, which ``routing.solution``
+re-exports), so a solver's answer can be verified by it.
 
 Decisions beyond the semantics fixed in ``routing.model``:
 
@@ -28,8 +29,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from routing.errors import InputError
-from routing.model import TASK_KINDS, Amount, Problem, Step, Task, TimeWindow, Vehicle
-from routing.solution import RoutePlan
+from routing.model import (
+    TASK_KINDS,
+    Amount,
+    Problem,
+    RoutePlan,
+    Step,
+    Task,
+    TimeWindow,
+    Vehicle,
+)
 
 VIOLATIONS = (
     "delay",  # a step starts after its last time window / planned time, or the shift ends late
@@ -195,6 +204,198 @@ def _over(load: Amount, limit: Amount) -> bool:
     return any(q > c for q, c in zip(load, limit, strict=True))
 
 
+class _RouteWalk:
+    """Walks one route's steps in order, recomputing its schedule like VROOM.
+
+    It carries the clock (s), the location (matrix index), the cumulative travel (s, m),
+    the on-board load, the step reports built so far and the route's violation sentences.
+    One walk per :func:`evaluate_route` call; nothing outlives it.
+    """
+
+    def __init__(self, problem: Problem, vehicle: Vehicle, tasks: Sequence[Task]) -> None:
+        self.problem = problem
+        self.v = vehicle
+        self.fixed = {(s.kind, s.ref): s for s in vehicle.steps}
+        self.dur, self.dist = problem.travel(vehicle)
+        self.amounts = problem.shipment_amounts()
+        self.name = f"vehicle {vehicle.id}"
+        self.notes: list[str] = []
+        self.steps: list[StepReport] = []
+        self.load = _initial_load(tasks, problem.n_dims)
+        self.time = vehicle.time_window.start  # s
+        self.loc = vehicle.start
+        self.travel_s = 0  # s, cumulative
+        self.travel_m = 0  # m, cumulative
+        self.in_route = {t.index for t in tasks}
+        self.seen: set[int] = set()  # tasks already served, for shipment precedence
+
+    def flag(self, violations: list[str], violation: str, sentence: str) -> None:
+        """Record a violation and its sentence (prefixed with the vehicle's name)."""
+        violations.append(violation)
+        self.notes.append(f"{self.name}: {sentence}")
+
+    def check_load(self, violations: list[str], where: str) -> None:
+        """Flag "load" when the current on-board load exceeds the vehicle's capacity."""
+        if _over(self.load, self.v.capacity):
+            sentence = f"load {list(self.load)} {where} exceeds capacity {list(self.v.capacity)}"
+            self.flag(violations, "load", sentence)
+
+    def leg(self, a: int | None, b: int | None) -> tuple[int, int]:
+        """(s, m) driven from location a to b; nothing when either is missing."""
+        if a is None or b is None:
+            return 0, 0
+        return int(self.dur[a, b]), int(self.dist[a, b])
+
+    def start(self, first: Step) -> None:
+        """The start step: loaded with every job delivery, leaves at its shift start."""
+        v, time, load = self.v, self.time, self.load
+        viol: list[str] = []
+        begin, latest = _begin(time, (v.time_window,), _bounds(first, self.fixed))
+        if latest is not None and begin > latest:
+            self.flag(viol, "delay", f"leaves at {begin} s, after the latest allowed {latest} s")
+        self.check_load(viol, "at the start")
+        self.steps.append(
+            StepReport("start", -1, v.start, time, begin - time, 0, 0, 0, 0, load, tuple(viol))
+        )
+        self.time = begin
+
+    def visit(self, k: int, step: Step) -> None:
+        """Task or break step number k (0 = first after the start): arrive, wait, serve."""
+        viol: list[str] = []
+        bounds = _bounds(step, self.fixed)
+        if step.kind == "break":
+            what, location, setup, service, arrival, begin, latest = self._break(step, bounds, viol)
+        else:
+            what, location, setup, service, arrival, begin, latest = self._task(step, bounds, viol)
+        if k == 0 and self.v.start is None:
+            arrival = begin  # no start location: the vehicle appears when the step can begin
+        if latest is not None and begin > latest:
+            sentence = f"{what} starts at {begin} s, after the latest allowed {latest} s"
+            self.flag(viol, "delay", sentence)
+        self.check_load(viol, f"after {what}")
+        self.steps.append(
+            StepReport(
+                kind=step.kind,
+                ref=step.ref,
+                location=location,
+                arrival=arrival,
+                waiting_s=begin - arrival,
+                setup_s=setup,
+                service_s=service,
+                duration=self.travel_s,
+                distance=self.travel_m,
+                load=self.load,
+                violations=tuple(viol),
+            )
+        )
+        self.time = begin + setup + service
+
+    def _break(
+        self, step: Step, bounds: tuple[int | None, int | None], viol: list[str]
+    ) -> tuple[str, None, int, int, int, int, int | None]:
+        """A break where the vehicle is: (label, location None, setup 0, service s,
+        arrival s, begin s, latest allowed begin s); flags "max_load"."""
+        brk = self.v.breaks[step.ref]
+        what = f"break {brk.id}"
+        arrival = self.time
+        begin, latest = _begin(arrival, brk.time_windows, bounds)
+        if brk.max_load is not None and _over(self.load, brk.max_load):
+            sentence = f"load {list(self.load)} during {what} exceeds its max_load"
+            self.flag(viol, "max_load", f"{sentence} {list(brk.max_load)}")
+        return what, None, 0, brk.service_s, arrival, begin, latest
+
+    def _task(
+        self, step: Step, bounds: tuple[int | None, int | None], viol: list[str]
+    ) -> tuple[str, int, int, int, int, int, int | None]:
+        """Drive to a task and serve it: (label, location, setup s, service s, arrival s,
+        begin s, latest allowed begin s); updates travel and load, flags "skills" and
+        "precedence"."""
+        problem, task = self.problem, self.problem.tasks[step.ref]
+        what = problem.task_label(task.index)
+        drive_s, drive_m = self.leg(self.loc, task.location)
+        self.travel_s, self.travel_m = self.travel_s + drive_s, self.travel_m + drive_m
+        arrival = self.time + drive_s
+        setup = 0 if self.loc == task.location else task.setup_s
+        begin, latest = _begin(arrival, task.time_windows, bounds)
+        self.load = _add(self.load, _change(task, self.amounts))
+        self.loc = task.location
+        if not self.v.can_serve(task):
+            missing = sorted(task.skills - self.v.skills)
+            self.flag(viol, "skills", f"lacks skill(s) {missing} needed by {what}")
+        if task.shipment >= 0:
+            shipment = problem.shipments[task.shipment]
+            other = shipment.delivery if task.kind == "pickup" else shipment.pickup
+            other_what = problem.task_label(other)
+            if other not in self.in_route:
+                self.flag(viol, "precedence", f"{what} is routed without {other_what}")
+            elif task.kind == "delivery" and other not in self.seen:
+                self.flag(viol, "precedence", f"{what} comes before {other_what}")
+        self.seen.add(task.index)
+        return what, task.location, setup, task.service_s, arrival, begin, latest
+
+    def end(self, last: Step) -> None:
+        """The end step: drive to the end location, if any, within the shift."""
+        v = self.v
+        viol: list[str] = []
+        drive_s, drive_m = self.leg(self.loc, v.end)
+        self.travel_s, self.travel_m = self.travel_s + drive_s, self.travel_m + drive_m
+        arrival = self.time + drive_s
+        begin, latest = _begin(arrival, (v.time_window,), _bounds(last, self.fixed))
+        if latest is not None and begin > latest:
+            self.flag(viol, "delay", f"ends at {begin} s, after the latest allowed {latest} s")
+        self.check_load(viol, "at the end")
+        wait, travel_s, travel_m, load = begin - arrival, self.travel_s, self.travel_m, self.load
+        self.steps.append(
+            StepReport("end", -1, v.end, arrival, wait, 0, 0, travel_s, travel_m, load, tuple(viol))
+        )
+        if v.start is None:  # the route starts at the first step, when it begins
+            self.steps[0] = replace(self.steps[0], arrival=self.steps[1].arrival, waiting_s=0)
+
+    def route_limits(self, tasks: Sequence[Task], middle: Sequence[Step]) -> list[str]:
+        """Route-level violations: max_tasks, max_travel_time (s), max_distance (m) and
+        breaks missing from the route."""
+        v = self.v
+        viol: list[str] = []
+        if v.max_tasks is not None and len(tasks) > v.max_tasks:
+            self.flag(viol, "max_tasks", f"serves {len(tasks)} tasks, max_tasks is {v.max_tasks}")
+        if v.max_travel_time is not None and self.travel_s > v.max_travel_time:
+            sentence = f"travels {self.travel_s} s, max_travel_time is {v.max_travel_time} s"
+            self.flag(viol, "max_travel_time", sentence)
+        if v.max_distance is not None and self.travel_m > v.max_distance:
+            sentence = f"travels {self.travel_m} m, max_distance is {v.max_distance} m"
+            self.flag(viol, "max_distance", sentence)
+        taken = {s.ref for s in middle if s.kind == "break"}
+        for b, brk in enumerate(v.breaks):
+            if b not in taken:
+                self.flag(viol, "missing_break", f"break {brk.id} is not in the route")
+        return viol
+
+
+def _initial_load(tasks: Sequence[Task], n_dims: int) -> Amount:
+    """On-board load at the start: the sum of the route's job deliveries."""
+    load: Amount = (0,) * n_dims
+    for t in tasks:
+        if t.kind == "job":
+            load = _add(load, t.delivery)
+    return load
+
+
+def _route_amounts(
+    tasks: Sequence[Task], amounts: Sequence[Amount], n_dims: int
+) -> tuple[Amount, Amount]:
+    """(delivered, picked up) in a route: job amounts plus shipment amounts dropped/collected."""
+    delivery: Amount = (0,) * n_dims
+    pickup: Amount = (0,) * n_dims
+    for t in tasks:
+        if t.kind == "job":
+            delivery, pickup = _add(delivery, t.delivery), _add(pickup, t.pickup)
+        elif t.kind == "pickup":
+            pickup = _add(pickup, amounts[t.shipment])
+        else:
+            delivery = _add(delivery, amounts[t.shipment])
+    return delivery, pickup
+
+
 def evaluate_route(problem: Problem, plan: RoutePlan) -> RouteReport:
     """Recompute one route's schedule (s), loads, travel (s, m) and cost; list its violations."""
     if not 0 <= plan.vehicle < len(problem.vehicles):
@@ -204,150 +405,28 @@ def evaluate_route(problem: Problem, plan: RoutePlan) -> RouteReport:
     tasks = [problem.tasks[s.ref] for s in middle if s.kind in TASK_KINDS]
     if not tasks:
         return _unused(problem, v)
-    fixed = {(s.kind, s.ref): s for s in v.steps}
-    dur, dist = problem.travel(v)
-    amounts = problem.shipment_amounts()
-    name = f"vehicle {v.id}"
-    notes: list[str] = []
-    zero = (0,) * problem.n_dims
-
-    def flag(violations: list[str], violation: str, sentence: str) -> None:
-        violations.append(violation)
-        notes.append(f"{name}: {sentence}")
-
-    def check_load(violations: list[str], load: Amount, where: str) -> None:
-        if _over(load, v.capacity):
-            sentence = f"load {list(load)} {where} exceeds capacity {list(v.capacity)}"
-            flag(violations, "load", sentence)
-
-    def leg(a: int | None, b: int | None) -> tuple[int, int]:
-        """(s, m) driven from location a to b; nothing when either is missing."""
-        if a is None or b is None:
-            return 0, 0
-        return int(dur[a, b]), int(dist[a, b])
-
-    # start: loaded with every job delivery of the route, leaves at its shift start
-    load = zero
-    for t in tasks:
-        if t.kind == "job":
-            load = _add(load, t.delivery)
-    viol: list[str] = []
-    time = v.time_window.start
-    begin, latest = _begin(time, (v.time_window,), _bounds(first, fixed))
-    if latest is not None and begin > latest:
-        flag(viol, "delay", f"leaves at {begin} s, after the latest allowed {latest} s")
-    check_load(viol, load, "at the start")
-    steps = [StepReport("start", -1, v.start, time, begin - time, 0, 0, 0, 0, load, tuple(viol))]
-    time, loc, travel_s, travel_m = begin, v.start, 0, 0
-    in_route = {t.index for t in tasks}
-    seen: set[int] = set()
-
+    walk = _RouteWalk(problem, v, tasks)
+    walk.start(first)
     for k, step in enumerate(middle):
-        viol = []
-        bounds = _bounds(step, fixed)
-        if step.kind == "break":
-            brk = v.breaks[step.ref]
-            what, location, setup, service = f"break {brk.id}", None, 0, brk.service_s
-            arrival = time
-            begin, latest = _begin(arrival, brk.time_windows, bounds)
-            if brk.max_load is not None and _over(load, brk.max_load):
-                sentence = f"load {list(load)} during {what} exceeds its max_load"
-                flag(viol, "max_load", f"{sentence} {list(brk.max_load)}")
-        else:
-            task = problem.tasks[step.ref]
-            what, location, service = problem.task_label(task.index), task.location, task.service_s
-            drive_s, drive_m = leg(loc, task.location)
-            travel_s, travel_m, arrival = travel_s + drive_s, travel_m + drive_m, time + drive_s
-            setup = 0 if loc == task.location else task.setup_s
-            begin, latest = _begin(arrival, task.time_windows, bounds)
-            load = _add(load, _change(task, amounts))
-            loc = task.location
-            if not v.can_serve(task):
-                missing = sorted(task.skills - v.skills)
-                flag(viol, "skills", f"lacks skill(s) {missing} needed by {what}")
-            if task.shipment >= 0:
-                shipment = problem.shipments[task.shipment]
-                other = shipment.delivery if task.kind == "pickup" else shipment.pickup
-                other_what = problem.task_label(other)
-                if other not in in_route:
-                    flag(viol, "precedence", f"{what} is routed without {other_what}")
-                elif task.kind == "delivery" and other not in seen:
-                    flag(viol, "precedence", f"{what} comes before {other_what}")
-            seen.add(task.index)
-        if k == 0 and v.start is None:
-            arrival = begin  # no start location: the vehicle appears when the step can begin
-        if latest is not None and begin > latest:
-            flag(viol, "delay", f"{what} starts at {begin} s, after the latest allowed {latest} s")
-        check_load(viol, load, f"after {what}")
-        steps.append(
-            StepReport(
-                kind=step.kind,
-                ref=step.ref,
-                location=location,
-                arrival=arrival,
-                waiting_s=begin - arrival,
-                setup_s=setup,
-                service_s=service,
-                duration=travel_s,
-                distance=travel_m,
-                load=load,
-                violations=tuple(viol),
-            )
-        )
-        time = begin + setup + service
-
-    # end: drive to the end location, if any, within the shift
-    viol = []
-    drive_s, drive_m = leg(loc, v.end)
-    travel_s, travel_m, arrival = travel_s + drive_s, travel_m + drive_m, time + drive_s
-    begin, latest = _begin(arrival, (v.time_window,), _bounds(last, fixed))
-    if latest is not None and begin > latest:
-        flag(viol, "delay", f"ends at {begin} s, after the latest allowed {latest} s")
-    check_load(viol, load, "at the end")
-    wait = begin - arrival
-    steps.append(
-        StepReport("end", -1, v.end, arrival, wait, 0, 0, travel_s, travel_m, load, tuple(viol))
-    )
-    if v.start is None:  # the route starts at the first step, when it begins
-        steps[0] = replace(steps[0], arrival=steps[1].arrival, waiting_s=0)
-
-    # route-level limits
-    route_viol: list[str] = []
-    if v.max_tasks is not None and len(tasks) > v.max_tasks:
-        flag(route_viol, "max_tasks", f"serves {len(tasks)} tasks, max_tasks is {v.max_tasks}")
-    if v.max_travel_time is not None and travel_s > v.max_travel_time:
-        sentence = f"travels {travel_s} s, max_travel_time is {v.max_travel_time} s"
-        flag(route_viol, "max_travel_time", sentence)
-    if v.max_distance is not None and travel_m > v.max_distance:
-        sentence = f"travels {travel_m} m, max_distance is {v.max_distance} m"
-        flag(route_viol, "max_distance", sentence)
-    taken = {s.ref for s in middle if s.kind == "break"}
-    for b, brk in enumerate(v.breaks):
-        if b not in taken:
-            flag(route_viol, "missing_break", f"break {brk.id} is not in the route")
-
-    delivery, pickup = zero, zero
-    for t in tasks:
-        if t.kind == "job":
-            delivery, pickup = _add(delivery, t.delivery), _add(pickup, t.pickup)
-        elif t.kind == "pickup":
-            pickup = _add(pickup, amounts[t.shipment])
-        else:
-            delivery = _add(delivery, amounts[t.shipment])
+        walk.visit(k, step)
+    walk.end(last)
+    route_viol = walk.route_limits(tasks, middle)
+    steps = walk.steps
+    delivery, pickup = _route_amounts(tasks, walk.amounts, problem.n_dims)
     return RouteReport(
         vehicle=v.index,
         steps=tuple(steps),
-        cost=problem.route_cost(v, travel_s, travel_m),
+        cost=problem.route_cost(v, walk.travel_s, walk.travel_m),
         setup=sum(s.setup_s for s in steps),
         service=sum(s.service_s for s in steps),
-        duration=travel_s,
+        duration=walk.travel_s,
         waiting_time=sum(s.waiting_s for s in steps),
-        distance=travel_m,
+        distance=walk.travel_m,
         priority=sum(t.priority for t in tasks),
         delivery=delivery,
         pickup=pickup,
         violations=_ordered([*route_viol, *(x for s in steps for x in s.violations)]),
-        notes=tuple(notes),
+        notes=tuple(walk.notes),
     )
 
 

@@ -102,6 +102,18 @@ class Step:
 
 
 @dataclass(frozen=True)
+class RoutePlan:
+    """One vehicle's route: its task and break steps in order (start and end implied).
+
+    A solver's answer (``Solution.routes``) and the checker's input (plan mode) alike;
+    ``routing.solution`` re-exports it.
+    """
+
+    vehicle: int  # index into Problem.vehicles
+    steps: tuple[Step, ...]
+
+
+@dataclass(frozen=True)
 class Vehicle:
     index: int
     id: int

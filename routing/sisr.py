@@ -1024,31 +1024,49 @@ def _search(
 
 
 # ---- flattening ------------------------------------------------------------------------------
+_TypeKey = tuple[str, float, int, int]  # a vehicle type: (profile, speed_factor, per_hour, per_km)
+
+
 def _flatten(problem: Problem, tasks: list[int]) -> tuple[np.ndarray, ...]:
     """The problem restricted to ``tasks`` (internal index k = tasks[k]) as the kernels'
     arrays: (T, tw_s, tw_e, t_init, t_delta, allowed, V, v_cap, dur, cst, adj, keys, dst)."""
     n = len(tasks)
-    vehicles = problem.vehicles
-    m = len(vehicles)
-    n_dims = max(problem.n_dims, 1)
-    internal = {t: k for k, t in enumerate(tasks)}
+    used, loc_of = _locations(problem, tasks)
+    n_loc = len(used)
+    type_of, dur, cst, dst, max_arc = _type_matrices(problem, np.asarray(used, dtype=np.int64))
+    base = max(v.fixed_cost for v in problem.vehicles) + 2 * max_arc + 1
+    V, v_cap, n_breaks = _vehicle_rows(problem, n, n_loc, loc_of, type_of)
+    T, tw_s, tw_e, t_init, t_delta, allowed, demand = _task_rows(
+        problem, tasks, loc_of, n_loc, base, v_cap, n_breaks
+    )
+    metric, adj = _neighbours(cst, dur, T[:n, T_LOC], n_loc)
+    keys = _order_keys(problem, metric, T[:n, T_LOC], loc_of, demand)
+    return T, tw_s, tw_e, t_init, t_delta, allowed, V, v_cap, dur, cst, adj, keys, dst
 
-    # compact locations: the tasks' and the vehicles' ends; index n_loc = none (no travel)
+
+def _locations(problem: Problem, tasks: list[int]) -> tuple[list[int], dict[int, int]]:
+    """Compact locations: the sorted problem locations of the tasks and of the vehicles'
+    starts and ends, and each one's compact index (index ``len(used)`` = none, no travel)."""
     used: list[int] = sorted(
         {problem.tasks[t].location for t in tasks}
-        | {x for v in vehicles for x in (v.start, v.end) if x is not None}
+        | {x for v in problem.vehicles for x in (v.start, v.end) if x is not None}
     )
-    n_loc = len(used)
-    loc_of = {x: k for k, x in enumerate(used)}
-    idx = np.asarray(used, dtype=np.int64)
+    return used, {x: k for k, x in enumerate(used)}
 
-    # vehicle types: (profile, speed_factor, per_hour, per_km)
-    type_of: dict[tuple[str, float, int, int], int] = {}
+
+def _type_matrices(
+    problem: Problem, idx: np.ndarray
+) -> tuple[dict[_TypeKey, int], np.ndarray, np.ndarray, np.ndarray, int]:
+    """Per vehicle type, over the compact locations ``idx`` plus a last "none" row and column
+    of zeros: travel durations (s), integer arc costs and distances (m), stacked in type
+    order; with each type's index and a bound above the largest arc cost (cost units)."""
+    n_loc = len(idx)
+    type_of: dict[_TypeKey, int] = {}
     durs: list[np.ndarray] = []
     costs: list[np.ndarray] = []
     dists: list[np.ndarray] = []
     max_arc = 0
-    for v in vehicles:
+    for v in problem.vehicles:
         key = (v.profile, v.speed_factor, v.per_hour, v.per_km)
         if key in type_of:
             continue
@@ -1071,14 +1089,24 @@ def _flatten(problem: Problem, tasks: list[int]) -> tuple[np.ndarray, ...]:
     dur = np.ascontiguousarray(np.stack(durs))
     cst = np.ascontiguousarray(np.stack(costs))
     dst = np.ascontiguousarray(np.stack(dists))
-    base = max(v.fixed_cost for v in vehicles) + 2 * max_arc + 1
+    return type_of, dur, cst, dst, max_arc
 
-    # vehicle classes: identical empty vehicles are tried once per insertion
+
+def _vehicle_rows(
+    problem: Problem,
+    n: int,
+    n_loc: int,
+    loc_of: dict[int, int],
+    type_of: dict[_TypeKey, int],
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """(V, v_cap, number of breaks): each vehicle's V_* columns (shift in s, limits in s and
+    m, its class of identical vehicles, its breaks' first node after the ``n`` task nodes)
+    and its capacity per dimension."""
     class_of: dict[tuple[Any, ...], int] = {}
     n_breaks = 0
-    V = np.zeros((m, N_VCOL), np.int64)
-    v_cap = np.zeros((m, n_dims), np.int64)
-    for v in vehicles:
+    V = np.zeros((len(problem.vehicles), N_VCOL), np.int64)
+    v_cap = np.zeros((len(problem.vehicles), max(problem.n_dims, 1)), np.int64)
+    for v in problem.vehicles:
         maxt = n if v.max_tasks is None else min(v.max_tasks, n)
         ty = type_of[(v.profile, v.speed_factor, v.per_hour, v.per_km)]
         start = n_loc if v.start is None else loc_of[v.start]
@@ -1114,13 +1142,32 @@ def _flatten(problem: Problem, tasks: list[int]) -> tuple[np.ndarray, ...]:
         n_breaks += len(v.breaks)
         if problem.n_dims:
             v_cap[v.index] = v.capacity
+    return V, v_cap, n_breaks
 
-    # tasks, then every vehicle's breaks (nodes n.., allowed on their vehicle only)
+
+def _task_rows(
+    problem: Problem,
+    tasks: list[int],
+    loc_of: dict[int, int],
+    n_loc: int,
+    base: int,
+    v_cap: np.ndarray,
+    n_breaks: int,
+) -> tuple[np.ndarray, ...]:
+    """(T, tw_s, tw_e, t_init, t_delta, allowed, demand) for the nodes: the tasks, then every
+    vehicle's breaks (nodes n.., allowed on their vehicle only). T_PEN is the unassigned
+    penalty (cost units) from ``base``; windows (s) are flattened into tw_s/tw_e; loads are
+    per dimension; ``demand`` is a task's need summed over dimensions relative to the
+    largest capacity of each."""
+    n = len(tasks)
+    vehicles = problem.vehicles
+    n_dims = max(problem.n_dims, 1)
+    internal = {t: k for k, t in enumerate(tasks)}
     n_all = n + n_breaks
     T = np.zeros((n_all, N_TCOL), np.int64)
     t_init = np.zeros((n_all, n_dims), np.int64)
     t_delta = np.zeros((n_all, n_dims), np.int64)
-    allowed = np.zeros((n_all, m), np.bool_)
+    allowed = np.zeros((n_all, len(vehicles)), np.bool_)
     tw_s_l: list[int] = []
     tw_e_l: list[int] = []
     demand = np.zeros(n, np.float64)
@@ -1176,12 +1223,19 @@ def _flatten(problem: Problem, tasks: list[int]) -> tuple[np.ndarray, ...]:
             node += 1
     tw_s = np.asarray(tw_s_l, np.int64)
     tw_e = np.asarray(tw_e_l, np.int64)
+    return T, tw_s, tw_e, t_init, t_delta, allowed, demand
 
-    # neighbourhoods: symmetric cost (durations if every cost is 0) summed over types
+
+def _neighbours(
+    cst: np.ndarray, dur: np.ndarray, t_locs: np.ndarray, n_loc: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(metric, adj): the symmetric location metric (integer costs, or durations in s if
+    every cost is 0, summed over vehicle types both ways) and each task's up to
+    N_NEIGHBOURS nearest other tasks by it, nearest first (-1 pads)."""
+    n = len(t_locs)
     metric = (cst + cst.transpose(0, 2, 1)).sum(axis=0).astype(np.float64)
     if not metric[:n_loc, :n_loc].any():
         metric = (dur + dur.transpose(0, 2, 1)).sum(axis=0).astype(np.float64)
-    t_locs = T[:n, T_LOC]
     n_nb = min(N_NEIGHBOURS, n - 1)
     adj = np.full((n, max(n_nb, 1)), -1, np.int64)
     if n_nb > 0:
@@ -1193,17 +1247,29 @@ def _flatten(problem: Problem, tasks: list[int]) -> tuple[np.ndarray, ...]:
             vals = np.take_along_axis(block, part, axis=1)
             order = np.lexsort((part, vals), axis=1)
             adj[rows, :n_nb] = np.take_along_axis(part, order, axis=1)
+    return metric, adj
+
+
+def _order_keys(
+    problem: Problem,
+    metric: np.ndarray,
+    t_locs: np.ndarray,
+    loc_of: dict[int, int],
+    demand: np.ndarray,
+) -> np.ndarray:
+    """The recreate orders' sort keys per task, as columns: relative demand, and the metric
+    to the nearest depot (a vehicle's start, else its end; 0 when no vehicle has either)."""
     depots = sorted(
         {
             loc_of[x]
-            for v in vehicles
+            for v in problem.vehicles
             for x in ((v.start,) if v.start is not None else (v.end,))
             if x is not None
         }
     )
+    n = len(t_locs)
     depot_dist = metric[np.ix_(t_locs, np.asarray(depots))].min(axis=1) if depots else np.zeros(n)
-    keys = np.ascontiguousarray(np.stack([demand, depot_dist], axis=1))
-    return T, tw_s, tw_e, t_init, t_delta, allowed, V, v_cap, dur, cst, adj, keys, dst
+    return np.ascontiguousarray(np.stack([demand, depot_dist], axis=1))
 
 
 def _mean_arc(P: tuple[np.ndarray, ...]) -> float:
@@ -1272,7 +1338,45 @@ def improve(
     T, V = P[0], P[6]
     n, m = len(task_list), len(problem.vehicles)
     width = max(1, int((V[:, V_MAXT] + V[:, V_NBRK]).max()))
-    n_dims = P[3].shape[1]
+    r_len, r_nodes = _first_routes(V, task_list, width, initial)
+    S = _route_state(r_len, r_nodes, T.shape[0], P[3].shape[1])
+    best_len = np.zeros(m, np.int64)
+    best_nodes = np.zeros((m, width), np.int64)
+    iterations, _, reason = _search(
+        P,
+        S,
+        _parameters(P),
+        _seed_state(seed),
+        best_len,
+        best_nodes,
+        started + (1e12 if bounds.seconds is None else bounds.seconds),
+        -1 if bounds.iterations is None else bounds.iterations,
+        -1 if bounds.stalled is None else bounds.stalled,
+    )
+    routes = _route_plans(problem, task_list, V, best_len, best_nodes)
+    routed = {s.ref for r in routes for s in r.steps if s.kind != "break"}
+    unassigned = tuple(t for t in task_list if t not in routed)
+    pen = {task_list[k]: int(T[k, T_PEN]) for k in range(n)}
+    cost = sum(_route_cost(problem, r) for r in routes) + sum(pen[t] for t in unassigned)
+    return SisrResult(
+        routes=tuple(routes),
+        unassigned=unassigned,
+        cost=cost,
+        iterations=int(iterations),
+        seconds=time.perf_counter() - started,
+        stopped_by=STOP_NAMES[int(reason)],
+    )
+
+
+def _first_routes(
+    V: np.ndarray, task_list: list[int], width: int, initial: Sequence[RoutePlan] | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(r_len, r_nodes): each vehicle's starting node sequence. An initial route keeps its
+    tasks among ``task_list`` (internal nodes, each once over all routes) and its breaks in
+    the given order, the breaks it omits appended; a route with no such task, a second route
+    for a vehicle or one longer than ``width`` is ignored. Every other vehicle gets its
+    breaks only. Raises ``ValueError`` for an initial route of an unknown vehicle."""
+    m, n = V.shape[0], len(task_list)
     r_len = np.zeros(m, np.int64)
     r_nodes = np.zeros((m, width), np.int64)
     given = [False] * m
@@ -1302,7 +1406,17 @@ def improve(
         if not given[v]:
             r_len[v] = V[v, V_NBRK]
             r_nodes[v, : r_len[v]] = np.arange(V[v, V_NBRK]) + V[v, V_BRK0]
-    S = (
+    return r_len, r_nodes
+
+
+def _route_state(
+    r_len: np.ndarray, r_nodes: np.ndarray, n_nodes: int, n_dims: int
+) -> tuple[np.ndarray, ...]:
+    """The kernels' route state S around the starting routes: per-position schedule and load
+    arrays, per-route cost (cost units), travel (s) and distance (m), and each node's route
+    and position (-1: unrouted), all zero until ``_search`` computes them."""
+    m, width = r_nodes.shape
+    return (
         r_len,
         r_nodes,
         np.zeros((m, width + 2), np.int64),  # r_loc
@@ -1315,11 +1429,18 @@ def improve(
         np.zeros(m, np.int64),  # r_cost
         np.zeros(m, np.int64),  # r_trav
         np.zeros(m, np.int64),  # r_dist
-        np.full(T.shape[0], -1, np.int64),  # t_route
-        np.full(T.shape[0], -1, np.int64),  # t_pos
+        np.full(n_nodes, -1, np.int64),  # t_route
+        np.full(n_nodes, -1, np.int64),  # t_pos
     )
+
+
+def _parameters(P: tuple[np.ndarray, ...]) -> np.ndarray:
+    """The search parameters prm: the paper's ruin and blink sizes, the start and final
+    temperatures (cost units, relative to the mean arc cost) and the vehicle swap rate (0
+    with a single vehicle class)."""
+    V = P[6]
     arc = max(_mean_arc(P), 1e-6)
-    prm = np.array(
+    return np.array(
         [
             AVG_REMOVED,
             MAX_STRING,
@@ -1332,26 +1453,22 @@ def improve(
         ],
         dtype=np.float64,
     )
-    best_len = np.zeros(m, np.int64)
-    best_nodes = np.zeros((m, width), np.int64)
-    iterations, _, reason = _search(
-        P,
-        S,
-        prm,
-        _seed_state(seed),
-        best_len,
-        best_nodes,
-        started + (1e12 if bounds.seconds is None else bounds.seconds),
-        -1 if bounds.iterations is None else bounds.iterations,
-        -1 if bounds.stalled is None else bounds.stalled,
-    )
+
+
+def _route_plans(
+    problem: Problem,
+    task_list: list[int],
+    V: np.ndarray,
+    best_len: np.ndarray,
+    best_nodes: np.ndarray,
+) -> list[RoutePlan]:
+    """The routes with at least one task of the kernels' best solution, in vehicle order,
+    as task and break steps of problem indices."""
+    n = len(task_list)
     routes = []
-    routed: set[int] = set()
-    for v in range(m):
+    for v in range(len(best_len)):
         nodes = [int(x) for x in best_nodes[v, : best_len[v]]]
-        refs = [task_list[x] for x in nodes if x < n]
-        if refs:
-            routed.update(refs)
+        if any(x < n for x in nodes):
             steps = tuple(
                 Step(problem.tasks[task_list[x]].kind, task_list[x])
                 if x < n
@@ -1359,14 +1476,4 @@ def improve(
                 for x in nodes
             )
             routes.append(RoutePlan(v, steps))
-    unassigned = tuple(t for t in task_list if t not in routed)
-    pen = {task_list[k]: int(T[k, T_PEN]) for k in range(n)}
-    cost = sum(_route_cost(problem, r) for r in routes) + sum(pen[t] for t in unassigned)
-    return SisrResult(
-        routes=tuple(routes),
-        unassigned=unassigned,
-        cost=cost,
-        iterations=int(iterations),
-        seconds=time.perf_counter() - started,
-        stopped_by=STOP_NAMES[int(reason)],
-    )
+    return routes

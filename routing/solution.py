@@ -12,11 +12,13 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from routing.model import Step
+from routing.check import CheckReport, check_solution
+from routing.model import RoutePlan
 
 if TYPE_CHECKING:
-    from routing.check import CheckReport
     from routing.model import Problem
+
+__all__ = ["PATHS", "REASONS", "RoutePlan", "Solution", "SolveStats", "Unassigned"]
 
 REASONS = (
     "capacity",
@@ -34,14 +36,6 @@ REASONS = (
 # routes); OR-Tools alone (the problem has a feature SISR does not model: ``fallback``
 # says which); no search (nothing to route).
 PATHS = ("sisr+ortools", "sisr", "ortools", "none")
-
-
-@dataclass(frozen=True)
-class RoutePlan:
-    """One vehicle's route: its task and break steps in order (start and end implied)."""
-
-    vehicle: int  # index into Problem.vehicles
-    steps: tuple[Step, ...]
 
 
 @dataclass(frozen=True)
@@ -85,8 +79,6 @@ class Solution:
     @cached_property
     def report(self) -> CheckReport:
         """The independent checker's report of these routes (needs ``problem``)."""
-        from routing.check import check_solution
-
         if self.problem is None:
             raise ValueError("this solution carries no problem to check it against")
         return check_solution(self.problem, self.routes, [u.task for u in self.unassigned])

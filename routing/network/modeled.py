@@ -130,17 +130,19 @@ def neighbouring_counties(codes: list[str]) -> set[tuple[str, str]]:
     return {(a, b) for a in grown for b in grown if a < b and grown[a].intersects(grown[b])}
 
 
-def build_modeled_network(
-    places: list[Place],
-    published: list[PublishedDistance] | None = None,
-    speeds: SpeedTable | None = None,
-) -> RoadNetwork:
-    """Build the modeled network from places (with coordinates) and published distances."""
-    speeds = speeds or load_speeds()
-    published = published if published is not None else load_published_distances()
-    by_id = {p.id: p for p in places}
+_LINK_RANK = ("trunk", "county", "township", "village")  # road classes, highest first
+# an edge for edges_from_lists: (u, v, length m, class, length source, oneway, lon/lat shape)
+_EdgeRow = tuple[int, int, float, int, int, bool, np.ndarray]
 
-    # Nodes: one per distinct located point.
+
+def _great_circle_m(lon: np.ndarray, lat: np.ndarray, a: int, b: int) -> float:
+    """Great-circle distance in metres between nodes a and b."""
+    return float(haversine_m(lon[a], lat[a], lon[b], lat[b]))
+
+
+def _place_nodes(places: list[Place]) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """(node lon, node lat, node of each located place id): one node per distinct located
+    point (coordinates rounded to 1e-6 degree), in place order."""
     node_of_point: dict[tuple[float, float], int] = {}
     node_lon: list[float] = []
     node_lat: list[float] = []
@@ -154,27 +156,49 @@ def build_modeled_network(
             node_lon.append(p.lon)
             node_lat.append(p.lat)
         place_node[p.id] = node_of_point[key]
-    lon_arr, lat_arr = np.array(node_lon), np.array(node_lat)
+    return np.array(node_lon), np.array(node_lat), place_node
 
-    def gc(a: int, b: int) -> float:
-        return float(haversine_m(lon_arr[a], lat_arr[a], lon_arr[b], lat_arr[b]))
 
-    # Published road distances by node pair (every value kept for the report).
-    pub_values: dict[tuple[int, int], list[float]] = defaultdict(list)
+@dataclass
+class _Published:
+    """The usable published road distances: metres by node pair (every value kept), road /
+    great-circle ratios of trunk (seat to seat) and county pairs, and the rejected ones."""
+
+    values: dict[tuple[int, int], list[float]]
+    ratios: dict[str, list[float]]
+    rejected: list[str]
+
+
+def _published_by_pair(
+    published: list[PublishedDistance],
+    by_id: dict[str, Place],
+    place_node: dict[str, int],
+    lon: np.ndarray,
+    lat: np.ndarray,
+) -> _Published:
+    """Published distances between located places, by node pair; a distance shorter than the
+    great circle, or between places sharing a node, is rejected (and reported)."""
+    values: dict[tuple[int, int], list[float]] = defaultdict(list)
     ratios: dict[str, list[float]] = {"trunk": [], "county": []}
     rejected: list[str] = []
     for d in published:
         if not d.use_as_link or d.from_id not in place_node or d.to_id not in place_node:
             continue
         a, b = place_node[d.from_id], place_node[d.to_id]
-        straight = gc(a, b)
+        straight = _great_circle_m(lon, lat, a, b)
         if a == b or d.road_m < straight:
             rejected.append(f"{d.from_id}-{d.to_id} {d.road_m / 1000:.1f} km")
             continue
-        pub_values[(min(a, b), max(a, b))].append(d.road_m)
+        values[(min(a, b), max(a, b))].append(d.road_m)
         both_seats = all(by_id[x].kind in ("hub", "warehouse") for x in (d.from_id, d.to_id))
         ratios["trunk" if both_seats else "county"].append(d.road_m / straight)
+    return _Published(values, ratios, rejected)
 
+
+def _circuity_factors(speeds: SpeedTable, ratios: dict[str, list[float]]) -> dict[str, float]:
+    """Road length / great-circle length per road class: the speed table's setting, or when
+    "calibrated" the median published ratio (trunk: of trunk pairs if any; else county
+    pairs; 1.4 without any)."""
     factors: dict[str, float] = {}
     for cls in ("trunk", "county", "township", "village", "access"):
         setting = speeds.circuity.get(cls, "calibrated")
@@ -183,21 +207,32 @@ def build_modeled_network(
             factors[cls] = float(np.median(sample)) if sample else 1.4
         else:
             factors[cls] = float(setting)
+    return factors
 
-    edges: dict[tuple[int, int], tuple[str, str]] = {}  # node pair -> (class, why)
 
-    def link(a_id: str, b_id: str, cls: str, why: str) -> None:
-        if a_id not in place_node or b_id not in place_node:
+class _Links:
+    """The modeled links by node pair (low, high): (road class, why it exists)."""
+
+    def __init__(self, place_node: dict[str, int]) -> None:
+        self.place_node = place_node
+        self.edges: dict[tuple[int, int], tuple[str, str]] = {}
+
+    def link(self, a_id: str, b_id: str, cls: str, why: str) -> None:
+        """Link two located places at distinct nodes; a pair linked twice keeps the higher
+        road class (e.g. seat-seat and Gabriel), the first reason on a tie."""
+        if a_id not in self.place_node or b_id not in self.place_node:
             return
-        a, b = place_node[a_id], place_node[b_id]
+        a, b = self.place_node[a_id], self.place_node[b_id]
         if a == b:
             return
         key = (min(a, b), max(a, b))
-        rank = ("trunk", "county", "township", "village")
-        # A pair linked twice keeps the higher road class (e.g. seat-seat and Gabriel).
-        if key not in edges or rank.index(cls) < rank.index(edges[key][0]):
-            edges[key] = (cls, why)
+        if key not in self.edges or _LINK_RANK.index(cls) < _LINK_RANK.index(self.edges[key][0]):
+            self.edges[key] = (cls, why)
 
+
+def _trunk_links(places: list[Place], links: _Links) -> dict[str, str]:
+    """Trunk links: every county seat to the prefecture city (the warehouse) and to the seats
+    of the counties it borders. Returns the seat's place id by county code."""
     warehouse = next(p for p in places if p.kind == "warehouse")
     seat_of: dict[str, str] = {warehouse.county_code: warehouse.id}
     for p in places:
@@ -205,21 +240,36 @@ def build_modeled_network(
             seat_of[p.county_code] = p.id
     for seat in seat_of.values():
         if seat != warehouse.id:
-            link(seat, warehouse.id, "trunk", "county seat - prefecture city")
+            links.link(seat, warehouse.id, "trunk", "county seat - prefecture city")
     for ca, cb in neighbouring_counties(sorted(seat_of)):
-        link(seat_of[ca], seat_of[cb], "trunk", f"neighbouring county seats {ca}-{cb}")
+        links.link(seat_of[ca], seat_of[cb], "trunk", f"neighbouring county seats {ca}-{cb}")
+    return seat_of
 
-    towns = [p for p in places if p.kind == "township" and p.id in place_node]
+
+def _township_links(
+    places: list[Place], links: _Links, seat_of: dict[str, str], lat: np.ndarray
+) -> list[Place]:
+    """County links (township to its county seat) and township links (Gabriel neighbours no
+    farther than TOWNSHIP_LINK_CAP_M in a straight line). Returns the located townships."""
+    towns = [p for p in places if p.kind == "township" and p.id in links.place_node]
     for t in towns:
         if t.county_code in seat_of:
-            link(t.id, seat_of[t.county_code], "county", "township - its county seat")
-    proj = LocalProjection(float(lat_arr.mean()) if len(lat_arr) else 25.0)
+            links.link(t.id, seat_of[t.county_code], "county", "township - its county seat")
+    proj = LocalProjection(float(lat.mean()) if len(lat) else 25.0)
     if towns:
         pts = proj(np.array([t.lon for t in towns]), np.array([t.lat for t in towns]))
         for i, j in _gabriel_pairs(pts):
             if np.hypot(*(pts[i] - pts[j])) <= TOWNSHIP_LINK_CAP_M:
-                link(towns[i].id, towns[j].id, "township", "neighbouring townships")
+                links.link(towns[i].id, towns[j].id, "township", "neighbouring townships")
+    return towns
 
+
+def _village_links(
+    places: list[Place], links: _Links, towns: list[Place], lon: np.ndarray, lat: np.ndarray
+) -> None:
+    """Village links: each located village to its township, or when that has no point to the
+    nearest (great circle) located township of its county (of any county if none)."""
+    place_node = links.place_node
     town_by_code = {t.id: t for t in towns}
     for v in places:
         if v.kind != "village" or v.id not in place_node:
@@ -229,14 +279,25 @@ def build_modeled_network(
             # The village's own township has no point: join the nearest located township
             # of the same county instead, and say so.
             same = [t for t in towns if t.county_code == v.county_code] or towns
-            dist = [gc(place_node[v.id], place_node[t.id]) for t in same]
+            dist = [_great_circle_m(lon, lat, place_node[v.id], place_node[t.id]) for t in same]
             parent = same[int(np.argmin(dist))]
-            link(v.id, parent.id, "village", "village - nearest located township")
+            links.link(v.id, parent.id, "village", "village - nearest located township")
         else:
-            link(v.id, parent.id, "village", "village - its township")
+            links.link(v.id, parent.id, "village", "village - its township")
 
-    classes = speeds.classes
-    edge_rows = []
+
+def _edge_rows(
+    edges: dict[tuple[int, int], tuple[str, str]],
+    pub_values: dict[tuple[int, int], list[float]],
+    factors: dict[str, float],
+    speeds: SpeedTable,
+    lon: np.ndarray,
+    lat: np.ndarray,
+) -> tuple[list[_EdgeRow], int]:
+    """(rows for ``edges_from_lists``, number of published lengths): per link in node-pair
+    order its length in metres (the shortest published figure, else great circle x the
+    class's circuity factor), class, length source and straight-line geometry."""
+    edge_rows: list[_EdgeRow] = []
     n_published = 0
     for (a, b), (cls, _why) in sorted(edges.items()):
         if (a, b) in pub_values:
@@ -246,10 +307,31 @@ def build_modeled_network(
             source = LENGTH_SOURCES.index("published")
             n_published += 1
         else:
-            length = gc(a, b) * factors[cls]
+            length = _great_circle_m(lon, lat, a, b) * factors[cls]
             source = LENGTH_SOURCES.index("modeled")
-        geom = np.array([[lon_arr[a], lat_arr[a]], [lon_arr[b], lat_arr[b]]])
+        geom = np.array([[lon[a], lat[a]], [lon[b], lat[b]]])
         edge_rows.append((a, b, length, speeds.class_index(cls), source, False, geom))
+    return edge_rows, n_published
+
+
+def build_modeled_network(
+    places: list[Place],
+    published: list[PublishedDistance] | None = None,
+    speeds: SpeedTable | None = None,
+) -> RoadNetwork:
+    """Build the modeled network from places (with coordinates) and published distances."""
+    speeds = speeds or load_speeds()
+    published = published if published is not None else load_published_distances()
+    by_id = {p.id: p for p in places}
+    lon_arr, lat_arr, place_node = _place_nodes(places)
+    pub = _published_by_pair(published, by_id, place_node, lon_arr, lat_arr)
+    factors = _circuity_factors(speeds, pub.ratios)
+
+    links = _Links(place_node)
+    seat_of = _trunk_links(places, links)
+    towns = _township_links(places, links, seat_of, lat_arr)
+    _village_links(places, links, towns, lon_arr, lat_arr)
+    edge_rows, n_published = _edge_rows(links.edges, pub.values, factors, speeds, lon_arr, lat_arr)
 
     snapped = tuple(
         replace(p, node=place_node[p.id], snap_m=0.0) if p.id in place_node else p for p in places
@@ -260,14 +342,14 @@ def build_modeled_network(
         "description": DESCRIPTION,
         "circuity": {
             "factors": {k: round(v, 3) for k, v in factors.items()},
-            "trunk_sample": _spread(ratios["trunk"]),
-            "county_sample": _spread(ratios["county"]),
+            "trunk_sample": _spread(pub.ratios["trunk"]),
+            "county_sample": _spread(pub.ratios["county"]),
         },
         "published_links": n_published,
-        "rejected_published": rejected,
+        "rejected_published": pub.rejected,
         "township_link_cap_m": TOWNSHIP_LINK_CAP_M,
     }
-    return edges_from_lists(lon_arr, lat_arr, edge_rows, classes, snapped, meta)
+    return edges_from_lists(lon_arr, lat_arr, edge_rows, speeds.classes, snapped, meta)
 
 
 def modeled_statistics(network: RoadNetwork) -> dict[str, Any]:

@@ -18,7 +18,8 @@ unreachable. Places are snapped to the nearest remaining node; a place farther t
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -209,6 +210,111 @@ def _largest_component(u: np.ndarray, v: np.ndarray, n: int) -> np.ndarray:
     return np.asarray(labels == np.argmax(np.bincount(labels)))
 
 
+@dataclass
+class _Pieces:
+    """The drivable ways' points in file order, cut into pieces (runs of consecutive located
+    nodes, see :class:`_WayCollector`), each piece with its road class and one-way flag."""
+
+    refs: np.ndarray  # OSM node id of each point
+    lon: np.ndarray  # degrees
+    lat: np.ndarray  # degrees
+    starts: np.ndarray  # first point of each piece
+    cls: np.ndarray  # road class index of each piece
+    oneway: np.ndarray  # True if the piece is one-way along its point order
+
+
+def _pieces(ways: _WayCollector) -> _Pieces:
+    """The collected ways as arrays; the collector's per-point lists are freed."""
+    pieces = _Pieces(
+        refs=np.array(ways.refs, dtype=np.int64),
+        lon=np.array(ways.lons, dtype=np.float64),
+        lat=np.array(ways.lats, dtype=np.float64),
+        starts=np.array(ways.piece_starts, dtype=np.int64),
+        cls=np.array(ways.piece_class, dtype=np.int16),
+        oneway=np.array(ways.piece_oneway, dtype=bool),
+    )
+    for column in (ways.refs, ways.lons, ways.lats):
+        column.clear()  # free the python lists early
+    return pieces
+
+
+def _drop_repeats(pieces: _Pieces, path: Path) -> _Pieces:
+    """The pieces without a node listed twice in a row (a mapping slip, which would make a
+    zero-length edge), dropping pieces left with fewer than two points; an InputError when
+    nothing is left."""
+    refs, lon, lat = pieces.refs, pieces.lon, pieces.lat
+    piece_starts = pieces.starts
+    repeat = np.zeros(len(refs), dtype=bool)
+    repeat[1:] = refs[1:] == refs[:-1]
+    repeat[piece_starts] = False
+    if not repeat.any():
+        return pieces
+    sizes = np.diff(np.append(piece_starts, len(refs)))
+    piece_id = np.repeat(np.arange(len(sizes)), sizes)[~repeat]
+    refs, lon, lat = refs[~repeat], lon[~repeat], lat[~repeat]
+    sizes = np.bincount(piece_id, minlength=len(sizes))
+    ok = sizes >= 2
+    point_ok = ok[piece_id]
+    refs, lon, lat = refs[point_ok], lon[point_ok], lat[point_ok]
+    sizes, piece_class, piece_oneway = sizes[ok], pieces.cls[ok], pieces.oneway[ok]
+    piece_starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    if len(refs) == 0:
+        raise InputError(FIELD, f"{path.name} contains no drivable roads")
+    return _Pieces(refs, lon, lat, piece_starts, piece_class, piece_oneway)
+
+
+def _edge_nodes(
+    pieces: _Pieces, a: np.ndarray, b: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(node lon, node lat, edge u, edge v): the graph's nodes are the distinct OSM nodes at
+    edge ends (first point a, last point b), in OSM id order; u and v index them."""
+    refs = pieces.refs
+    end_refs = np.concatenate([refs[a], refs[b]])
+    end_pos = np.concatenate([a, b])
+    node_refs, first = np.unique(end_refs, return_index=True)
+    node_lon, node_lat = pieces.lon[end_pos[first]], pieces.lat[end_pos[first]]
+    u = np.searchsorted(node_refs, refs[a])
+    v = np.searchsorted(node_refs, refs[b])
+    return node_lon, node_lat, u, v
+
+
+def _edge_lengths(lon: np.ndarray, lat: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Length in metres of each edge from point a to point b: the sum of the great-circle
+    lengths between its consecutive points."""
+    step = np.zeros(len(lon))
+    step[:-1] = haversine_m(lon[:-1], lat[:-1], lon[1:], lat[1:])
+    bounds = np.empty(2 * len(a), dtype=np.int64)
+    bounds[0::2], bounds[1::2] = a, b
+    return np.add.reduceat(step, bounds)[0::2]
+
+
+def _require_roads(path: Path, ways: _WayCollector, osm_highway: Iterable[str]) -> None:
+    """An InputError saying why when the extract gave no drivable road point."""
+    if ways.refs:
+        return
+    reason = f"{path.name} contains no drivable roads"
+    if ways.kept:
+        reason += f" ({ways.kept} drivable ways reference nodes missing from the file)"
+    else:
+        reason += f" (highway tags of {', '.join(sorted(osm_highway))})"
+    raise InputError(FIELD, reason)
+
+
+def _meta(path: Path, ways: _WayCollector, dropped_nodes: int) -> dict[str, Any]:
+    """The network's provenance: the extract, its kept ways per highway tag, dropped nodes."""
+    return {
+        "source": "osm",
+        "description": (
+            f"imported from OpenStreetMap extract {path.name}; "
+            "© OpenStreetMap contributors, ODbL 1.0"
+        ),
+        "osm_file": path.name,
+        "ways": int(ways.kept),
+        "dropped_nodes": dropped_nodes,
+        "highway_counts": dict(sorted(ways.highway_counts.items())),
+    }
+
+
 def import_osm(
     path: Path,
     places: list[Place] | None = None,
@@ -226,64 +332,21 @@ def import_osm(
     classes = speeds.classes
     class_of_tag = {tag: speeds.class_index(name) for tag, name in speeds.osm_highway.items()}
     ways = _read_ways(path, class_of_tag, progress)
-    if not ways.refs:
-        reason = f"{path.name} contains no drivable roads"
-        if ways.kept:
-            reason += f" ({ways.kept} drivable ways reference nodes missing from the file)"
-        else:
-            reason += f" (highway tags of {', '.join(sorted(speeds.osm_highway))})"
-        raise InputError(FIELD, reason)
+    _require_roads(path, ways, speeds.osm_highway)
     if progress is not None:
         progress(f"read {ways.seen:,} highway ways; {ways.kept:,} drivable ones make the graph")
         if ways.missing_refs:
             progress(f"{ways.missing_refs:,} node references without a location were skipped")
 
-    refs = np.array(ways.refs, dtype=np.int64)
-    lon = np.array(ways.lons, dtype=np.float64)
-    lat = np.array(ways.lats, dtype=np.float64)
-    piece_starts = np.array(ways.piece_starts, dtype=np.int64)
-    piece_class = np.array(ways.piece_class, dtype=np.int16)
-    piece_oneway = np.array(ways.piece_oneway, dtype=bool)
-    for column in (ways.refs, ways.lons, ways.lats):
-        column.clear()  # free the python lists early
-
-    # A node listed twice in a row (a mapping slip) would make a zero-length edge.
-    repeat = np.zeros(len(refs), dtype=bool)
-    repeat[1:] = refs[1:] == refs[:-1]
-    repeat[piece_starts] = False
-    if repeat.any():
-        sizes = np.diff(np.append(piece_starts, len(refs)))
-        piece_id = np.repeat(np.arange(len(sizes)), sizes)[~repeat]
-        refs, lon, lat = refs[~repeat], lon[~repeat], lat[~repeat]
-        sizes = np.bincount(piece_id, minlength=len(sizes))
-        ok = sizes >= 2
-        point_ok = ok[piece_id]
-        refs, lon, lat = refs[point_ok], lon[point_ok], lat[point_ok]
-        sizes, piece_class, piece_oneway = sizes[ok], piece_class[ok], piece_oneway[ok]
-        piece_starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-        if len(refs) == 0:
-            raise InputError(FIELD, f"{path.name} contains no drivable roads")
-
-    piece_of, a, b = _split_into_edges(refs, piece_starts)
-
-    # Nodes: the distinct OSM nodes at edge ends, in OSM id order.
-    end_refs = np.concatenate([refs[a], refs[b]])
-    end_pos = np.concatenate([a, b])
-    node_refs, first = np.unique(end_refs, return_index=True)
-    node_lon, node_lat = lon[end_pos[first]], lat[end_pos[first]]
-    u = np.searchsorted(node_refs, refs[a])
-    v = np.searchsorted(node_refs, refs[b])
-
-    # Lengths: sums of the point-to-point great-circle lengths along each edge.
-    step = np.zeros(len(refs))
-    step[:-1] = haversine_m(lon[:-1], lat[:-1], lon[1:], lat[1:])
-    bounds = np.empty(2 * len(a), dtype=np.int64)
-    bounds[0::2], bounds[1::2] = a, b
-    length = np.add.reduceat(step, bounds)[0::2]
+    pieces = _drop_repeats(_pieces(ways), path)
+    lon, lat = pieces.lon, pieces.lat
+    piece_of, a, b = _split_into_edges(pieces.refs, pieces.starts)
+    node_lon, node_lat, u, v = _edge_nodes(pieces, a, b)
+    length = _edge_lengths(lon, lat, a, b)
 
     # Keep the largest connected part.
-    in_main = _largest_component(u, v, len(node_refs))
-    dropped_nodes = int(len(node_refs) - in_main.sum())
+    in_main = _largest_component(u, v, len(node_lon))
+    dropped_nodes = int(len(node_lon) - in_main.sum())
     keep_edge = in_main[u]
     new_index = np.cumsum(in_main) - 1
     a, b, length = a[keep_edge], b[keep_edge], length[keep_edge]
@@ -301,17 +364,6 @@ def import_osm(
             f"({dropped_nodes:,} nodes off the main network dropped)"
         )
 
-    meta: dict[str, Any] = {
-        "source": "osm",
-        "description": (
-            f"imported from OpenStreetMap extract {path.name}; "
-            "© OpenStreetMap contributors, ODbL 1.0"
-        ),
-        "osm_file": path.name,
-        "ways": int(ways.kept),
-        "dropped_nodes": dropped_nodes,
-        "highway_counts": dict(sorted(ways.highway_counts.items())),
-    }
     snapped = tuple(
         attach_places(
             node_lon,
@@ -329,13 +381,13 @@ def import_osm(
         edge_u=u.astype(np.int32),
         edge_v=v.astype(np.int32),
         edge_length_m=length.astype(np.float64),
-        edge_class=piece_class[piece].astype(np.int16),
+        edge_class=pieces.cls[piece].astype(np.int16),
         edge_length_source=np.full(len(a), LENGTH_SOURCES.index("osm"), dtype=np.int8),
-        edge_oneway=piece_oneway[piece].astype(bool),
+        edge_oneway=pieces.oneway[piece].astype(bool),
         geom_offsets=offsets,
         geom_lon=lon[geom],
         geom_lat=lat[geom],
         classes=classes,
         places=snapped,
-        meta=meta,
+        meta=_meta(path, ways, dropped_nodes),
     )
