@@ -4,11 +4,10 @@ reserves the room atomically."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from datetime import UTC
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlmodel import col, select
 
 from api.deps import (
@@ -22,7 +21,10 @@ from api.deps import (
     replay,
     require,
 )
-from api.models import CapacityLeg, CapacityPosting, CargoPosting, FreightBooking, User, aware, now
+from api.models import CapacityLeg, CapacityPosting, CargoPosting, FreightBooking, User, now
+from api.schemas.common import shanghai
+from api.schemas.freight import BookIn, CapacityIn, CapacityPatch, CargoIn
+from api.services.convert import local, local_json
 from api.services.freight import (
     book_once,
     booking_out,
@@ -44,101 +46,6 @@ IdempotencyKey = Annotated[
         description="a client-chosen key: a retry with the same key books once",
     ),
 ]
-Lon = Annotated[float, Field(ge=100.0, le=103.5)]
-Lat = Annotated[float, Field(ge=23.5, le=27.0)]
-
-
-class Stop(BaseModel):
-    place: str | None = Field(default=None, max_length=32, description="place id, if any")
-    lon: Lon
-    lat: Lat
-    time: datetime = Field(description="planned time at the stop (ISO 8601 with zone)")
-
-
-class CapacityIn(BaseModel):
-    vehicle_type: str = Field(min_length=1, max_length=40)
-    refrigerated: bool = False
-    livestock: bool = False
-    capacity_kg: int = Field(gt=0, le=60_000, description="room left on the truck, kg")
-    capacity_m3: float = Field(gt=0, le=200)
-    price_per_km_fen: int | None = Field(default=None, ge=0, le=100_000)
-    price_per_tkm_fen: int | None = Field(default=None, ge=0, le=100_000)
-    stops: list[Stop] = Field(min_length=2, max_length=12)
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "vehicle_type": "4.2 m box truck",
-                    "capacity_kg": 1500,
-                    "capacity_m3": 8,
-                    "price_per_km_fen": 250,
-                    "stops": [
-                        {"place": "WH-CX", "lon": 101.5655, "lat": 25.0368,
-                         "time": "2026-09-15T08:00:00+08:00"},
-                        {"place": "HUB-532326", "lon": 101.3238, "lat": 25.7293,
-                         "time": "2026-09-15T10:30:00+08:00"},
-                    ],
-                }
-            ]
-        }
-    )  # fmt: skip
-
-    @model_validator(mode="after")
-    def _check(self) -> CapacityIn:
-        if self.price_per_km_fen is None and self.price_per_tkm_fen is None:
-            raise ValueError("give price_per_km_fen or price_per_tkm_fen")
-        for s in self.stops:
-            if s.time.tzinfo is None:
-                raise ValueError("stop times need a time zone, e.g. +08:00")
-        return self
-
-
-class CargoIn(BaseModel):
-    origin: str | None = Field(default=None, max_length=32)
-    origin_lon: Lon
-    origin_lat: Lat
-    destination: str | None = Field(default=None, max_length=32)
-    destination_lon: Lon
-    destination_lat: Lat
-    weight_kg: float = Field(gt=0, le=60_000)
-    volume_m3: float = Field(ge=0, le=200)
-    temperature: Literal["ambient", "chilled", "frozen"] = "ambient"
-    live_animal: bool = False
-    pickup_start: datetime
-    pickup_end: datetime
-    deliver_by: datetime
-    offered_price_fen: int = Field(ge=0, le=100_000_000)
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "origin": "532326104", "origin_lon": 101.19, "origin_lat": 25.97,
-                    "destination": "WH-CX", "destination_lon": 101.5655,
-                    "destination_lat": 25.0368, "weight_kg": 400, "volume_m3": 1.2,
-                    "temperature": "ambient", "pickup_start": "2026-09-15T09:00:00+08:00",
-                    "pickup_end": "2026-09-15T14:00:00+08:00",
-                    "deliver_by": "2026-09-15T20:00:00+08:00", "offered_price_fen": 30000,
-                }
-            ]
-        }
-    )  # fmt: skip
-
-    @model_validator(mode="after")
-    def _check(self) -> CargoIn:
-        for name in ("pickup_start", "pickup_end", "deliver_by"):
-            if getattr(self, name).tzinfo is None:
-                raise ValueError(f"{name} needs a time zone, e.g. +08:00")
-        if self.pickup_end < self.pickup_start:
-            raise ValueError("pickup_end is before pickup_start")
-        if self.deliver_by <= self.pickup_start:
-            raise ValueError("deliver_by must be after pickup_start")
-        return self
-
-
-class BookIn(BaseModel):
-    capacity_id: int = Field(ge=1, le=2**31 - 1)
 
 
 def _org(user: User) -> int:
@@ -152,8 +59,10 @@ def _capacity_out(
 ) -> dict[str, Any]:
     legs = legs if legs is not None else legs_of(session, p.id or 0)
     return {
-        **p.model_dump(exclude={"created_at", "idempotency_key"}),  # keys are the poster's own
-        "created_at": aware(p.created_at),
+        # the idempotency key is the poster's own; stop times were stored as sent (in UTC, say)
+        **p.model_dump(exclude={"created_at", "idempotency_key", "stops"}),
+        "stops": local_json(p.stops),
+        "created_at": local(p.created_at),
         "legs": [
             {
                 "seq": leg.seq,
@@ -168,7 +77,7 @@ def _capacity_out(
 def _cargo_out(c: CargoPosting) -> dict[str, Any]:
     out = c.model_dump(exclude={"idempotency_key"})  # a key is the poster's secret
     for name in ("pickup_start", "pickup_end", "deliver_by", "created_at"):
-        out[name] = aware(getattr(c, name))
+        out[name] = local(getattr(c, name))
     return out
 
 
@@ -192,7 +101,7 @@ def post_capacity(
         response.status_code = status.HTTP_200_OK
         return _capacity_out(session, earlier)
     fields = body.model_dump(exclude={"stops"})
-    fields["stops"] = [s.model_dump() for s in body.stops]
+    fields["stops"] = [{**s.model_dump(), "time": shanghai(s.time)} for s in body.stops]
     fields["idempotency_key"] = key
     posting = create_capacity(session, org_id=_org(user), created_by=user.id, fields=fields)
     return _capacity_out(session, posting)
@@ -323,7 +232,7 @@ def book_cargo(
     response.status_code = answer.status_code
     if answer.replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    body_out: dict[str, Any] = answer.body
+    body_out: dict[str, Any] = local_json(answer.body)  # stored answers: times in UTC
     return body_out
 
 
@@ -334,13 +243,7 @@ def list_bookings(session: SessionDep, user: UserDep, page: PageDep) -> dict[str
         mine = select(CargoPosting.id).where(CargoPosting.org_id == user.org_id)
         query = query.where(col(FreightBooking.cargo_id).in_(mine))
     items, total = paginate(session, query, FreightBooking, page, ("id", "created_at"))
-    return page_body([booking_out(b) for b in items], total, page)
-
-
-class CapacityPatch(BaseModel):
-    price_per_km_fen: int | None = Field(default=None, ge=0, le=100_000)
-    price_per_tkm_fen: int | None = Field(default=None, ge=0, le=100_000)
-    vehicle_type: str | None = Field(default=None, min_length=1, max_length=40)
+    return page_body([local_json(booking_out(b)) for b in items], total, page)
 
 
 @router.patch(

@@ -9,12 +9,10 @@ the served counties, and the 422 helper.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import numpy as np
 from fastapi import APIRouter, HTTPException, Path, Query, status
-from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, select
 
 from api.deps import (
@@ -27,7 +25,7 @@ from api.deps import (
 )
 from api.errors import NotFound
 from api.models import PlaceCorrection, User, now
-from api.schemas.common import Text
+from api.schemas.places import CorrectionOut, PlaceCorrectionIn, PlaceOut
 from api.services.convert import local
 from api.services.reference import network, places_by_id
 from routing.errors import InputError
@@ -41,47 +39,6 @@ PlaceKind = Literal["warehouse", "hub", "township", "village"]
 router = APIRouter(tags=["places"], route_class=SafeRoute)
 
 # ---- places ---------------------------------------------------------------------------
-
-
-class CorrectionOut(BaseModel):
-    source: str
-    corrected_by: int | None
-    corrected_at: datetime | None = Field(description="ISO 8601, Asia/Shanghai")
-
-
-class PlaceOut(BaseModel):
-    id: str
-    kind: str
-    name_zh: str
-    name_pinyin: str
-    county_code: str
-    township_code: str
-    lon: float | None = Field(description="WGS84 longitude; null when unlocated")
-    lat: float | None = Field(description="WGS84 latitude; null when unlocated")
-    located: bool = Field(
-        description="has coordinates the planner can use (a corrected place always has)"
-    )
-    corrected: bool = Field(description="the coordinates are an admin's correction")
-    coord_source: str
-    notes: str
-    correction: CorrectionOut | None = None
-
-
-class PlaceCorrectionIn(BaseModel):
-    lon: float = Field(ge=-180, le=180, allow_inf_nan=False, description="WGS84 longitude")
-    lat: float = Field(ge=-90, le=90, allow_inf_nan=False, description="WGS84 latitude")
-    source: Text = Field(
-        min_length=1, max_length=200, description="where the point comes from (survey, GPS)"
-    )
-
-    model_config = ConfigDict(
-        str_strip_whitespace=True,
-        json_schema_extra={
-            "examples": [
-                {"lon": 101.3312, "lat": 25.7421, "source": "GPS survey by 大姚县物流中心"}
-            ]
-        },
-    )
 
 
 def latest_corrections(session: Session, place_id: str | None = None) -> dict[str, PlaceCorrection]:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
-from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 
 from api.deps import (
@@ -19,77 +18,21 @@ from api.deps import (
     paginate,
     require,
 )
-from api.models import Plan, RouteSheet, aware, now
+from api.models import Plan, RouteSheet, now
+from api.schemas.common import shanghai
+from api.schemas.plans import PlanIn, PlanOut, PublishIn, ReplanIn
 from api.services import plans
+from api.services.convert import local_json
 from api.services.queue import reap_stale
 
 router = APIRouter(tags=["plans"])
 PLANNERS = require("admin", "dispatcher")
 
 
-class PlanIn(BaseModel):
-    plan_date: date = Field(description="the day to plan (Asia/Shanghai)")
-    counties: list[str] | None = Field(
-        default=None,
-        description="county codes; default: a dispatcher's county, or every served county",
-    )
-    time_limit: float | None = Field(
-        default=None, gt=0, le=600, description="optimisation seconds (default: the service's)"
-    )
-    seed: int = Field(default=0, ge=0, le=2**31 - 1)
-
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"plan_date": "2026-09-15", "counties": ["532326"]}]}
-    )
-
-
-class PlanOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    plan_date: date
-    counties: list[str] | None
-    status: str
-    progress: float
-    message: str
-    attempts: int
-    error: str | None
-    created_at: datetime | None
-    started_at: datetime | None
-    finished_at: datetime | None
-    published_at: datetime | None
-    flags: list[dict[str, Any]] | None = None
-    summary: dict[str, Any] | None = None
-
-
-class ReplanIn(BaseModel):
-    at: datetime | None = Field(
-        default=None,
-        description="replan from this moment (ISO 8601 with zone); default: now",
-    )
-    time_limit: float | None = Field(default=None, gt=0, le=600)
-
-    model_config = ConfigDict(json_schema_extra={"examples": [{"at": "2026-09-15T13:30:00+08:00"}]})
-
-
-class PublishIn(BaseModel):
-    assignments: dict[str, int] = Field(
-        default_factory=dict,
-        description="route id -> courier user id; routes not listed take the courier of "
-        "their vehicle (vehicles.courier_id), if any",
-    )
-
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"assignments": {"C-532326-01": 4, "T-01": 5}}]}
-    )
-
-
 def _out(plan: Plan, *, with_summary: bool = True) -> PlanOut:
-    out = PlanOut.model_validate(plan)
-    for name in ("created_at", "started_at", "finished_at", "published_at"):
-        setattr(out, name, aware(getattr(plan, name)))
-    if not with_summary:
-        out.summary = None
+    out = PlanOut.model_validate(plan)  # its times answer in Asia/Shanghai (Moment)
+    # a replan's summary carries the moment it started from ("at"), stored as given
+    out.summary = local_json(plan.summary) if with_summary and plan.summary is not None else None
     return out
 
 
@@ -205,7 +148,7 @@ def replan(
         session,
         settings,
         parent=plans.get_plan(session, user=user, plan_id=plan_id),
-        at=body.at or now(),
+        at=shanghai(body.at or now()),
         time_limit=body.time_limit,
         created_by=user.id,
     )

@@ -11,7 +11,7 @@ import os
 import re
 import tempfile
 import uuid
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 
@@ -28,28 +28,36 @@ from fastapi import (
     status,
 )
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import false
 from sqlmodel import Session, col, select
 
 from api.deps import PageDep, SessionDep, SettingsDep, UserDep, page_body, paginate, require
 from api.errors import NotFound
-from api.models import Plan, RouteSheet, StopEvent, StopStatus, User, aware
+from api.models import Plan, RouteSheet, StopEvent, StopStatus, User
+from api.schemas.sheets import (
+    EVENT_EXAMPLES,
+    MAX_SEQ,
+    PRINTABLE,
+    CourierIn,
+    EventAnswer,
+    EventIn,
+    EventOut,
+    PhotoOut,
+    SheetSummary,
+    StopState,
+)
 from api.services import plans
+from api.services.convert import local, local_value
 from api.services.sheets import CLIENT_EVENT_ID_MAX, apply_event, stop_states
 from routing.errors import InputError
 
 router = APIRouter(tags=["route sheets"], dependencies=[require("admin", "dispatcher", "courier")])
 
 MAX_ID = 2**31 - 1
-MAX_SEQ = 100_000
 SheetId = Annotated[int, Path(ge=1, le=MAX_ID, description="the route sheet's id")]
 Seq = Annotated[int, Path(ge=1, le=MAX_SEQ, description="the stop's sequence number")]
 SheetState = Literal["draft", "assigned", "in_progress", "completed"]
-EventType = Literal["arrived", "delivered", "picked_up", "failed"]
 
-_PRINTABLE = r"^[^\x00-\x1f\x7f]+$"  # one line, no control characters
-_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # free text; newlines and tabs allowed
 
 #: Accepted photo types: content type -> (file extension, magic-bytes check).
 PHOTO_TYPES: dict[str, str] = {
@@ -64,139 +72,6 @@ for _mime, _ext in PHOTO_TYPES.items():
     PHOTO_MEDIA.setdefault(_ext, _mime)
 
 NOT_FOUND = {"description": "no such route sheet (or not one of yours)"}
-
-
-# ---- bodies ---------------------------------------------------------------------------------
-class SheetSummary(BaseModel):
-    id: int
-    plan_id: int
-    plan_date: str | None = None
-    route_id: str
-    echelon: str
-    county_code: str | None
-    vehicle_id: str
-    courier_id: int | None
-    status: str
-    stops: int = Field(description="number of stops")
-    distance_m: float | None = None
-    start_time: str | None = Field(default=None, description="when the vehicle leaves its depot")
-
-
-class EventIn(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "client_event_id": "6f1c2d9e-arrived-3",
-                    "seq": 3,
-                    "type": "arrived",
-                    "occurred_at": "2025-03-18T10:42:00+08:00",
-                }
-            ]
-        },
-    )
-
-    client_event_id: str = Field(
-        min_length=1,
-        max_length=CLIENT_EVENT_ID_MAX,
-        pattern=_PRINTABLE,
-        description="made by the courier app once per event; a retry sends the same id",
-    )
-    seq: int = Field(ge=1, le=MAX_SEQ, description="the stop's sequence number on the sheet")
-    type: EventType
-    reason: str | None = Field(
-        default=None, max_length=500, pattern=_TEXT, description="why a stop failed (required)"
-    )
-    signer_name: str | None = Field(
-        default=None, max_length=100, pattern=_TEXT, description="who signed for a delivery"
-    )
-    pickup_code: str | None = Field(
-        default=None, max_length=64, pattern=_PRINTABLE, description="code shown by the sender"
-    )
-    occurred_at: AwareDatetime | None = Field(
-        default=None, description="when it happened on the road (ISO 8601 with zone); default now"
-    )
-
-
-EVENT_EXAMPLES: dict[str, Any] = {
-    "arrived": {
-        "summary": "arrived at a stop",
-        "value": {
-            "client_event_id": "6f1c2d9e-arrived-3",
-            "seq": 3,
-            "type": "arrived",
-            "occurred_at": "2025-03-18T10:42:00+08:00",
-        },
-    },
-    "delivered": {
-        "summary": "parcels handed over, signed for",
-        "value": {
-            "client_event_id": "6f1c2d9e-delivered-3",
-            "seq": 3,
-            "type": "delivered",
-            "signer_name": "李桂英",
-        },
-    },
-    "picked_up": {
-        "summary": "produce collected",
-        "value": {
-            "client_event_id": "6f1c2d9e-picked-3",
-            "seq": 3,
-            "type": "picked_up",
-            "pickup_code": "4821",
-        },
-    },
-    "failed": {
-        "summary": "stop failed (reason required)",
-        "value": {
-            "client_event_id": "6f1c2d9e-failed-4",
-            "seq": 4,
-            "type": "failed",
-            "reason": "塌方封路 road closed by a landslide",
-        },
-    },
-}
-
-
-class EventOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    sheet_id: int
-    seq: int
-    type: str
-    client_event_id: str
-    reason: str | None = None
-    signer_name: str | None = None
-    pickup_code: str | None = None
-    photo_path: str | None = None
-    occurred_at: datetime | None = None
-    recorded_at: datetime | None = None
-    user_id: int | None = None
-
-
-class StopState(BaseModel):
-    seq: int
-    status: str = Field(description="pending, arrived, completed or failed")
-    needs_drop: bool
-    needs_pickup: bool
-    delivered: bool
-    picked_up: bool
-    updated_at: datetime | None = None
-
-
-class EventAnswer(BaseModel):
-    event: EventOut = Field(description="the event as stored (the earlier one for a retry)")
-    stop: StopState = Field(description="the stop's state now")
-    sheet_status: str = Field(description="the route sheet's status now")
-
-
-class PhotoOut(BaseModel):
-    path: str = Field(description="relative to the photo directory: <sheet id>/<seq>-<uuid>.<ext>")
-    size: int = Field(description="bytes")
-    content_type: str
-    client_event_id: str | None = None
 
 
 # ---- scope ----------------------------------------------------------------------------------
@@ -243,7 +118,7 @@ def _state(row: StopStatus | None, seq: int) -> StopState:
         needs_pickup=row.needs_pickup,
         delivered=row.delivered,
         picked_up=row.picked_up,
-        updated_at=aware(row.updated_at),
+        updated_at=row.updated_at,  # answered in Asia/Shanghai (Moment)
     )
 
 
@@ -264,15 +139,12 @@ def _summary(sheet: RouteSheet, plan_date: date | None) -> SheetSummary:
         status=sheet.status,
         stops=len(_stops(content)),
         distance_m=distance if isinstance(distance, int | float) else None,
-        start_time=str(start["time"]) if start and start.get("time") else None,
+        start_time=local_value(str(start["time"])) if start and start.get("time") else None,
     )
 
 
 def _event_out(event: StopEvent) -> EventOut:
-    out = EventOut.model_validate(event)
-    out.occurred_at = aware(out.occurred_at)
-    out.recorded_at = aware(out.recorded_at)
-    return out
+    return EventOut.model_validate(event)  # times answered in Asia/Shanghai (Moment)
 
 
 # ---- reading --------------------------------------------------------------------------------
@@ -332,18 +204,9 @@ def get_sheet(sheet_id: SheetId, session: SessionDep, user: UserDep) -> dict[str
         "vehicle_id": sheet.vehicle_id,
         "courier_id": sheet.courier_id,
         "status": sheet.status,
-        "created_at": aware(sheet.created_at),
+        "created_at": local(sheet.created_at),
         "stops": stops,
     }
-
-
-class CourierIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"courier_id": 4}]})
-
-    courier_id: int | None = Field(
-        description="the courier user who drives the route from now on; null takes an "
-        "unstarted sheet back"
-    )
 
 
 @router.put(
@@ -561,7 +424,7 @@ def upload_photo(
         Form(
             min_length=1,
             max_length=CLIENT_EVENT_ID_MAX,
-            pattern=_PRINTABLE,
+            pattern=PRINTABLE,
             description="attach the photo to this event of the stop",
         ),
     ] = None,

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from api.schemas.common import Moment, MomentIn
 
 
 class ClosureIn(BaseModel):
     from_place: str = Field(description="place id at one end of the closed road")
     to_place: str = Field(description="place id at the other end")
-    starts_at: datetime = Field(description="ISO 8601 with zone")
-    ends_at: datetime
+    starts_at: MomentIn = Field(description="ISO 8601 with zone")
+    ends_at: MomentIn
     reason: str = Field(default="", max_length=500)
 
     model_config = ConfigDict(
@@ -30,9 +30,6 @@ class ClosureIn(BaseModel):
 
     @model_validator(mode="after")
     def _times(self) -> ClosureIn:
-        for name in ("starts_at", "ends_at"):
-            if getattr(self, name).tzinfo is None:
-                raise ValueError(f"{name} needs a time zone, e.g. +08:00")
         if self.ends_at <= self.starts_at:
             raise ValueError("ends_at must be after starts_at")
         return self
@@ -45,9 +42,9 @@ class ClosureOut(BaseModel):
     from_place: str
     to_place: str
     county_code: str | None
-    starts_at: datetime | None
-    ends_at: datetime | None
+    starts_at: Moment | None
+    ends_at: Moment | None
     reason: str
-    created_at: datetime | None
+    created_at: Moment | None
     edges: list[int] = Field(default_factory=list, description="road segments closed")
     flagged_plans: list[int] = Field(default_factory=list)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from api.schemas.common import Moment
 
 Role = Literal["admin", "dispatcher", "courier", "carrier"]
 OrgKind = Literal["prefecture", "county_hub", "carrier", "cooperative"]
@@ -69,4 +70,4 @@ class OrganisationOut(OrganisationIn):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    created_at: datetime | None = None
+    created_at: Moment | None = None

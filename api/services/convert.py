@@ -9,8 +9,10 @@ the dataclass.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
+from typing import Any
 
 from api.models import Order as OrderRow
 from api.models import Vehicle, aware, now
@@ -50,6 +52,35 @@ def local(moment: datetime | None) -> datetime | None:
     """A stored time in Asia/Shanghai (+08:00)."""
     stored = aware(moment)
     return stored.astimezone(TZ) if stored is not None else None
+
+
+_ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+
+
+def local_value(value: Any) -> Any:
+    """``value`` as the API answers it: a datetime in Asia/Shanghai (a naive one is a
+    stored UTC time), ISO 8601 text of a time with its zone rewritten in Asia/Shanghai
+    (``...03:00:00Z`` -> ``...11:00:00+08:00``); anything else (dates, text, a time
+    without a zone) as it is."""
+    if isinstance(value, datetime):
+        return local(value)
+    if isinstance(value, str) and _ISO_TIME.match(value):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        return moment.astimezone(TZ).isoformat() if moment.tzinfo is not None else value
+    return value
+
+
+def local_json(value: Any) -> Any:
+    """A JSON document (stored or about to be answered) with every time in it in
+    Asia/Shanghai (:func:`local_value`), e.g. a plan's summary."""
+    if isinstance(value, dict):
+        return {k: local_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [local_json(v) for v in value]
+    return local_value(value)
 
 
 def vehicle_spec(row: Vehicle) -> VehicleSpec:

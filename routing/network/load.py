@@ -99,7 +99,7 @@ def _load_modeled(overrides: Path | None, fixes: Sequence[PlaceFix]) -> RoadNetw
     if overrides is not None:
         inputs.append(overrides)
     # the modeled roads are built from the places' coordinates: fixes are inputs too
-    extra = BUILDER_VERSION + "".join(f"|{f.id},{f.lon!r},{f.lat!r}" for f in fixes)
+    extra = BUILDER_VERSION + "".join(f"|{f.id},{f.lon!r},{f.lat!r},{f.source}" for f in fixes)
     digest = file_digest(*inputs, extra=extra)
     cached = cache_dir() / f"modeled-{digest}.npz"
     if cached.exists():

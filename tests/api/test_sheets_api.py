@@ -369,7 +369,7 @@ def test_state_machine(
     event = body["event"]
     assert event["type"] == "arrived" and event["seq"] == 1 and event["sheet_id"] == a
     assert body["stop"]["status"] == "arrived" and body["sheet_status"] == "in_progress"
-    assert event["occurred_at"].startswith("2026-09-15T01:12:00")  # stored in UTC
+    assert event["occurred_at"] == "2026-09-15T09:12:00+08:00"  # answered in Asia/Shanghai
     assert report("courier1", a, 1, "arrived").status_code == 409
     r = report("courier1", a, 1, "picked_up")
     assert r.status_code == 409 and "nothing to pick up" in r.json()["detail"]

@@ -1,0 +1,48 @@
+"""Bodies of /places: a place of the road network, and an admin's corrected point."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.schemas.common import Moment, Text
+
+
+class CorrectionOut(BaseModel):
+    source: str
+    corrected_by: int | None
+    corrected_at: Moment | None = Field(description="ISO 8601, Asia/Shanghai")
+
+
+class PlaceOut(BaseModel):
+    id: str
+    kind: str
+    name_zh: str
+    name_pinyin: str
+    county_code: str
+    township_code: str
+    lon: float | None = Field(description="WGS84 longitude; null when unlocated")
+    lat: float | None = Field(description="WGS84 latitude; null when unlocated")
+    located: bool = Field(
+        description="has coordinates the planner can use (a corrected place always has)"
+    )
+    corrected: bool = Field(description="the coordinates are an admin's correction")
+    coord_source: str
+    notes: str
+    correction: CorrectionOut | None = None
+
+
+class PlaceCorrectionIn(BaseModel):
+    lon: float = Field(ge=-180, le=180, allow_inf_nan=False, description="WGS84 longitude")
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False, description="WGS84 latitude")
+    source: Text = Field(
+        min_length=1, max_length=200, description="where the point comes from (survey, GPS)"
+    )
+
+    model_config = ConfigDict(
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {"lon": 101.3312, "lat": 25.7421, "source": "GPS survey by 大姚县物流中心"}
+            ]
+        },
+    )
