@@ -124,7 +124,6 @@ def _booking_out(booking: LeaseBooking, unit: str) -> BookingOut:
         unit=unit,
         price_fen=booking.price_fen,
         status=booking.status,
-        idempotency_key=booking.idempotency_key,
         created_by=booking.created_by,
         created_at=local(booking.created_at),
     )

@@ -177,7 +177,6 @@ class BookingOut(BaseModel):
     unit: str
     price_fen: int = Field(description="quantity x days x price per unit-day")
     status: str = Field(description="confirmed | cancelled")
-    idempotency_key: str | None
     created_by: int | None
     created_at: Moment | None = Field(description="ISO 8601, Asia/Shanghai")
 

@@ -194,6 +194,10 @@ def test_booking_within_capacity(client: TestClient, login: Login) -> None:
     # up to the capacity exactly
     assert book(client, login("yongren"), listing["id"], 4, 4, 80).status_code == 201
     assert calendar(client, login("zto"), listing["id"])[day(4)] == 100
+    # the lessor sees who booked, never the bookers' Idempotency-Keys (defect 13)
+    seen = client.get(f"{URL}/bookings", headers=login("dayao"))
+    assert seen.status_code == 200 and seen.json()["total"] == 2
+    assert all("idempotency_key" not in item for item in seen.json()["items"])
 
 
 def test_overbooking_one_day_books_nothing(client: TestClient, login: Login) -> None:
