@@ -142,17 +142,6 @@ OptionalKey = Annotated[
 ]
 
 
-def replay(session: Session, model: Any, key: str | None, org_id: int | None) -> Any:
-    """The record an earlier request with this Idempotency-Key created (same organisation),
-    or None; a key used by another organisation is a conflict."""
-    if key is None:
-        return None
-    row = session.exec(select(model).where(model.idempotency_key == key)).first()
-    if row is not None and row.org_id != org_id:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail="this Idempotency-Key is taken")
-    return row
-
-
 def invalid(loc: Sequence[str | int], msg: str, **extra: Any) -> HTTPException:
     """A 422 in FastAPI's shape: ``{"detail": [{"loc", "msg", "type", ...}]}``."""
     return HTTPException(

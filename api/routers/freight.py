@@ -18,7 +18,6 @@ from api.deps import (
     UserDep,
     page_body,
     paginate,
-    replay,
     require,
 )
 from api.models import CapacityLeg, CapacityPosting, CargoPosting, FreightBooking, User, now
@@ -33,7 +32,7 @@ from api.services.freight import (
     legs_of,
     matches,
 )
-from api.services.idempotency import request_hash, scope_of
+from api.services.idempotency import perhaps_once, request_hash, scope_of
 
 router = APIRouter(tags=["freight marketplace"])
 TRADERS = require("admin", "dispatcher", "carrier")
@@ -93,18 +92,46 @@ def post_capacity(
     body: CapacityIn,
     session: SessionDep,
     user: UserDep,
+    request: Request,
     response: Response,
     key: OptionalKey = None,
 ) -> dict[str, Any]:
-    earlier = replay(session, CapacityPosting, key, _org(user))
-    if earlier is not None:
-        response.status_code = status.HTTP_200_OK
-        return _capacity_out(session, earlier)
+    """With an ``Idempotency-Key``, a retry (even a concurrent one) answers what the first
+    attempt answered; the same key with another request is a 422. Keys are per user."""
+    org = _org(user)
     fields = body.model_dump(exclude={"stops"})
     fields["stops"] = [{**s.model_dump(), "time": shanghai(s.time)} for s in body.stops]
-    fields["idempotency_key"] = key
-    posting = create_capacity(session, org_id=_org(user), created_by=user.id, fields=fields)
-    return _capacity_out(session, posting)
+
+    def work() -> tuple[int, dict[str, Any]]:
+        posting = create_capacity(
+            session, org_id=org, created_by=user.id, fields=fields, commit=False
+        )
+        return 201, _capacity_out(session, posting)
+
+    return _answer(session, user, request, response, key, body.model_dump(mode="json"), work)
+
+
+def _answer(
+    session: SessionDep,
+    user: User,
+    request: Request,
+    response: Response,
+    key: str | None,
+    body: Any,
+    work: Any,
+) -> dict[str, Any]:
+    """Run a creating request once per ``Idempotency-Key`` (when given) and answer it."""
+    fingerprint = request_hash(
+        method=request.method, path=request.url.path, body=body, caller=scope_of(user.id)
+    )
+    answer = perhaps_once(
+        session, scope=scope_of(user.id), key=key, request_hash=fingerprint, work=work
+    )
+    response.status_code = answer.status_code
+    if answer.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    out: dict[str, Any] = local_json(answer.body)
+    return out
 
 
 @router.get("/capacity", dependencies=[TRADERS], summary="open capacity postings")
@@ -147,24 +174,29 @@ def close_capacity(posting_id: Id, session: SessionDep, user: UserDep) -> dict[s
     summary="post a cargo looking for a truck",
 )  # fmt: skip
 def post_cargo(
-    body: CargoIn, session: SessionDep, user: UserDep, response: Response, key: OptionalKey = None
+    body: CargoIn,
+    session: SessionDep,
+    user: UserDep,
+    request: Request,
+    response: Response,
+    key: OptionalKey = None,
 ) -> dict[str, Any]:
-    earlier = replay(session, CargoPosting, key, _org(user))
-    if earlier is not None:
-        response.status_code = status.HTTP_200_OK
-        return _cargo_out(earlier)
+    """With an ``Idempotency-Key``, a retry (even a concurrent one) answers what the first
+    attempt answered; the same key with another request is a 422. Keys are per user."""
+    org = _org(user)
     fields = body.model_dump()
     for name in ("pickup_start", "pickup_end", "deliver_by"):  # stored in UTC (SQLite
         fields[name] = fields[name].astimezone(UTC)  # keeps no zone)
-    fields["idempotency_key"] = key
-    cargo = CargoPosting(
-        org_id=_org(user), created_by=user.id, created_at=now(), status="open",
-        **fields,
-    )  # fmt: skip
-    session.add(cargo)
-    session.commit()
-    session.refresh(cargo)
-    return _cargo_out(cargo)
+
+    def work() -> tuple[int, dict[str, Any]]:
+        cargo = CargoPosting(
+            org_id=org, created_by=user.id, created_at=now(), status="open", **fields
+        )
+        session.add(cargo)
+        session.flush()
+        return 201, _cargo_out(cargo)
+
+    return _answer(session, user, request, response, key, body.model_dump(mode="json"), work)
 
 
 @router.get("/cargo", dependencies=[TRADERS], summary="cargo postings")

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Header, HTTPException, Query, Response, status
+from fastapi import APIRouter, Body, Header, HTTPException, Query, Request, Response, status
 from sqlalchemy import false, or_
 from sqlmodel import Session, col, select
 
@@ -35,7 +35,6 @@ from api.deps import (
     invalid,
     page_body,
     paginate,
-    replay,
     require,
 )
 from api.errors import NotFound
@@ -56,6 +55,7 @@ from api.schemas.leasing import (
 )
 from api.services import leasing
 from api.services.convert import local
+from api.services.idempotency import perhaps_once, request_hash, scope_of
 from api.services.ledger import reverse_lease_booking
 from api.services.reference import network
 from routing.errors import InputError
@@ -214,38 +214,55 @@ def _invalid_input(e: InputError, where: str = "body") -> HTTPException:
     },
 )
 def create_listing(
-    body: ListingIn, session: SessionDep, user: UserDep, response: Response, key: OptionalKey = None
+    body: ListingIn,
+    session: SessionDep,
+    user: UserDep,
+    request: Request,
+    response: Response,
+    key: OptionalKey = None,
 ) -> Any:
     """Warehouse space (``kind: warehouse``, by the m2, with its temperature class) or
     equipment (``kind: equipment``, by the item, with its ``equipment_type``), offered
     every day from ``available_from`` to ``available_to`` (at most 366 days). Each day
-    of the calendar starts with the whole capacity free."""
+    of the calendar starts with the whole capacity free. With an ``Idempotency-Key``, a
+    retry (even a concurrent one) answers what the first attempt answered."""
     org_id = _lister_org(session, user, body.org_id)
-    earlier = replay(session, Listing, key, org_id)
-    if earlier is not None:
-        response.status_code = status.HTTP_200_OK
-        response.headers["Location"] = f"/api/v1/listings/{earlier.id}"
-        return _one_listing_out(session, earlier)
-    try:
-        listing = leasing.create_listing(
-            session,
-            org_id=org_id,
-            kind=body.kind,
-            place_id=body.place_id,
-            name=body.name,
-            temperature=body.temperature,
-            equipment_type=body.equipment_type,
-            capacity=body.capacity,
-            price_per_unit_day_fen=body.price_per_unit_day_fen,
-            available_from=body.available_from,
-            available_to=body.available_to,
-            unit=body.unit,
-            idempotency_key=key,
-        )
-    except InputError as e:
-        raise _invalid_input(e) from None
-    response.headers["Location"] = f"/api/v1/listings/{listing.id}"
-    return _one_listing_out(session, listing)
+
+    def work() -> tuple[int, Any]:
+        try:
+            listing = leasing.create_listing(
+                session,
+                org_id=org_id,
+                kind=body.kind,
+                place_id=body.place_id,
+                name=body.name,
+                temperature=body.temperature,
+                equipment_type=body.equipment_type,
+                capacity=body.capacity,
+                price_per_unit_day_fen=body.price_per_unit_day_fen,
+                available_from=body.available_from,
+                available_to=body.available_to,
+                unit=body.unit,
+                commit=False,
+            )
+        except InputError as e:
+            raise _invalid_input(e) from None
+        return 201, _one_listing_out(session, listing).model_dump(mode="json")
+
+    fingerprint = request_hash(
+        method=request.method,
+        path=request.url.path,
+        body=body.model_dump(mode="json"),
+        caller=scope_of(user.id),
+    )
+    answer = perhaps_once(
+        session, scope=scope_of(user.id), key=key, request_hash=fingerprint, work=work
+    )
+    response.status_code = answer.status_code
+    if answer.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    response.headers["Location"] = f"/api/v1/listings/{answer.body['id']}"
+    return answer.body
 
 
 @router.get(

@@ -38,8 +38,15 @@ def seconds(moment: datetime | None) -> int:
 
 
 def create_capacity(
-    session: Session, *, org_id: int, created_by: int | None, fields: dict[str, Any]
+    session: Session,
+    *,
+    org_id: int,
+    created_by: int | None,
+    fields: dict[str, Any],
+    commit: bool = True,
 ) -> CapacityPosting:
+    """A truck's planned route with its room on every leg; ``commit=False`` leaves it in
+    the open transaction (flushed), as :func:`api.services.idempotency.once` needs."""
     stops = fields["stops"]
     if len(stops) < 2:
         raise InputError("stops", "a route needs at least two stops")
@@ -65,8 +72,10 @@ def create_capacity(
                 remaining_l=round(posting.capacity_m3 * 1000),
             )
         )
-    session.commit()
-    session.refresh(posting)
+    session.flush()
+    if commit:
+        session.commit()
+        session.refresh(posting)
     return posting
 
 

@@ -139,3 +139,24 @@ def once(
         session.rollback()  # the key is free again
         raise
     return Answer(status_code, body)
+
+
+def perhaps_once(
+    session: Session,
+    *,
+    scope: str,
+    key: str | None,
+    request_hash: str,
+    work: Callable[[], tuple[int, Any]],
+) -> Answer:
+    """:func:`once` when the request carries a key; otherwise ``work`` once, committed."""
+    if key is not None:
+        return once(session, scope=scope, key=key, request_hash=request_hash, work=work)
+    try:
+        status_code, body = work()
+        body = as_json(body)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return Answer(status_code, body)

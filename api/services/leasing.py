@@ -192,6 +192,7 @@ def create_listing(
     available_to: date,
     unit: str | None = None,
     idempotency_key: str | None = None,
+    commit: bool = True,
 ) -> Listing:
     """Create a listing and its days (capacity copied, nothing booked), in one transaction.
 
@@ -245,11 +246,14 @@ def create_listing(
             ListingDay(listing_id=listing.id, day=d, capacity=capacity, booked=0)
             for d in _days(first, last)
         )
-        session.commit()
+        session.flush()
+        if commit:
+            session.commit()
     except BaseException:
         session.rollback()
         raise
-    session.refresh(listing)
+    if commit:
+        session.refresh(listing)
     return listing
 
 

@@ -162,24 +162,27 @@ def test_fifty_bookings_of_the_last_room_one_wins(pg_url: str) -> None:
 
 
 def test_creating_requests_are_idempotent(client: TestClient, login) -> None:
-    """Postings and listings: a retry with the same Idempotency-Key creates nothing new."""
+    """Postings and listings: a retry with the same Idempotency-Key creates nothing new and
+    answers as the first attempt did; keys are each user's own."""
     firm = {**login("zto"), "Idempotency-Key": "cap-1"}
     first = client.post("/api/v1/capacity", json=capacity_body(), headers=firm)
     again = client.post("/api/v1/capacity", json=capacity_body(), headers=firm)
-    assert (first.status_code, again.status_code) == (201, 200)
-    assert first.json()["id"] == again.json()["id"]
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert first.json() == again.json() and again.headers["Idempotent-Replayed"] == "true"
     assert client.get("/api/v1/capacity", headers=login("zto")).json()["total"] == 1
-    other_org = client.post(
+    changed = client.post("/api/v1/capacity", json=capacity_body(kg=900), headers=firm)
+    assert changed.status_code == 422 and "Idempotency-Key" in changed.text
+    other_user = client.post(
         "/api/v1/capacity",
         json=capacity_body(),
         headers={**login("dayao"), "Idempotency-Key": "cap-1"},
     )
-    assert other_org.status_code == 409
+    assert other_user.status_code == 201 and other_user.json()["id"] != first.json()["id"]
 
     shipper = {**login("dayao"), "Idempotency-Key": "cargo-1"}
     a = client.post("/api/v1/cargo", json=cargo_body(), headers=shipper)
     b = client.post("/api/v1/cargo", json=cargo_body(), headers=shipper)
-    assert (a.status_code, b.status_code) == (201, 200) and a.json()["id"] == b.json()["id"]
+    assert (a.status_code, b.status_code) == (201, 201) and a.json() == b.json()
 
     listing = {
         "kind": "warehouse", "place_id": "HUB-532326", "name": "冷库 A", "temperature": "chilled",
@@ -189,8 +192,8 @@ def test_creating_requests_are_idempotent(client: TestClient, login) -> None:
     h = {**login("dayao"), "Idempotency-Key": "listing-1"}
     x = client.post("/api/v1/listings", json=listing, headers=h)
     y = client.post("/api/v1/listings", json=listing, headers=h)
-    assert (x.status_code, y.status_code) == (201, 200), (x.text, y.text)
-    assert x.json()["id"] == y.json()["id"]
+    assert (x.status_code, y.status_code) == (201, 201), (x.text, y.text)
+    assert x.json()["id"] == y.json()["id"] and y.headers["Location"] == x.headers["Location"]
 
 
 def test_postings_do_not_show_idempotency_keys(client: TestClient, login) -> None:
