@@ -21,7 +21,7 @@ from api.deps import (
 from api.models import Plan, RouteSheet, now
 from api.schemas.common import shanghai
 from api.schemas.plans import PlanIn, PlanOut, PublishIn, ReplanIn
-from api.services import plans
+from api.services import board, plans
 from api.services.convert import local_json
 from api.services.queue import reap_stale
 
@@ -95,6 +95,17 @@ def get_plan(plan_id: Id, session: SessionDep, settings: SettingsDep, user: User
     if reap_stale(settings):
         session.expire_all()
     return _out(plans.get_plan(session, user=user, plan_id=plan_id))
+
+
+@router.get(
+    "/plans/{plan_id}/board",
+    dependencies=[PLANNERS],
+    summary="the plan board: routes with timeline, load, driving hours and cost shares; "
+    "the unassigned orders with reasons; shared vs separate cost",
+)
+def get_board(plan_id: Id, session: SessionDep, user: UserDep) -> dict[str, Any]:
+    plan = plans.get_plan(session, user=user, plan_id=plan_id)
+    return local_json(board.plan_board(session, plan=plan, user=user))
 
 
 @router.get("/plans/{plan_id}/sheets", dependencies=[PLANNERS], summary="a plan's route sheets")

@@ -28,6 +28,7 @@ from dispatch.plan.echelon import (
 )
 from dispatch.plan.stages import order_paths
 from dispatch.plan.types import NO_DUE, OrderPath, PlanOptions, hub_of
+from dispatch.report.sheets import driving_s
 
 if TYPE_CHECKING:
     from routing.network import RoadNetwork
@@ -199,29 +200,13 @@ def under_way(
         )
     held = sorted(oid for oid in picked if oid in left)
     return UnderWay(
-        driven_s=_driven(content, int(last["seq"])),
+        driven_s=driving_s(content, upto_seq=int(last["seq"])),
         vehicle=vehicle,
         place=str(last["place"]["id"]),
         free_s=at_s,
         on_board=tuple(oid for oid in held if left[oid].direction == "down"),
         carrying=tuple(oid for oid in held if left[oid].direction == "up"),
     )
-
-
-def _driven(content: Mapping[str, Any], upto_seq: int) -> int:
-    """Planned driving (s) from the sheet's start to stop ``upto_seq``: the time between
-    leaving one place and reaching the next."""
-    from datetime import datetime
-
-    left_at = datetime.fromisoformat(content["start"]["time"])
-    total = 0.0
-    for st in content.get("stops", ()):
-        if int(st["seq"]) > upto_seq:
-            break
-        arrival = datetime.fromisoformat(st["arrival"])
-        total += max(0.0, (arrival - left_at).total_seconds())
-        left_at = datetime.fromisoformat(st["departure"])
-    return round(total)
 
 
 def done_stops(content: Mapping[str, Any], states: Mapping[int, str]) -> list[dict[str, Any]]:

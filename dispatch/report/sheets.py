@@ -31,6 +31,7 @@ __all__ = [
     "INDEX_FILES",
     "ROUTE_ID_PATTERN",
     "TRACKING_SHOWN",
+    "driving_s",
     "render_html",
     "write_route_sheets",
 ]
@@ -140,6 +141,21 @@ footer.foot { margin-top: 3mm; padding-top: 1mm; border-top: 0.2mm solid #999;
 
 
 # ---- public API ----------------------------------------------------------------------
+def driving_s(sheet: Mapping[str, Any], *, upto_seq: int | None = None) -> int:
+    """Planned driving time of a sheet (s): from leaving one place to reaching the next,
+    waits and service excluded; up to stop ``upto_seq`` or, by default, back at the end."""
+    left = datetime.fromisoformat(sheet["start"]["time"])
+    total = 0.0
+    for stop in sheet.get("stops") or ():
+        if upto_seq is not None and int(stop["seq"]) > upto_seq:
+            return round(total)
+        total += max(0.0, (datetime.fromisoformat(stop["arrival"]) - left).total_seconds())
+        left = datetime.fromisoformat(stop["departure"])
+    if upto_seq is None:
+        total += max(0.0, (datetime.fromisoformat(sheet["end"]["time"]) - left).total_seconds())
+    return round(total)
+
+
 def render_html(sheets: Sequence[Mapping[str, Any]], *, title: str) -> str:
     """One self-contained, printable HTML document with a ``<section>`` per sheet."""
     body = "\n".join(_sheet_html(sheet, title=title) for sheet in sheets)

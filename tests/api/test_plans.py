@@ -348,3 +348,38 @@ def test_replan_keeps_parcels_on_board_with_their_vehicle(
         }
         loaded[item["vehicle_id"]] -= dropped
     assert all(not left for left in loaded.values()), loaded
+
+
+def test_plan_board_shows_every_route_and_every_unassigned_order(
+    client: TestClient, login, session: Session
+) -> None:
+    """The board answers, for one plan, what the dispatcher's page draws: one entry per
+    route sheet with its timeline, driving hours within the limit, load within capacity,
+    cost split among the parties; the unassigned orders with reasons; a dispatcher of
+    another county sees none of it."""
+    load_county_orders(session, COUNTY, limit=300, spread=True)
+    yongren = login("yongren")
+    r = client.post("/api/v1/plans", json={"plan_date": "2026-09-15"}, headers=yongren)
+    plan = wait(client, yongren, r.json()["id"])
+    assert plan["status"] == "succeeded", plan
+    r = client.get(f"/api/v1/plans/{plan['id']}/board", headers=yongren)
+    assert r.status_code == 200, r.text
+    board = r.json()
+    summary = plan["summary"]
+    assert len(board["routes"]) == summary["routes"] > 0
+    assert len(board["unassigned"]) == summary["unassigned"]
+    assert all(u["reason"] and u["detail"] for u in board["unassigned"])
+    assert len({route["colour"] for route in board["routes"]}) == len(board["routes"])
+    for route in board["routes"]:
+        assert 0 <= route["driving_h"] <= board["driving_limit_h"]
+        if route["distance_km"] >= 1:
+            assert route["driving_h"] > 0
+        assert route["load_pct"] is not None and 0 <= route["load_pct"] <= 100
+        assert sum(p["fen"] for p in route["parties"]) == route["cost_fen"]
+        assert len(route["timeline"]) == route["stops"] > 0
+        assert all(t["arrival"].endswith("+08:00") for t in route["timeline"])
+        assert route["geometry"]["type"] == "LineString"
+    assert sum(r["cost_fen"] for r in board["routes"]) == summary["cost_fen"]
+    assert (
+        client.get(f"/api/v1/plans/{plan['id']}/board", headers=login("dayao")).status_code == 404
+    )

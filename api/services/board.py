@@ -1,0 +1,106 @@
+"""The plan board: everything a dispatcher reads about one plan, in one answer.
+
+Built from the plan's stored summary and route sheets (no solving, no road lookups), so
+the whole prefecture's day (about 60 routes, 3,600 orders) is one query for the sheets and
+arithmetic over them. Per route: vehicle, courier, status, distance (km), driving hours
+against the vehicle's daily limit, peak load against capacity, cost and the parties'
+Shapley shares, a timeline (arrival, departure, wait per stop) and the road geometry;
+then the unassigned orders with their reason, and the shared vs separate cost.
+
+Times are ISO 8601 in Asia/Shanghai as the sheets hold them; money integer fen.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from api.models import Plan, RouteSheet, User
+from dispatch.report.sheets import driving_s
+
+__all__ = ["DRIVING_LIMIT_H", "plan_board"]
+
+#: The daily driving limit the plan enforces (JT/T 1178), shown against each route.
+DRIVING_LIMIT_H = 8.0
+_SUMMARY_KEYS = (
+    "date", "orders", "assigned", "unassigned", "routes", "vehicles_used", "distance_km",
+    "duration_h", "cost_fen", "separate_cost_fen", "savings_pct", "unassigned_reasons",
+    "comparison", "parties", "replan_of", "at",
+)  # fmt: skip
+
+
+def plan_board(session: Session, *, plan: Plan, user: User) -> dict[str, Any]:
+    """The board of ``plan`` as ``user`` may see it: a dispatcher sees the routes of their
+    county and the trunk routes that serve it, an admin every route."""
+    rows = session.exec(
+        select(RouteSheet).where(RouteSheet.plan_id == plan.id).order_by(col(RouteSheet.id))
+    ).all()
+    county = user.county_code if user.role == "dispatcher" else None
+    shown = [r for r in rows if county is None or r.county_code in (None, county)]
+    summary = dict(plan.summary or {})
+    unassigned = list(summary.get("unassigned_orders") or ())
+    return {
+        "plan_id": plan.id,
+        "plan_date": plan.plan_date.isoformat(),
+        "status": plan.status,
+        "counties": list(plan.counties or ()),
+        "summary": {k: summary[k] for k in _SUMMARY_KEYS if k in summary},
+        "routes": [_route(k, r) for k, r in enumerate(shown)],
+        "unassigned": unassigned,
+        "driving_limit_h": DRIVING_LIMIT_H,
+    }
+
+
+def _route(colour: int, row: RouteSheet) -> dict[str, Any]:
+    content = row.content or {}
+    vehicle = dict(content.get("vehicle") or {})
+    stops = list(content.get("stops") or ())
+    capacity = float(vehicle.get("capacity_kg") or 0)
+    peak = max((float((s.get("load_after") or {}).get("kg") or 0) for s in stops), default=0.0)
+    return {
+        "sheet_id": row.id,
+        "route_id": row.route_id,
+        "colour": colour,  # the route's index in a palette, stable within the board
+        "echelon": row.echelon,
+        "county_code": row.county_code,
+        "vehicle": {
+            k: vehicle.get(k)
+            for k in ("id", "name", "kind", "owner", "owner_name_zh", "capacity_kg", "capacity_m3")
+        },
+        "courier_id": row.courier_id,
+        "status": row.status,
+        "stops": len(stops),
+        "distance_km": round(float(content.get("distance_m") or 0) / 1000, 1),
+        "driving_h": round(_driving_s(content) / 3600, 2),
+        "load_pct": round(100 * peak / capacity, 1) if capacity else None,
+        "cost_fen": content.get("cost_fen"),
+        "parties": [
+            {"party": s.get("party"), "name_zh": s.get("name_zh"), "fen": s.get("shapley_fen")}
+            for s in content.get("cost_shares") or ()
+        ],
+        "start": content.get("start"),
+        "end": content.get("end"),
+        "timeline": [
+            {
+                "seq": s.get("seq"),
+                "place_id": (s.get("place") or {}).get("id"),
+                "name_zh": (s.get("place") or {}).get("name_zh"),
+                "lon": (s.get("place") or {}).get("lon"),
+                "lat": (s.get("place") or {}).get("lat"),
+                "arrival": s.get("arrival"),
+                "departure": s.get("departure"),
+                "wait_s": s.get("wait_s", 0),
+                "done": bool(s.get("done")),
+            }
+            for s in stops
+        ],
+        "geometry": content.get("geometry"),
+    }
+
+
+def _driving_s(content: dict[str, Any]) -> float:
+    try:
+        return float(driving_s(content))
+    except (KeyError, TypeError, ValueError):  # a sheet without times
+        return 0.0
