@@ -18,6 +18,7 @@ from api.core.config import Settings
 from api.core.db import engine_for
 from api.core.security import TokenError, read_token
 from api.models import User
+from api.services.idempotency import perhaps_once, request_hash, scope_of
 
 # database ids in paths: positive 32-bit integers (a larger number can name nothing)
 Id = Annotated[int, Path(ge=1, le=2**31 - 1, description="numeric id")]
@@ -220,3 +221,28 @@ class SafeRoute(APIRoute):
                 raise RequestValidationError(_json_safe(list(e.errors())), body=None) from None
 
         return safe
+
+
+# ---- creating requests, once per Idempotency-Key -------------------------------------------
+def answer_once(
+    session: Session,
+    *,
+    user: User,
+    request: Request,
+    response: Response,
+    key: str | None,
+    body: Any,
+    work: Callable[[], tuple[int, Any]],
+) -> Any:
+    """Run a creating request once per ``Idempotency-Key`` of ``user`` (when given; see
+    ``api.services.idempotency``), set the answer's status (and ``Idempotent-Replayed``
+    on a replay) and return its JSON body."""
+    scope = scope_of(user.id)
+    fingerprint = request_hash(
+        method=request.method, path=request.url.path, body=body, caller=scope
+    )
+    answer = perhaps_once(session, scope=scope, key=key, request_hash=fingerprint, work=work)
+    response.status_code = answer.status_code
+    if answer.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return answer.body

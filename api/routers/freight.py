@@ -16,6 +16,7 @@ from api.deps import (
     PageDep,
     SessionDep,
     UserDep,
+    answer_once,
     page_body,
     paginate,
     require,
@@ -32,7 +33,7 @@ from api.services.freight import (
     legs_of,
     matches,
 )
-from api.services.idempotency import perhaps_once, request_hash, scope_of
+from api.services.idempotency import request_hash, scope_of
 
 router = APIRouter(tags=["freight marketplace"])
 TRADERS = require("admin", "dispatcher", "carrier")
@@ -120,18 +121,10 @@ def _answer(
     body: Any,
     work: Any,
 ) -> dict[str, Any]:
-    """Run a creating request once per ``Idempotency-Key`` (when given) and answer it."""
-    fingerprint = request_hash(
-        method=request.method, path=request.url.path, body=body, caller=scope_of(user.id)
+    out = answer_once(
+        session, user=user, request=request, response=response, key=key, body=body, work=work
     )
-    answer = perhaps_once(
-        session, scope=scope_of(user.id), key=key, request_hash=fingerprint, work=work
-    )
-    response.status_code = answer.status_code
-    if answer.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    out: dict[str, Any] = local_json(answer.body)
-    return out
+    return dict(local_json(out))  # stored answers: times as stored
 
 
 @router.get("/capacity", dependencies=[TRADERS], summary="open capacity postings")

@@ -32,6 +32,7 @@ from api.deps import (
     SafeRoute,
     SessionDep,
     UserDep,
+    answer_once,
     invalid,
     page_body,
     paginate,
@@ -55,7 +56,6 @@ from api.schemas.leasing import (
 )
 from api.services import leasing
 from api.services.convert import local
-from api.services.idempotency import perhaps_once, request_hash, scope_of
 from api.services.ledger import reverse_lease_booking
 from api.services.reference import network
 from routing.errors import InputError
@@ -249,20 +249,17 @@ def create_listing(
             raise _invalid_input(e) from None
         return 201, _one_listing_out(session, listing).model_dump(mode="json")
 
-    fingerprint = request_hash(
-        method=request.method,
-        path=request.url.path,
+    out = answer_once(
+        session,
+        user=user,
+        request=request,
+        response=response,
+        key=key,
         body=body.model_dump(mode="json"),
-        caller=scope_of(user.id),
+        work=work,
     )
-    answer = perhaps_once(
-        session, scope=scope_of(user.id), key=key, request_hash=fingerprint, work=work
-    )
-    response.status_code = answer.status_code
-    if answer.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    response.headers["Location"] = f"/api/v1/listings/{answer.body['id']}"
-    return answer.body
+    response.headers["Location"] = f"/api/v1/listings/{out['id']}"
+    return out
 
 
 @router.get(

@@ -23,6 +23,7 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import timedelta
@@ -45,6 +46,9 @@ LOST_AFTER = timedelta(seconds=30)
 _local: ProcessPoolExecutor | None = None
 _local_lock = threading.Lock()
 _submitted: set[int] = set()  # plans this process handed to its in-process worker
+#: How often a process looks for lost jobs (the first reap of a process always does).
+RECONCILE_EVERY_S = 10.0
+_last_reconcile = -RECONCILE_EVERY_S
 
 
 def _run_named(name: str, *args: Any) -> Any:
@@ -139,6 +143,12 @@ def reap_stale(settings: Settings) -> int:
             enqueue_plan(settings, plan_id)
         except Exception:  # the queue is down: the row says queued, the next reap retries
             log.exception("could not enqueue plan %s again", plan_id)
+    # plans are read (polled) many times a second; looking the queue up for lost jobs
+    # that often would only repeat the same answer
+    global _last_reconcile
+    if time.monotonic() - _last_reconcile < RECONCILE_EVERY_S:
+        return touched
+    _last_reconcile = time.monotonic()
     return touched + reconcile(settings, skip=set(requeue))
 
 

@@ -194,7 +194,7 @@ def _progress_for(beat: _Heartbeat) -> Any:
 
 
 @dataclass
-class _Underway:
+class _ReplanInputs:
     """What a replan starts from, read from the database in one session."""
 
     options: dict[str, Any]
@@ -220,13 +220,13 @@ def _replan_and_save(settings: Settings, plan_id: int, parent_id: int, beat: _He
     from dispatch.report.summary import sheets_for
 
     engine = engine_for(settings.database_url)
-    now_ = _underway(engine, plan_id, parent_id)
-    day, options = now_.day, now_.options
+    inputs = _replan_inputs(engine, plan_id, parent_id)
+    day, options = inputs.day, inputs.options
     at_s = day.seconds(datetime.fromisoformat(options["at"]))
     left = {o.id: o for o in day.orders}
     by_id = {v.id: v for v in day.fleet}
     moving, history = [], {}
-    for vehicle, content, state in now_.county_sheets:
+    for vehicle, content, state in inputs.county_sheets:
         where = under_way(content, state, by_id[vehicle], left, at_s) if vehicle in by_id else None
         if where is not None:
             moving.append(where)
@@ -235,7 +235,7 @@ def _replan_and_save(settings: Settings, plan_id: int, parent_id: int, beat: _He
     counties = tuple(options["counties"])
     result = replan_counties(
         day,
-        now_.network,
+        inputs.network,
         at_s=at_s,
         under_way=moving,
         counties=counties,
@@ -248,7 +248,7 @@ def _replan_and_save(settings: Settings, plan_id: int, parent_id: int, beat: _He
         prefix=f"R{plan_id}",
     )
     new_sheets = continued_sheets(
-        sheets_for(result, now_.network, result.routes()), history, parent_id
+        sheets_for(result, inputs.network, result.routes()), history, parent_id
     )
     routed = {
         oid for _, r in result.routes() for v in r.visits for oid in result.lots[v.lot].orders
@@ -267,20 +267,20 @@ def _replan_and_save(settings: Settings, plan_id: int, parent_id: int, beat: _He
             {"order_id": oid, "reason": r, "detail": d}
             for oid, (r, d) in sorted(result.unassigned.items())
         ],
-        "road_closures": now_.closures,
+        "road_closures": inputs.closures,
     }
-    kept = [kept_sheet(content, states) for content, states in now_.trunk_sheets]
+    kept = [kept_sheet(content, states) for content, states in inputs.trunk_sheets]
     message = (
         f"replanned {doc['assigned']} of {doc['orders']} open orders on "
         f"{doc['routes']} county routes"
     )
-    routed_rows = [row_id for row_id, order_id in now_.order_rows if order_id in routed]
+    routed_rows = [row_id for row_id, order_id in inputs.order_rows if order_id in routed]
     return _save(
         engine, plan_id, [*kept, *new_sheets], routed_rows, ("open", "planned"), doc, message
     )
 
 
-def _underway(engine: Any, plan_id: int, parent_id: int) -> _Underway:
+def _replan_inputs(engine: Any, plan_id: int, parent_id: int) -> _ReplanInputs:
     """The replan's inputs: its options, the day's network (corrections, closures), the
     orders still to do (open or planned), the fleet, and the parent plan's sheets with the
     state of each stop."""
@@ -308,7 +308,7 @@ def _underway(engine: Any, plan_id: int, parent_id: int) -> _Underway:
             )
         ).all()
         day = _day_of(session, plan.plan_date, [order_dataclass(r) for r in rows])
-        return _Underway(
+        return _ReplanInputs(
             options={**(plan.options or {}), "counties": counties},
             network=network,
             closures=closures,
@@ -336,7 +336,7 @@ def _plan_and_save(settings: Settings, plan_id: int, beat: _Heartbeat) -> str:
         counties = tuple(plan.counties or ())
         options = dict(plan.options or {})
         network, closures = _network(session, plan.plan_date)
-        day, order_rows = _day(session, plan, network)
+        day, order_rows = _day(session, plan)
     opts = PlanOptions(
         time_limit=float(options.get("time_limit", settings.plan_time_limit)),
         seed=int(options.get("seed", 0)),
@@ -426,7 +426,7 @@ def _network(session: Session, day: date) -> tuple[RoadNetwork, list[dict[str, A
     return network.without_edges(closed), used
 
 
-def _day(session: Session, plan: Plan, network: RoadNetwork) -> tuple[Day, list[tuple[int, str]]]:
+def _day(session: Session, plan: Plan) -> tuple[Day, list[tuple[int, str]]]:
     from api.services.convert import order_dataclass
 
     query = select(Order).where(Order.plan_date == plan.plan_date, Order.status == "open")
