@@ -34,15 +34,50 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from api.main import create_app
 
     settings = _settings()
+    if args.demo:
+        settings = _demo(settings)
     app = create_app(settings, run_migrations=not args.no_migrate)
     print(
-        f"codist: serving on http://{args.host}:{args.port} ({settings.env}; database "
+        f"codist: serving on http://{args.host}:{args.port}/ ({settings.env}; database "
         f"{settings.database_url.split('@')[-1]}; jobs "
         f"{'on RQ workers' if settings.redis_url else 'in-process'})",
         file=sys.stderr,
     )
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     return 0
+
+
+def _demo(settings: Any) -> Any:
+    """The demo's own SQLite database and in-process jobs, seeded (see api.services.demo)."""
+    from dataclasses import replace
+
+    from sqlmodel import Session
+
+    from api.core.db import engine_for, migrate
+    from api.services.demo import DEMO_PASSWORD, seed_demo
+
+    if not settings.development:
+        raise CliError("--demo runs only with CODIST_ENV=development (its password is public)")
+    settings.home.mkdir(parents=True, exist_ok=True)
+    url = os.environ.get("DATABASE_URL") or f"sqlite:///{settings.home / 'demo.db'}"
+    settings = replace(settings, database_url=url, redis_url=None)
+    migrate(settings.database_url)
+    with Session(engine_for(settings.database_url)) as session:
+        info = seed_demo(session, settings)
+    print(
+        f"codist: demo day {info.plan_date} ({info.orders} orders) is plan {info.plan_id}; "
+        "it plans in the background, the plan board shows its progress",
+        file=sys.stderr,
+    )
+    print(f"codist: demo accounts (password {DEMO_PASSWORD!r}):", file=sys.stderr)
+    for username, what in info.accounts:
+        print(f"  {username:<12} {what}", file=sys.stderr)
+    print(
+        "  (also a dispatcher per county: wuding, shuangbai, mouding, yaoan, yongren; "
+        "couriers <county>-1..4 and trunk-1..3)",
+        file=sys.stderr,
+    )
+    return settings
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -121,6 +156,12 @@ def extend(sub: Any, common: argparse.ArgumentParser) -> None:
     serve.add_argument("--log-level", default="info")
     serve.add_argument(
         "--no-migrate", action="store_true", help="do not upgrade the schema at start"
+    )
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="seed a demo database (var/demo.db): the bundled fleet, the sample day's orders "
+        "and plan, demo accounts (printed)",
     )
     serve.set_defaults(func=cmd_serve)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import math
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,13 @@ Id = Annotated[int, Path(ge=1, le=2**31 - 1, description="numeric id")]
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
+#: The web pages' sign-in: the access token in an HttpOnly cookie, and a double-submit
+#: CSRF token (a readable cookie the pages echo in ``X-CSRF-Token`` on every change).
+SESSION_COOKIE = "codist_session"
+CSRF_COOKIE = "codist_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
 
 def settings_of(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
@@ -46,11 +54,34 @@ def _unauthorized(detail: str) -> HTTPException:
     )
 
 
+def csrf_ok(request: Request, sent: str | None) -> bool:
+    """Whether ``sent`` (a form field or the ``X-CSRF-Token`` header) matches the CSRF cookie."""
+    cookie = request.cookies.get(CSRF_COOKIE) or ""
+    return bool(cookie) and bool(sent) and hmac.compare_digest(cookie, sent or "")
+
+
 def current_user(
-    session: SessionDep, settings: SettingsDep, token: Annotated[str | None, Depends(oauth2)]
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    token: Annotated[str | None, Depends(oauth2)],
 ) -> User:
+    """The signed-in user: a bearer token (programs) or the web pages' session cookie; a
+    change made with the cookie must carry the CSRF token (403 otherwise)."""
+    if not token:
+        token = request.cookies.get(SESSION_COOKIE)
+        unsafe = bool(token) and request.method not in SAFE_METHODS
+        if unsafe and not csrf_ok(request, request.headers.get(CSRF_HEADER)):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                detail=f"missing or wrong {CSRF_HEADER}: reload the page and try again",
+            )
     if not token:
         raise _unauthorized("not signed in: send 'Authorization: Bearer <token>'")
+    return user_of_token(session, settings, token)
+
+
+def user_of_token(session: Session, settings: Settings, token: str) -> User:
     try:
         claims = read_token(token, settings.secret_key)
     except TokenError as e:

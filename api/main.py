@@ -30,6 +30,18 @@ times ISO 8601 with their zone (Asia/Shanghai), distances metres.
 """
 
 
+def _web(app: FastAPI) -> None:
+    """The web pages and their static files (Leaflet from the xstatic-leaflet package)."""
+    import xstatic.pkg.leaflet as leaflet
+    from fastapi.staticfiles import StaticFiles
+
+    from api.web import pages
+
+    app.mount("/static/vendor/leaflet", StaticFiles(directory=leaflet.BASE_DIR), name="leaflet")
+    app.mount("/static", StaticFiles(directory=pages.HERE / "static"), name="static")
+    app.include_router(pages.router)
+
+
 def create_app(settings: Settings | None = None, *, run_migrations: bool = True) -> FastAPI:
     settings = settings or get_settings()
 
@@ -57,6 +69,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
 
     for router in ROUTERS:
         app.include_router(router, prefix=API, dependencies=[Depends(known_query)])
+    _web(app)
 
     @app.get("/healthz", tags=["service"], summary="liveness and dependencies")
     def healthz() -> dict[str, Any]:

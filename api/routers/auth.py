@@ -6,12 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, status
 from fastapi.security import OAuth2PasswordRequestForm
-from sqlmodel import select
 
-from api.core.security import issue_token, verify_password
+from api.core.security import issue_token
 from api.deps import SessionDep, SettingsDep, UserDep
-from api.models import User
 from api.schemas.users import Token, UserOut
+from api.services.users import authenticate
 
 router = APIRouter(tags=["auth"])
 
@@ -22,8 +21,8 @@ def token(
     session: SessionDep,
     settings: SettingsDep,
 ) -> Any:
-    user = session.exec(select(User).where(User.username == form.username)).first()
-    if user is None or not user.active or not verify_password(form.password, user.password_hash):
+    user = authenticate(session, form.username, form.password)
+    if user is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             detail="wrong username or password",

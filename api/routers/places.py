@@ -12,13 +12,14 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from sqlmodel import Session, select
 
 from api.deps import (
     PageDep,
     SafeRoute,
     SessionDep,
+    UserDep,
     page_body,
     require,
     sort_key_check,
@@ -26,6 +27,7 @@ from api.deps import (
 from api.errors import NotFound
 from api.models import PlaceCorrection, User, now
 from api.schemas.places import CorrectionOut, PlaceCorrectionIn, PlaceOut
+from api.services.basemap import basemap
 from api.services.convert import local
 from api.services.reference import network, places_by_id
 from routing.errors import InputError
@@ -137,6 +139,17 @@ def list_places(
         out.append(view)
     out.sort(key=lambda p: (getattr(p, field), p.id), reverse=descending)
     return page_body(out[page.offset : page.offset + page.limit], len(out), page)
+
+
+@router.get(
+    "/basemap",
+    summary="the base map: county outlines, road links and located places (GeoJSON)",
+    description="Everything the console draws under the routes, from bundled data: no "
+    "tile server is needed. Features carry `layer`: county, road or place.",
+)
+def get_basemap(user: UserDep, response: Response) -> dict[str, Any]:
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return basemap()
 
 
 @router.get(

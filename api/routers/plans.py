@@ -136,7 +136,7 @@ def plan_sheets(plan_id: Id, session: SessionDep, user: UserDep) -> list[dict[st
     summary="publish a finished plan: route sheets go to their couriers",
 )
 def publish(plan_id: Id, body: PublishIn, session: SessionDep, user: UserDep) -> Any:
-    plan = plans.get_plan(session, user=user, plan_id=plan_id)
+    plan = plans.get_plan(session, user=user, plan_id=plan_id, change=True)
     return _out(plans.publish(session, plan=plan, assignments=body.assignments))
 
 
@@ -158,7 +158,7 @@ def replan(
     plan = plans.replan(
         session,
         settings,
-        parent=plans.get_plan(session, user=user, plan_id=plan_id),
+        parent=plans.get_plan(session, user=user, plan_id=plan_id, change=True),
         at=shanghai(body.at or now()),
         time_limit=body.time_limit,
         created_by=user.id,

@@ -46,7 +46,7 @@ from api.schemas.sheets import (
     SheetSummary,
     StopState,
 )
-from api.services import plans
+from api.services import plans, users
 from api.services.convert import local, local_value
 from api.services.sheets import CLIENT_EVENT_ID_MAX, apply_event, stop_states
 from routing.errors import InputError
@@ -207,6 +207,36 @@ def get_sheet(sheet_id: SheetId, session: SessionDep, user: UserDep) -> dict[str
         "created_at": local(sheet.created_at),
         "stops": stops,
     }
+
+
+@router.get(
+    "/couriers",
+    dependencies=[require("admin", "dispatcher")],
+    summary="couriers who can take route sheets (a county's, and the trunk's)",
+)
+def list_couriers(
+    session: SessionDep,
+    user: UserDep,
+    county: Annotated[
+        str | None, Query(pattern=r"^\d{6}$", description="county code (admin; default all)")
+    ] = None,
+) -> list[dict[str, Any]]:
+    """A dispatcher sees the couriers of their county; an admin those of ``county`` and
+    the trunk's (couriers of no county), or all."""
+    if user.role == "dispatcher":
+        found = users.couriers(session, county=user.county_code, trunk=False)
+    elif county is None:
+        found = users.couriers(session, county=None, trunk=True, every=True)
+    else:
+        found = users.couriers(session, county=county, trunk=True)
+    return [
+        {
+            "id": u.id,
+            "username": u.username,
+            "county_code": users.courier_county(session, u),
+        }
+        for u in found
+    ]
 
 
 @router.put(

@@ -19,7 +19,8 @@ from api.errors import NotFound
 from api.models import User, Vehicle
 from api.schemas.common import bad_text
 from api.schemas.vehicles import ImportOut, VehicleIn, VehicleOut, VehiclePatch
-from api.services.convert import depot_county, vehicle_row
+from api.services import vehicles
+from api.services.convert import depot_county
 from api.services.reference import network, parties, served
 from api.services.users import carrier_party
 from dispatch.io.fleet import DEPOT_KINDS, owner_problem
@@ -229,21 +230,5 @@ def retire_vehicle(
     dependencies=[require("admin")],
 )
 def import_bundled(session: SessionDep) -> Any:
-    from dispatch.io.fleet import load_fleet
-
-    depots = {p.id for p in network().places if p.kind in DEPOT_KINDS}
-    specs = load_fleet(parties=parties(), place_ids=depots)
-    created = updated = 0
-    for spec in specs:
-        fresh = vehicle_row(spec)
-        row = session.get(Vehicle, spec.id)
-        if row is None:
-            session.add(fresh)
-            created += 1
-            continue
-        for name, value in fresh.model_dump(exclude={"id", "courier_id", "active"}).items():
-            setattr(row, name, value)
-        session.add(row)
-        updated += 1
-    session.commit()
-    return ImportOut(imported=len(specs), created=created, updated=updated)
+    imported, created, updated = vehicles.import_bundled(session)
+    return ImportOut(imported=imported, created=created, updated=updated)

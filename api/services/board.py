@@ -12,11 +12,13 @@ Times are ISO 8601 in Asia/Shanghai as the sheets hold them; money integer fen.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlmodel import Session, col, select
 
-from api.models import Plan, RouteSheet, User
+from api.models import Order, Plan, RouteSheet, User
+from api.services.reference import places_by_id
 from dispatch.report.sheets import driving_s
 
 __all__ = ["DRIVING_LIMIT_H", "plan_board"]
@@ -39,7 +41,7 @@ def plan_board(session: Session, *, plan: Plan, user: User) -> dict[str, Any]:
     county = user.county_code if user.role == "dispatcher" else None
     shown = [r for r in rows if county is None or r.county_code in (None, county)]
     summary = dict(plan.summary or {})
-    unassigned = list(summary.get("unassigned_orders") or ())
+    unassigned = _unassigned(session, summary.get("unassigned_orders") or (), county)
     return {
         "plan_id": plan.id,
         "plan_date": plan.plan_date.isoformat(),
@@ -97,6 +99,42 @@ def _route(colour: int, row: RouteSheet) -> dict[str, Any]:
         ],
         "geometry": content.get("geometry"),
     }
+
+
+def _unassigned(
+    session: Session, rows: Iterable[dict[str, Any]], county: str | None
+) -> list[dict[str, Any]]:
+    """The unassigned orders with the place each one is for (a village or township: the
+    destination of a parcel, the origin of produce); a dispatcher's only of their county."""
+    rows = list(rows)
+    ids = [r["order_id"] for r in rows]
+    orders = (
+        {
+            o.order_id: o
+            for o in session.exec(select(Order).where(col(Order.order_id).in_(ids))).all()
+        }
+        if ids
+        else {}
+    )
+    places = places_by_id()
+    out = []
+    for row in rows:
+        order = orders.get(row["order_id"])
+        if county is not None and (order is None or order.county_code != county):
+            continue
+        item = dict(row)
+        if order is not None:
+            where = order.destination if order.direction == "down" else order.origin
+            place = places.get(where)
+            item.setdefault("party", order.party)
+            item.setdefault("direction", order.direction)
+            item["county_code"] = order.county_code
+            item["place_id"] = where
+            item["place_zh"] = place.name_zh if place else where
+            item["place_pinyin"] = place.name_pinyin if place else where
+            item["weight_kg"] = order.weight_kg
+        out.append(item)
+    return out
 
 
 def _driving_s(content: dict[str, Any]) -> float:

@@ -27,8 +27,9 @@ from sqlmodel import Session, col, delete, select
 
 from api.core.config import Settings
 from api.errors import Conflict, Forbidden, NotFound, Unavailable
-from api.models import Organisation, Plan, PlanClaim, RouteSheet, User, Vehicle, now
+from api.models import Plan, PlanClaim, RouteSheet, User, Vehicle, now
 from api.services.queue import enqueue_plan
+from api.services.users import courier_county
 from dispatch.io.day import served_counties
 from routing.errors import InputError
 
@@ -68,15 +69,43 @@ def counties_for(user: User, asked: Iterable[str] | None) -> list[str]:
 
 
 def visible(user: User, plan: Plan) -> bool:
+    """An admin sees every plan; a dispatcher the plans that cover their county (a plan of
+    the whole prefecture included: its board shows them their county's part)."""
     if user.role == "admin":
         return True
-    return user.role == "dispatcher" and set(plan.counties or ()) <= {user.county_code}
+    return user.role == "dispatcher" and user.county_code in (plan.counties or ())
 
 
-def get_plan(session: Session, *, user: User, plan_id: int) -> Plan:
+def check_owner(user: User, plan: Plan) -> None:
+    """Publishing and replanning change every county of the plan: a dispatcher may do it
+    only to a plan of their own county alone."""
+    if user.role != "admin" and set(plan.counties or ()) != {user.county_code}:
+        raise Forbidden(
+            f"plan {plan.id} covers {len(plan.counties or ())} counties: the prefecture office "
+            "(an admin) publishes and replans it; a dispatcher assigns couriers to their "
+            "county's sheets"
+        )
+
+
+def latest_visible(session: Session, user: User) -> Plan | None:
+    """The newest plan with route sheets that ``user`` may see (the console's default)."""
+    rows = session.exec(
+        select(Plan)
+        .where(col(Plan.status).in_(("succeeded", "published", "completed")))
+        .order_by(col(Plan.id).desc())
+        .limit(500)
+    ).all()
+    return next((p for p in rows if visible(user, p)), None)
+
+
+def get_plan(session: Session, *, user: User, plan_id: int, change: bool = False) -> Plan:
+    """A plan ``user`` may see (404 otherwise); ``change``: one they may also publish and
+    replan (403 otherwise)."""
     plan = session.get(Plan, plan_id)
     if plan is None or not visible(user, plan):
         raise NotFound(f"no plan {plan_id}")
+    if change:
+        check_owner(user, plan)
     return plan
 
 
@@ -272,8 +301,7 @@ def _check_courier(session: Session, courier_id: int, sheet: RouteSheet) -> None
     user = session.get(User, courier_id)
     if user is None or user.role != "courier" or not user.active:
         raise InputError("courier_id", f"{courier_id} is not an active courier user")
-    org = session.get(Organisation, user.org_id) if user.org_id is not None else None
-    county = user.county_code or (org.county_code if org else None)
+    county = courier_county(session, user)
     if sheet.county_code and county != sheet.county_code:
         raise InputError(
             "courier_id",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from api.core.security import hash_password
+from api.core.security import hash_password, verify_password
 from api.models import ORG_KINDS, ROLES, Organisation, User, now
 from dispatch.io.day import served_counties
 from dispatch.io.fleet import load_parties
@@ -98,3 +98,34 @@ def carrier_party(session: Session, user: User) -> str | None:
         return None
     org = session.get(Organisation, user.org_id)
     return org.party_id if org is not None and org.party_id else None
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    """The active user with this username and password, or None."""
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None or not user.active or not verify_password(password, user.password_hash):
+        return None
+    return user
+
+
+def courier_county(session: Session, user: User) -> str | None:
+    """The county a courier works in (their own, else their organisation's); None for the
+    warehouse's and carriers' couriers, who drive the trunk."""
+    org = session.get(Organisation, user.org_id) if user.org_id is not None else None
+    return user.county_code or (org.county_code if org else None)
+
+
+def couriers(
+    session: Session, *, county: str | None, trunk: bool, every: bool = False
+) -> list[User]:
+    """Active couriers of ``county`` and, with ``trunk``, those of no county (trunk);
+    ``every``: all of them."""
+    rows = session.exec(
+        select(User).where(User.role == "courier", User.active == True)  # noqa: E712
+    ).all()
+    out = []
+    for user in rows:
+        home = courier_county(session, user)
+        if every or (county is not None and home == county) or (trunk and home is None):
+            out.append(user)
+    return sorted(out, key=lambda u: u.username)

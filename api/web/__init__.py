@@ -1,0 +1,1 @@
+"""The web pages (dispatch console, monitoring centre) over the JSON API: see ``pages``."""

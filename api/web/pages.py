@@ -1,0 +1,271 @@
+"""The web pages: sign-in, the dispatch console and the monitoring centre.
+
+Server-rendered shells (Jinja2) with small page scripts under ``static/js``. The scripts
+read and change everything through the same JSON API as any program (``/api/v1``), signed
+in by the session cookie this module sets; no business rule lives in a template or a
+script. Chinese first, English switchable (``/lang/en``), times in Asia/Shanghai.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, HTTPException, Request, status
+from fastapi.responses import RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlmodel import Session
+
+from api.core.config import Settings
+from api.core.security import issue_token
+from api.deps import (
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    SessionDep,
+    SettingsDep,
+    csrf_ok,
+    user_of_token,
+)
+from api.models import User
+from api.schemas.common import TZ as SHANGHAI
+from api.services import plans
+from api.services.basemap import counties
+from api.services.users import authenticate
+from api.web.i18n import LANG_COOKIE, LANGS, lang_of, strings
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+router = APIRouter(include_in_schema=False)
+
+#: The console's pages, in the navigation's order: (path name, roles that may open it).
+CONSOLE_PAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("board", ("admin", "dispatcher")),
+    ("orders", ("admin", "dispatcher")),
+    ("closures", ("admin", "dispatcher")),
+    ("monitor", ("admin", "dispatcher")),
+    ("places", ("admin", "dispatcher")),
+)
+_CONSOLE = dict(CONSOLE_PAGES)
+
+#: No outside host: scripts, styles, images and requests come from this service only.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def _secure_headers(response: Response) -> Response:
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def signed_in(request: Request, session: Session, settings: Settings) -> User | None:
+    """The user of the session cookie, or None (never raises: pages redirect instead)."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    try:
+        return user_of_token(session, settings, token)
+    except HTTPException:
+        return None
+
+
+def _home(user: User) -> str:
+    return "/console/board" if user.role in ("admin", "dispatcher") else "/me"
+
+
+def _csrf(request: Request) -> str:
+    return request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+
+
+def render(
+    request: Request,
+    template: str,
+    *,
+    settings: Settings,
+    user: User | None,
+    page: str,
+    boot: dict[str, Any] | None = None,
+    status_code: int = 200,
+    **context: Any,
+) -> Response:
+    """A page with the shared context: language and strings, the user, the navigation,
+    the CSRF token and the page script's boot data (JSON in the page, read by the script)."""
+    lang = lang_of(request)
+    words = strings(lang, page)
+    token = _csrf(request)
+    data = {
+        "lang": lang,
+        "page": page,
+        "strings": words,
+        "user": None
+        if user is None
+        else {
+            "id": user.id,
+            "username": user.username,
+            "role": user.role,
+            "county_code": user.county_code,
+        },
+        "counties": list(counties()),
+        "timezone": "Asia/Shanghai",
+        **(boot or {}),
+    }
+    nav = [
+        {"page": name, "href": f"/console/{name}", "label": words.get(f"nav_{name}", name)}
+        for name, roles in CONSOLE_PAGES
+        if user is not None and user.role in roles
+    ]
+    response = templates.TemplateResponse(
+        request,
+        template,
+        {
+            "t": words,
+            "lang": lang,
+            "langs": LANGS,
+            "user": user,
+            "page": page,
+            "nav": nav,
+            "csrf": token,
+            "boot": json.dumps(data, ensure_ascii=False).replace("</", "<\\/"),
+            "next": quote(
+                str(request.url.path) + (f"?{request.url.query}" if request.url.query else "")
+            ),
+            **context,
+        },
+        status_code=status_code,
+    )
+    if request.cookies.get(CSRF_COOKIE) != token:
+        response.set_cookie(
+            CSRF_COOKIE, token, samesite="strict", secure=not settings.development, path="/"
+        )
+    return _secure_headers(response)
+
+
+def _safe_next(target: str | None, fallback: str) -> str:
+    """Only a path of this site (no scheme, no host, no '//')."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return fallback
+
+
+# ---- sign-in --------------------------------------------------------------------------
+@router.get("/")
+def root(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    user = signed_in(request, session, settings)
+    return RedirectResponse(_home(user) if user else "/login", status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/login")
+def login_page(
+    request: Request, session: SessionDep, settings: SettingsDep, next: str | None = None
+) -> Response:
+    user = signed_in(request, session, settings)
+    if user is not None:
+        return RedirectResponse(_safe_next(next, _home(user)), status.HTTP_303_SEE_OTHER)
+    return render(
+        request, "login.html", settings=settings, user=None, page="login", next_path=next or ""
+    )
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    username: Annotated[str, Form(max_length=150)] = "",
+    password: Annotated[str, Form(max_length=200)] = "",
+    csrf: Annotated[str, Form(max_length=100)] = "",
+    next: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    words = strings(lang_of(request), "login")
+    error = None
+    user = None
+    if not csrf_ok(request, csrf):
+        error = words["login_expired"]
+    else:
+        user = authenticate(session, username.strip(), password)
+        if user is None:
+            error = words["login_wrong"]
+    if user is None:
+        return render(
+            request,
+            "login.html",
+            settings=settings,
+            user=None,
+            page="login",
+            status_code=status.HTTP_401_UNAUTHORIZED,
+            error=error,
+            username=username,
+            next_path=next,
+        )
+    token = issue_token(str(user.id), settings.secret_key, settings.token_minutes, role=user.role)
+    response = RedirectResponse(_safe_next(next, _home(user)), status.HTTP_303_SEE_OTHER)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=settings.token_minutes * 60,
+        httponly=True,
+        samesite="lax",
+        secure=not settings.development,
+        path="/",
+    )
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, csrf: Annotated[str, Form(max_length=100)] = "") -> Response:
+    response = RedirectResponse("/login", status.HTTP_303_SEE_OTHER)
+    if csrf_ok(request, csrf):
+        response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/lang/{code}")
+def switch_language(code: str, next: str | None = None) -> Response:
+    response = RedirectResponse(_safe_next(next, "/"), status.HTTP_303_SEE_OTHER)
+    if code in LANGS:
+        response.set_cookie(LANG_COOKIE, code, max_age=365 * 86400, samesite="lax", path="/")
+    return response
+
+
+# ---- the console ----------------------------------------------------------------------
+def _sign_in_first(request: Request) -> Response:
+    target = str(request.url.path) + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target)}", status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/console/{page}")
+def console(page: str, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    if page not in _CONSOLE:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such page")
+    user = signed_in(request, session, settings)
+    if user is None:
+        return _sign_in_first(request)
+    if user.role not in _CONSOLE[page]:
+        return RedirectResponse(_home(user), status.HTTP_303_SEE_OTHER)
+    latest = plans.latest_visible(session, user)
+    boot = {
+        "plan_id": latest.id if latest else None,
+        "plan_date": latest.plan_date.isoformat() if latest else None,
+        "today": datetime.now(SHANGHAI).date().isoformat(),
+        "poll_ms": 2000,
+    }
+    return render(request, f"{page}.html", settings=settings, user=user, page=page, boot=boot)
+
+
+@router.get("/me")
+def my_page(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """Couriers and carriers: who they are and where their own pages are (the courier
+    app and the trading pages come in later work)."""
+    user = signed_in(request, session, settings)
+    if user is None:
+        return _sign_in_first(request)
+    return render(request, "me.html", settings=settings, user=user, page="me")
