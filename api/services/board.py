@@ -17,7 +17,10 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from api.models import Order, Plan, RouteSheet, User
+from api.errors import Forbidden
+from api.models import Order, Plan, RouteSheet, StopEvent, User
+from api.services.convert import local
+from api.services.plans import check_owner
 from api.services.reference import places_by_id
 from dispatch.report.sheets import driving_s
 
@@ -42,19 +45,51 @@ def plan_board(session: Session, *, plan: Plan, user: User) -> dict[str, Any]:
     shown = [r for r in rows if county is None or r.county_code in (None, county)]
     summary = dict(plan.summary or {})
     unassigned = _unassigned(session, summary.get("unassigned_orders") or (), county)
+    actual = _actuals(session, [r.id for r in shown if r.id is not None])
+    routes = [_route(k, r, actual) for k, r in enumerate(shown)]
     return {
         "plan_id": plan.id,
         "plan_date": plan.plan_date.isoformat(),
         "status": plan.status,
         "counties": list(plan.counties or ()),
         "summary": {k: summary[k] for k in _SUMMARY_KEYS if k in summary},
-        "routes": [_route(k, r) for k, r in enumerate(shown)],
+        "routes": routes,
         "unassigned": unassigned,
+        "totals": _totals(routes, unassigned),
+        "may": _may(user, plan),
         "driving_limit_h": DRIVING_LIMIT_H,
     }
 
 
-def _route(colour: int, row: RouteSheet) -> dict[str, Any]:
+Actual = dict[tuple[int, int], dict[str, Any]]
+
+
+def _actuals(session: Session, sheet_ids: list[int]) -> Actual:
+    """What couriers reported, per (sheet, stop): when they arrived, when they finished the
+    stop (delivered, picked up or failed) and whether it failed, with the reason."""
+    out: Actual = {}
+    if not sheet_ids:
+        return out
+    events = session.exec(
+        select(StopEvent)
+        .where(col(StopEvent.sheet_id).in_(sheet_ids))
+        .order_by(col(StopEvent.occurred_at), col(StopEvent.id))
+    ).all()
+    for e in events:
+        seen = out.setdefault(
+            (e.sheet_id, e.seq),
+            {"actual_arrival": None, "actual_departure": None, "failed": False, "reason": None},
+        )
+        if e.type == "arrived":
+            seen["actual_arrival"] = seen["actual_arrival"] or local(e.occurred_at)
+        else:
+            seen["actual_departure"] = local(e.occurred_at)
+            seen["failed"] = e.type == "failed"
+            seen["reason"] = e.reason
+    return out
+
+
+def _route(colour: int, row: RouteSheet, actual: Actual) -> dict[str, Any]:
     content = row.content or {}
     vehicle = dict(content.get("vehicle") or {})
     stops = list(content.get("stops") or ())
@@ -93,11 +128,42 @@ def _route(colour: int, row: RouteSheet) -> dict[str, Any]:
                 "arrival": s.get("arrival"),
                 "departure": s.get("departure"),
                 "wait_s": s.get("wait_s", 0),
-                "done": bool(s.get("done")),
+                "done": bool(s.get("done")) or bool(reported.get("actual_departure")),
+                "actual_arrival": reported.get("actual_arrival"),
+                "actual_departure": reported.get("actual_departure"),
+                "failed": bool(reported.get("failed")),
+                "reason": reported.get("reason"),
             }
             for s in stops
+            for reported in [actual.get((row.id or 0, int(s.get("seq") or 0)), {})]
         ],
         "geometry": content.get("geometry"),
+    }
+
+
+def _totals(routes: list[dict[str, Any]], unassigned: list[Any]) -> dict[str, Any]:
+    """The figures of the routes shown (a dispatcher's county and its trunk routes)."""
+    return {
+        "routes": len(routes),
+        "stops": sum(r["stops"] for r in routes),
+        "distance_km": round(sum(r["distance_km"] for r in routes), 1),
+        "driving_h": round(sum(r["driving_h"] for r in routes), 2),
+        "cost_fen": sum(int(r["cost_fen"] or 0) for r in routes),
+        "unassigned": len(unassigned),
+    }
+
+
+def _may(user: User, plan: Plan) -> dict[str, bool]:
+    """What the user may do to the plan from the board (the API enforces the same)."""
+    try:
+        check_owner(user, plan)
+        owner = True
+    except Forbidden:
+        owner = False
+    return {
+        "publish": owner and plan.status == "succeeded",
+        "replan": owner and plan.status == "published",
+        "assign": plan.status == "published",
     }
 
 

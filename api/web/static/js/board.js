@@ -82,7 +82,7 @@
     state.board = await api("/plans/" + planId + "/board");
     $("#board").hidden = false;
     const b = state.board;
-    $("#publish").hidden = b.status !== "succeeded";
+    $("#publish").hidden = !b.may.publish;
     if (boot.user.role === "dispatcher" && (b.counties || []).length > 1) {
       C.flash(t("board_dispatcher_scope"), "info");
     }
@@ -99,15 +99,16 @@
 
   function kpis(b) {
     const s = b.summary || {};
+    const shown = b.totals || {};
     const box = $("#kpis");
     const kpi = (key, value, cls) => el("div", { class: "kpi " + (cls || ""), dataset: { kpi: key } }, el("div", { class: "v" }, value), el("div", { class: "k" }, t("kpi_" + key)));
     box.replaceChildren(
       kpi("orders", s.orders ?? "–"),
       kpi("assigned", s.assigned ?? "–"),
-      kpi("unassigned", s.unassigned ?? "–", s.unassigned ? "" : "good"),
-      kpi("routes", s.routes ?? b.routes.length),
-      kpi("km", C.num(s.distance_km, 0)),
-      kpi("cost", C.yuan(s.cost_fen)),
+      kpi("unassigned", shown.unassigned, shown.unassigned ? "" : "good"),
+      kpi("routes", shown.routes),
+      kpi("km", C.num(shown.distance_km, 0)),
+      kpi("cost", C.yuan(shown.cost_fen)),
       kpi("separate", C.yuan(s.separate_cost_fen)),
       kpi("savings", s.savings_pct !== undefined && s.savings_pct !== null ? C.num(s.savings_pct, 1) + "%" : "–", "good"),
     );
@@ -185,7 +186,7 @@
     document.querySelectorAll("[data-route]").forEach((n) => n.classList && n.classList.toggle("selected", Number(n.dataset.route) === state.selected));
     if (state.selected !== null) {
       const layer = state.layers.get(state.selected);
-      state.map.fitBounds(layer.line.getBounds(), { padding: [30, 30], maxZoom: 11 });
+      state.map.fitBounds(layer.line.getBounds(), { padding: [30, 30], maxZoom: 11, animate: false });
       const lane = document.querySelector(`.lane[data-route="${state.selected}"]`);
       if (lane) lane.scrollIntoView({ block: "nearest" });
     }
@@ -193,13 +194,16 @@
 
   // ---- the vehicle table --------------------------------------------------------------
   function courierCell(r, b) {
-    if (!state.couriers.length) return r.courier_id ? String(r.courier_id) : "–";
+    if (!state.couriers.length || !(b.may.publish || b.may.assign)) {
+      const who = state.couriers.find((c) => c.id === r.courier_id);
+      return who ? who.username : r.courier_id ? "#" + r.courier_id : "–";
+    }
     const options = state.couriers.filter((c) => (r.county_code ? c.county_code === r.county_code : !c.county_code));
     const sel = el("select", { class: "courier", dataset: { routeId: r.route_id, sheet: r.sheet_id }, "aria-label": t("board_courier") + " " + r.route_id },
       el("option", { value: "" }, t("board_no_courier")),
       options.map((c) => el("option", { value: c.id, selected: c.id === r.courier_id }, c.username)));
     sel.onclick = (ev) => ev.stopPropagation();
-    if (b.status !== "published") return sel;
+    if (!b.may.assign) return sel;
     const button = el("button", { type: "button", class: "reassign" }, t("board_reassign"));
     button.onclick = async (ev) => {
       ev.stopPropagation();
@@ -220,15 +224,16 @@
     for (const r of b.routes) {
       const over = r.driving_h > b.driving_limit_h;
       const row = el("tr", { dataset: { route: r.sheet_id, routeId: r.route_id } },
-        el("td", {}, el("span", { class: "swatch", style: "background:" + C.colour(r.colour) }), r.route_id, " ",
-          el("span", { class: "badge " + r.echelon }, t("echelon_" + r.echelon)), r.county_code ? " " + C.countyName(r.county_code) : ""),
-        el("td", {}, r.vehicle.name || r.vehicle.id, el("div", { class: "hint" }, r.vehicle.owner_name_zh || r.vehicle.owner || "")),
+        el("td", { class: "nowrap" }, el("span", { class: "swatch", style: "background:" + C.colour(r.colour) }), r.route_id,
+          el("div", { class: "hint" }, el("span", { class: "badge " + r.echelon }, t("echelon_" + r.echelon)), r.county_code ? " " + C.countyName(r.county_code) : "")),
+        el("td", { class: "vehicle", title: (r.vehicle.name || r.vehicle.id) + " · " + (r.vehicle.owner_name_zh || r.vehicle.owner || "") },
+          el("div", { class: "ellipsis" }, r.vehicle.name || r.vehicle.id), el("div", { class: "hint ellipsis" }, r.vehicle.owner_name_zh || r.vehicle.owner || "")),
         el("td", { class: "num" }, r.stops),
         el("td", { class: "num" }, C.num(r.distance_km, 1)),
         el("td", { class: "num" + (over ? " over" : "") }, C.num(r.driving_h, 1) + " / " + b.driving_limit_h),
         el("td", { class: "num" }, r.load_pct === null ? "–" : C.num(r.load_pct, 0) + "%"),
         el("td", { class: "num" }, C.yuan(r.cost_fen)),
-        el("td", {}, r.parties.map((p) => el("span", { class: "badge", title: C.yuan(p.fen) }, p.party)).reduce((acc, x) => acc.concat(x, " "), [])),
+        el("td", { class: "num", title: r.parties.map((p) => `${p.name_zh || p.party} ${C.yuan(p.fen)}`).join("\n") }, el("span", { class: "badge" }, r.parties.length)),
         el("td", {}, courierCell(r, b)),
       );
       row.onclick = () => select(r.sheet_id);
@@ -273,7 +278,13 @@
       }
       for (const s of r.timeline) {
         if (!s.arrival) continue;
-        track.append(el("div", { class: "tick" + (s.done ? " done" : ""), style: "left:" + pos(s.arrival), title: t("stop_tip", { seq: s.seq, name: s.name_zh, arr: C.time(s.arrival), dep: C.time(s.departure) }) }));
+        const tip = t("stop_tip", { seq: s.seq, name: s.name_zh, arr: C.time(s.arrival), dep: C.time(s.departure) });
+        track.append(el("div", { class: "tick", style: "left:" + pos(s.arrival), title: tip }));
+        const reported = s.actual_arrival || s.actual_departure;
+        if (reported) {
+          const when = t("actual_tip", { seq: s.seq, name: s.name_zh, arr: C.time(s.actual_arrival), dep: C.time(s.actual_departure), reason: s.reason || "" });
+          track.append(el("div", { class: "actual" + (s.failed ? " failed" : ""), style: "left:" + pos(reported), title: when }));
+        }
       }
       const lane = el("div", { class: "lane", dataset: { route: r.sheet_id } }, el("div", { class: "name", title: r.vehicle.name || "" }, el("span", { class: "swatch", style: "background:" + C.colour(r.colour) }), r.route_id), track);
       lane.onclick = () => select(r.sheet_id);

@@ -1,0 +1,159 @@
+"""The plan board in a real browser, on the demo day (the whole prefecture)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from browser_support import Demo, OpenPage, shot
+
+DAYAO = "532326"
+
+
+def _board(demo: Demo, plan_id: int, username: str = "admin") -> dict[str, Any]:
+    with demo.client(username) as c:
+        r = c.get(f"/plans/{plan_id}/board")
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+
+def _ready(page: Any) -> None:
+    page.wait_for_selector("body[data-board-ready]", timeout=30_000)
+
+
+def test_one_coloured_path_per_route_and_the_unassigned_with_reasons(
+    demo: Demo, open_page: OpenPage
+) -> None:
+    board = _board(demo, demo.plan_id)
+    summary = board["summary"]
+    page = open_page("admin", f"/console/board?plan={demo.plan_id}")
+    _ready(page)
+    paths = page.locator("path.route-path")
+    assert paths.count() == summary["routes"] == len(board["routes"])
+    colours = paths.evaluate_all("ps => ps.map(p => p.getAttribute('stroke'))")
+    assert len(set(colours)) == len(colours), "two routes share a colour"
+    assert page.locator("path.route-path.trunk").count() == sum(
+        r["echelon"] == "trunk" for r in board["routes"]
+    )
+    assert page.locator("#vehicles tbody tr").count() == summary["routes"]
+    assert page.locator(".timeline .lane").count() == summary["routes"]
+    kpi = page.locator("[data-kpi=unassigned] .v").inner_text()
+    assert int(kpi.replace(",", "")) == summary["unassigned"]
+    shot(page, "board-desktop")
+
+    page.click("[data-tab=unassigned]")
+    assert page.locator("tr.unassigned-row").count() == summary["unassigned"]
+    first = board["unassigned"][0]
+    row = page.locator("tr.unassigned-row").first
+    assert first["order_id"] in row.inner_text()
+    assert first["detail"] in row.inner_text()
+    page.select_option("#reason-filter", "no_vehicle")
+    assert page.locator("tr.unassigned-row").count() == summary["unassigned_reasons"].get(
+        "no_vehicle", 0
+    )
+    page.click("[data-tab=costs]")
+    assert page.locator("#shares tbody tr").count() == len(summary["parties"])
+    shot(page, "board-costs-desktop")
+
+
+def test_clicking_a_vehicle_singles_out_its_route_and_timeline(
+    demo: Demo, open_page: OpenPage
+) -> None:
+    board = _board(demo, demo.plan_id)
+    route = next(r for r in board["routes"] if r["county_code"] == DAYAO)
+    sid = route["sheet_id"]
+    page = open_page("admin", f"/console/board?plan={demo.plan_id}", viewport="tablet")
+    _ready(page)
+    page.click(f"#vehicles tr[data-route='{sid}']")
+    assert page.locator("path.route-path.selected").count() == 1
+    assert page.locator(f"path.route-path[data-route='{sid}']").get_attribute("class")
+    assert "selected" in (
+        page.locator(f"path.route-path[data-route='{sid}']").get_attribute("class") or ""
+    )
+    assert "selected" in (
+        page.locator(f".timeline .lane[data-route='{sid}']").get_attribute("class") or ""
+    )
+    others = page.locator("path.route-path:not(.selected)").first.get_attribute("stroke-opacity")
+    assert float(others or 1) < 0.5
+    shot(page, "board-selected-tablet")
+    page.click(f".timeline .lane[data-route='{sid}']")  # again: everything back
+    assert page.locator("path.route-path.selected").count() == 0
+
+
+def test_publishing_from_the_page_gives_the_courier_their_sheet(
+    demo: Demo, open_page: OpenPage
+) -> None:
+    plan_id = demo.clone_plan()
+    board = _board(demo, plan_id)
+    route = next(r for r in board["routes"] if r["county_code"] == DAYAO)
+    courier = demo.user_id("dayao-1")
+    page = open_page("admin", f"/console/board?plan={plan_id}")
+    _ready(page)
+    page.select_option(f"select.courier[data-route-id='{route['route_id']}']", str(courier))
+    page.click("#publish")
+    page.wait_for_selector(".alert.ok", timeout=15_000)
+    with demo.client("dayao-1") as c:
+        sheets = c.get("/route-sheets?limit=100").json()["items"]
+        mine = [s for s in sheets if s["id"] == route["sheet_id"]]
+        assert mine and mine[0]["status"] == "assigned", sheets
+    with demo.client("admin") as c:
+        assert c.get(f"/plans/{plan_id}").json()["status"] == "published"
+    # after publishing: reassign the sheet to another courier of the county
+    page.wait_for_selector("body[data-board-ready]")
+    page.wait_for_selector("button.reassign")
+    other = demo.user_id("dayao-4")
+    page.select_option(f"select.courier[data-route-id='{route['route_id']}']", str(other))
+    page.click(f"tr[data-route='{route['sheet_id']}'] button.reassign")
+    page.wait_for_selector(".alert.ok >> text=" + route["route_id"], timeout=15_000)
+    with demo.client("admin") as c:
+        sheet = c.get(f"/route-sheets/{route['sheet_id']}").json()
+        assert sheet["courier_id"] == other
+    # the courier reports: the timeline shows the actual time under the planned one
+    with demo.client("dayao-4") as c:
+        for kind, moment in (("arrived", "09:05"), ("delivered", "09:20")):
+            r = c.post(
+                f"/route-sheets/{route['sheet_id']}/events",
+                json={
+                    "client_event_id": f"board-{kind}",
+                    "seq": 2,
+                    "type": kind,
+                    "occurred_at": f"2026-09-15T{moment}:00+08:00",
+                },
+            )
+            assert r.status_code in (200, 201), r.text
+    page.reload()
+    _ready(page)
+    lane = page.locator(f".timeline .lane[data-route='{route['sheet_id']}']")
+    assert lane.locator(".actual").count() == 1
+    assert "09:05" in (lane.locator(".actual").get_attribute("title") or "")
+    shot(page, "board-published-desktop")
+
+
+def test_a_dispatcher_sees_their_county_and_the_trunk_in_english(
+    demo: Demo, open_page: OpenPage
+) -> None:
+    board = _board(demo, demo.plan_id, "dayao")
+    assert {r["county_code"] for r in board["routes"]} <= {DAYAO, None}
+    page = open_page("dayao", f"/console/board?plan={demo.plan_id}", viewport="tablet")
+    _ready(page)
+    assert page.locator("path.route-path").count() == len(board["routes"])
+    page.click("a.lang")
+    _ready(page)
+    assert page.locator("nav a[data-page=board]").inner_text() == "Plan board"
+    assert page.locator("html").get_attribute("lang") == "en"
+    shot(page, "board-dispatcher-en-tablet")
+
+
+def test_sign_in_and_courier_pages(demo: Demo, browser: Any, open_page: OpenPage) -> None:
+    context = browser.new_context(viewport={"width": 820, "height": 1180}, locale="zh-CN")
+    page = context.new_page()
+    page.goto(f"{demo.url}/console/board")
+    page.wait_for_selector("form[action='/login']")
+    shot(page, "login-tablet")
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", "wrong password")
+    page.click("button[type=submit]")
+    assert "用户名或密码错误" in page.locator(".alert.error").inner_text()
+    context.close()
+    me = open_page("dayao-1", "/me")
+    me.wait_for_selector("#my-sheets li")
+    shot(me, "me-courier-desktop")
