@@ -174,14 +174,11 @@ def _unassigned(
     destination of a parcel, the origin of produce); a dispatcher's only of their county."""
     rows = list(rows)
     ids = [r["order_id"] for r in rows]
-    orders = (
-        {
-            o.order_id: o
-            for o in session.exec(select(Order).where(col(Order.order_id).in_(ids))).all()
-        }
-        if ids
-        else {}
-    )
+    query = select(  # type: ignore[call-overload]  # (sqlmodel types up to 4 columns)
+        col(Order.order_id), col(Order.county_code), col(Order.direction), col(Order.origin),
+        col(Order.destination), col(Order.party), col(Order.weight_kg),
+    ).where(col(Order.order_id).in_(ids))  # fmt: skip
+    orders = {o.order_id: o for o in session.exec(query)} if ids else {}
     places = places_by_id()
     out = []
     for row in rows:
