@@ -88,10 +88,11 @@ def check_owner(user: User, plan: Plan) -> None:
 
 
 def latest_visible(session: Session, user: User) -> Plan | None:
-    """The newest plan with route sheets that ``user`` may see (the console's default)."""
+    """The newest plan ``user`` may see that has (or is computing) route sheets: the
+    console's default (a running one shows its progress, then its board)."""
     rows = session.exec(
         select(Plan)
-        .where(col(Plan.status).in_(("succeeded", "published", "completed")))
+        .where(col(Plan.status).in_(("queued", "running", "succeeded", "published", "completed")))
         .order_by(col(Plan.id).desc())
         .limit(500)
     ).all()
