@@ -62,6 +62,7 @@ def _demo(settings: Any) -> Any:
     url = os.environ.get("DATABASE_URL") or f"sqlite:///{settings.home / 'demo.db'}"
     settings = replace(settings, database_url=url, redis_url=None)
     migrate(settings.database_url)
+    print("codist: preparing the demo (accounts, fleet, the sample day's orders)…", file=sys.stderr)
     with Session(engine_for(settings.database_url)) as session:
         info = seed_demo(session, settings)
     print(

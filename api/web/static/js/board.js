@@ -64,7 +64,7 @@
   /** Show a running job's progress; open its board when it ends. */
   async function follow(id, open) {
     const box = $("#job");
-    const plan = await C.waitPlan(id, (p) => box.replaceChildren(C.progressBar(p)));
+    const plan = await C.waitPlan(id, (p) => box.replaceChildren(C.progressBar(p), el("p", { class: "hint" }, t("board_computing"))));
     if (plan.status === "failed") {
       box.replaceChildren(el("p", { class: "alert error" }, t("plan_failed", { error: plan.error || plan.message })));
       return;
