@@ -57,6 +57,9 @@ def list_closures(
     user: UserDep,
     page: PageDep,
     active_on: Annotated[date | None, Query(description="in force on this day")] = None,
+    geometry: Annotated[
+        bool, Query(description="with each closed road's GeoJSON line (for a map)")
+    ] = False,
 ) -> dict[str, Any]:
     query = select(RoadClosure)
     if user.role == "dispatcher":
@@ -68,7 +71,13 @@ def list_closures(
         session, query, RoadClosure, page, ("id", "starts_at", "ends_at", "created_at")
     )
     flagged = closures.flagged_by(session, [c.id for c in items if c.id is not None])
-    return page_body([_out(c, flagged.get(c.id or 0, [])) for c in items], total, page)
+    out: list[Any] = [_out(c, flagged.get(c.id or 0, [])) for c in items]
+    if geometry:
+        out = [
+            o.model_dump(mode="json") | {"geometry": closures.road_geometry(c)}
+            for o, c in zip(out, items, strict=True)
+        ]
+    return page_body(out, total, page)
 
 
 @router.delete(

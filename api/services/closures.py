@@ -65,6 +65,18 @@ def closures_on(session: Session, day: date) -> list[RoadClosure]:
     ]
 
 
+def road_geometry(closure: RoadClosure) -> dict[str, Any] | None:
+    """The closed road's GeoJSON line (the fastest road between its two places), or None."""
+    from routing.network import resolve, shortest_route
+
+    try:
+        network = _network()
+        a, b = resolve(network, [closure.from_place, closure.to_place])
+        return dict(shortest_route(network, a, b, "van").geometry)
+    except InputError:
+        return None
+
+
 def edges_of(closure: RoadClosure) -> tuple[int, ...]:
     try:
         return closed_edges(closure.from_place, closure.to_place)
@@ -165,8 +177,18 @@ def create(
 
 
 def delete(session: Session, *, user: User, closure_id: int) -> None:
+    """Reopen the road: the closure goes, and with it the flags it put on plans."""
     closure = session.get(RoadClosure, closure_id)
     if closure is None or (user.role == "dispatcher" and closure.county_code != user.county_code):
         raise NotFound(f"no closure {closure_id}")
+    for plan_id in flagged_by(session, [closure_id])[closure_id]:
+        plan = session.get(Plan, plan_id)
+        if plan is not None:
+            plan.flags = [
+                f
+                for f in plan.flags or []
+                if not (isinstance(f, dict) and f.get("closure_id") == closure_id)
+            ]
+            session.add(plan)
     session.delete(closure)
     session.commit()

@@ -67,3 +67,29 @@ def test_unknown_query_parameter_is_refused(
         "/api/v1/closures", params={"active_on": "2026-09-20", "limit": 5}, headers=login("dayao")
     )
     assert ok.status_code == 200, ok.text
+
+
+def test_closures_list_with_road_geometry_and_delete_drops_flags(
+    client: TestClient, login: Callable[[str], dict[str, str]], session: Session
+) -> None:
+    """The console draws each closed road (``?geometry=true``); reopening a road takes its
+    flags off the plans it had flagged."""
+    closure_id = client.post("/api/v1/closures", json=BODY, headers=login("dayao")).json()["id"]
+    plan = Plan(
+        plan_date=now().date(),
+        status="published",
+        flags=[{"closure_id": closure_id, "routes": ["C-532326-01"]}, {"closure_id": 999}],
+    )
+    session.add(plan)
+    session.commit()
+    plain = client.get("/api/v1/closures", headers=login("dayao")).json()["items"][0]
+    assert "geometry" not in plain
+    drawn = client.get("/api/v1/closures?geometry=true", headers=login("dayao")).json()["items"]
+    assert drawn[0]["geometry"]["type"] == "LineString"
+    assert len(drawn[0]["geometry"]["coordinates"]) >= 2
+    assert drawn[0]["starts_at"] == "2026-09-20T06:00:00+08:00"
+    assert drawn[0]["flagged_plans"] == [plan.id]
+    r = client.delete(f"/api/v1/closures/{closure_id}", headers=login("dayao"))
+    assert r.status_code == 204, r.text
+    session.refresh(plan)
+    assert plan.flags == [{"closure_id": 999}]
