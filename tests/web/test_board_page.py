@@ -157,3 +157,22 @@ def test_sign_in_and_courier_pages(demo: Demo, browser: Any, open_page: OpenPage
     me = open_page("dayao-1", "/me")
     me.wait_for_selector("#my-sheets li")
     shot(me, "me-courier-desktop")
+
+
+def test_a_dispatcher_starts_a_plan_and_watches_it_finish(demo: Demo, open_page: OpenPage) -> None:
+    page = open_page("yongren", "/console/board")
+    _ready(page)
+    page.click("#new-plan-toggle")
+    page.fill("#new-plan input[name=plan_date]", "2026-09-15")
+    page.fill("#new-plan input[name=time_limit]", "1")
+    page.click("#new-plan button[type=submit]")
+    page.wait_for_selector("#job .progress", timeout=15_000)
+    page.wait_for_url("**/console/board?plan=*", timeout=120_000)
+    _ready(page)
+    plan_id = int(page.url.rsplit("=", 1)[1])
+    with demo.client("yongren") as c:
+        plan = c.get(f"/plans/{plan_id}").json()
+    assert plan["status"] == "succeeded" and plan["counties"] == ["532327"]
+    routes = page.locator("path.route-path")
+    assert routes.count() == len(_board(demo, plan_id, "yongren")["routes"]) > 0
+    assert page.locator("#publish").is_visible()  # their own county's plan: they publish it
