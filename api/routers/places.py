@@ -1,87 +1,47 @@
-"""Places of the prefecture (warehouse, hubs, townships, villages) and admins' coordinate
-corrections.
+"""Places of the prefecture (warehouse, hubs, townships, villages) and their coordinate
+corrections (admins anywhere; a county's dispatcher the townships and villages of their
+county), the recent corrections, and the base map.
 
 The places come from the bundled road network (loaded once per process); a correction is
-a :class:`~api.models.PlaceCorrection` row, the latest one per place wins. This module
-also holds the reference data the resource routers share: the network, the parties and
-the served counties, and the 422 helper.
+a :class:`~api.models.PlaceCorrection` row, the latest one per place wins and the next plan
+routes with it. The rules live in :mod:`api.services.places`.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 
-import numpy as np
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
-from sqlmodel import Session, select
 
 from api.deps import (
     PageDep,
     SafeRoute,
     SessionDep,
     UserDep,
+    invalid,
     page_body,
     require,
     sort_key_check,
 )
 from api.errors import NotFound
-from api.models import PlaceCorrection, User, now
-from api.schemas.places import CorrectionOut, PlaceCorrectionIn, PlaceOut
+from api.models import User
+from api.schemas.places import PlaceCorrectionIn, PlaceOut
+from api.services import places as service
 from api.services.basemap import basemap
-from api.services.convert import local
-from api.services.reference import network, places_by_id
+from api.services.reference import places_by_id
 from routing.errors import InputError
 from routing.network import Place
-from routing.network.snap import check_inside
 
 READERS = ("admin", "dispatcher", "carrier")
-PLACE_SORTS = ("id", "name_pinyin")
+CORRECTORS = ("admin", "dispatcher")
+PLACE_SORTS = ("id", "name_pinyin", "open_orders")
 PlaceKind = Literal["warehouse", "hub", "township", "village"]
+CountyCode = Annotated[
+    str | None, Query(pattern=r"^\d{6}$", description="county code", examples=["532326"])
+]
 
 router = APIRouter(tags=["places"], route_class=SafeRoute)
-
-# ---- places ---------------------------------------------------------------------------
-
-
-def latest_corrections(session: Session, place_id: str | None = None) -> dict[str, PlaceCorrection]:
-    """The newest correction of every corrected place (or of one place)."""
-    query = select(PlaceCorrection).order_by(PlaceCorrection.id)  # type: ignore[arg-type]
-    if place_id is not None:
-        query = query.where(PlaceCorrection.place_id == place_id)
-    return {c.place_id: c for c in session.exec(query)}
-
-
-def place_out(place: Place, correction: PlaceCorrection | None) -> PlaceOut:
-    base = PlaceOut(
-        id=place.id,
-        kind=place.kind,
-        name_zh=place.name_zh,
-        name_pinyin=place.name_pinyin,
-        county_code=place.county_code,
-        township_code=place.township_code,
-        lon=place.lon,
-        lat=place.lat,
-        located=place.located,
-        corrected=False,
-        coord_source=place.coord_source,
-        notes=place.notes,
-    )
-    if correction is None:
-        return base
-    return base.model_copy(
-        update={
-            "lon": correction.lon,
-            "lat": correction.lat,
-            "located": True,
-            "corrected": True,
-            "coord_source": f"correction: {correction.source}",
-            "correction": CorrectionOut(
-                source=correction.source,
-                corrected_by=correction.corrected_by,
-                corrected_at=local(correction.created_at),
-            ),
-        }
-    )
 
 
 def _place(place_id: str) -> Place:
@@ -98,16 +58,17 @@ PlaceId = Annotated[
 
 @router.get(
     "/places",
-    summary="list places (filter by kind, county, name, located)",
-    dependencies=[require(*READERS)],
+    summary="list places (filter by kind, county, name, located; open orders of a day)",
+    description="With `orders_on`, each place carries `open_orders`: the open orders of "
+    "that day whose rural end it is (among the orders you may see), and `sort=-open_orders` "
+    "puts the busiest first (ties by id).",
 )
 def list_places(
     session: SessionDep,
     page: PageDep,
+    user: Annotated[User, require(*READERS)],
     kind: Annotated[PlaceKind | None, Query(description="place kind")] = None,
-    county: Annotated[
-        str | None, Query(pattern=r"^\d{6}$", description="county code", examples=["532326"])
-    ] = None,
+    county: CountyCode = None,
     q: Annotated[
         str | None,
         Query(
@@ -119,25 +80,16 @@ def list_places(
     located: Annotated[
         bool | None, Query(description="only places with (true) or without (false) coordinates")
     ] = None,
+    orders_on: Annotated[
+        date | None,
+        Query(description="count each place's open orders of this day (YYYY-MM-DD)"),
+    ] = None,
 ) -> dict[str, Any]:
-    field, descending = sort_key_check(page, PLACE_SORTS)
-    fixes = latest_corrections(session)
-    needle = q.strip().casefold() if q else ""
-    out: list[PlaceOut] = []
-    for place in network().places:
-        if kind is not None and place.kind != kind:
-            continue
-        if county is not None and place.county_code != county:
-            continue
-        if needle and not (
-            needle in place.name_zh.casefold() or needle in place.name_pinyin.casefold()
-        ):
-            continue
-        view = place_out(place, fixes.get(place.id))
-        if located is not None and view.located != located:
-            continue
-        out.append(view)
-    out.sort(key=lambda p: (getattr(p, field), p.id), reverse=descending)
+    sort = sort_key_check(page, PLACE_SORTS)
+    if sort[0] == "open_orders" and orders_on is None:
+        raise invalid(["query", "sort"], "sorting by open_orders needs orders_on=YYYY-MM-DD")
+    where = service.PlaceFilter(kind, county, q, located, orders_on)
+    out = service.list_places(session, user, where, sort)
     return page_body(out[page.offset : page.offset + page.limit], len(out), page)
 
 
@@ -153,6 +105,24 @@ def get_basemap(user: UserDep, response: Response) -> dict[str, Any]:
 
 
 @router.get(
+    "/places/corrections",
+    summary="the recent coordinate corrections, newest first (admin; dispatcher: own county)",
+    description="Each item: the place, the corrected point, the point before (the previous "
+    "correction or the bundled point; null for a place that had none), source, who, when. "
+    "A dispatcher lists their county (the default); another county is a 403.",
+)
+def list_corrections(
+    session: SessionDep,
+    user: Annotated[User, require(*CORRECTORS)],
+    county: CountyCode = None,
+    limit: Annotated[int, Query(ge=1, le=500, description="items per page")] = 50,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1, description="items to skip")] = 0,
+) -> dict[str, Any]:
+    items, total = service.corrections(session, user, county, offset, limit)
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+
+@router.get(
     "/places/{place_id}",
     response_model=PlaceOut,
     summary="one place, with its corrected coordinates if any",
@@ -160,26 +130,30 @@ def get_basemap(user: UserDep, response: Response) -> dict[str, Any]:
 )
 def get_place(place_id: PlaceId, session: SessionDep) -> Any:
     place = _place(place_id)
-    return place_out(place, latest_corrections(session, place.id).get(place.id))
+    fix = service.latest_corrections(session, place.id).get(place.id)
+    names = service.usernames(session, [fix.corrected_by] if fix else [])
+    return service.place_out(place, fix, username=names.get(fix.corrected_by or 0) if fix else None)
 
 
 @router.patch(
     "/places/{place_id}",
     response_model=PlaceOut,
-    summary="correct a place's coordinates (admin)",
+    summary="correct a place's coordinates (admin; dispatcher: own county's townships, villages)",
     description="The point must lie inside Chuxiong prefecture (the rule of the place "
-    "overrides file). The correction is kept with its source; the newest one wins.",
+    "overrides file). The correction is kept with its source, who and when; the newest one "
+    "wins and the next plan routes with it. A dispatcher corrects the townships and "
+    "villages of their county only (403 naming the county otherwise).",
 )
 def correct_place(
     place_id: PlaceId,
     body: PlaceCorrectionIn,
     session: SessionDep,
-    user: Annotated[User, require("admin")],
+    user: Annotated[User, require(*CORRECTORS)],
 ) -> Any:
     place = _place(place_id)
     try:
-        check_inside(np.array([body.lon]), np.array([body.lat]), ["lon"])
-    except InputError as e:
+        return service.correct(session, user, place, body)
+    except InputError as e:  # the point as a whole: both coordinates named
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             detail=[
@@ -187,15 +161,3 @@ def correct_place(
                 for name in ("lon", "lat")
             ],
         ) from None
-    fix = PlaceCorrection(
-        place_id=place.id,
-        lon=body.lon,
-        lat=body.lat,
-        source=body.source,
-        corrected_by=user.id,
-        created_at=now(),
-    )
-    session.add(fix)
-    session.commit()
-    session.refresh(fix)
-    return place_out(place, fix)

@@ -1,4 +1,5 @@
-"""Bodies of /places: a place of the road network, and an admin's corrected point."""
+"""Bodies of /places: a place of the road network, a corrected point, and the list of
+recent corrections (who placed what, where it was before)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from api.schemas.common import Moment, Text
 class CorrectionOut(BaseModel):
     source: str
     corrected_by: int | None
+    corrected_by_username: str | None = Field(
+        default=None, description="the corrector's username (null if the account is gone)"
+    )
     corrected_at: Moment | None = Field(description="ISO 8601, Asia/Shanghai")
 
 
@@ -20,15 +24,24 @@ class PlaceOut(BaseModel):
     name_pinyin: str
     county_code: str
     township_code: str
+    township_zh: str | None = Field(
+        default=None, description="the parent township's Chinese name (villages)"
+    )
+    township_pinyin: str | None = Field(default=None, description="its pinyin name")
     lon: float | None = Field(description="WGS84 longitude; null when unlocated")
     lat: float | None = Field(description="WGS84 latitude; null when unlocated")
     located: bool = Field(
         description="has coordinates the planner can use (a corrected place always has)"
     )
-    corrected: bool = Field(description="the coordinates are an admin's correction")
+    corrected: bool = Field(description="the coordinates are a correction")
     coord_source: str
     notes: str
     correction: CorrectionOut | None = None
+    open_orders: int | None = Field(
+        default=None,
+        description="open orders of the day `orders_on` with this place as their rural end "
+        "(destination of a down order, origin of an up order); only with `orders_on`",
+    )
 
 
 class PlaceCorrectionIn(BaseModel):
@@ -46,3 +59,32 @@ class PlaceCorrectionIn(BaseModel):
             ]
         },
     )
+
+
+class PointOut(BaseModel):
+    lon: float
+    lat: float
+
+
+class PlaceRef(BaseModel):
+    id: str
+    kind: str
+    name_zh: str
+    name_pinyin: str
+    county_code: str
+    township_code: str
+
+
+class CorrectionListItem(BaseModel):
+    id: int
+    place: PlaceRef
+    lon: float = Field(description="the corrected WGS84 longitude")
+    lat: float = Field(description="the corrected WGS84 latitude")
+    previous: PointOut | None = Field(
+        description="where the place was before: the previous correction, else the bundled "
+        "point; null when it had none (an unlocated place)"
+    )
+    source: str
+    corrected_by: int | None
+    corrected_by_username: str | None
+    corrected_at: Moment | None = Field(description="ISO 8601, Asia/Shanghai")

@@ -91,7 +91,7 @@ def test_places_list_filter_and_get(client: TestClient, login: Login) -> None:
 def test_place_correction(client: TestClient, login: Login) -> None:
     url = f"{API}/places/{DAYAO_UNLOCATED}"
     point = {"lon": 101.3301, "lat": 25.7402, "source": "GPS survey"}
-    assert client.patch(url, json=point, headers=login("dayao")).status_code == 403
+    assert client.patch(url, json=point, headers=login("yongren")).status_code == 403
     assert client.patch(f"{API}/places/NOPE", json=point, headers=login("admin")).status_code == 404
 
     outside = {"lon": 102.71, "lat": 25.04, "source": "Kunming by mistake"}
