@@ -109,12 +109,15 @@ def test_publishing_from_the_page_gives_the_courier_their_sheet(
         assert sheet["courier_id"] == other
     # the courier reports: the timeline shows the actual time under the planned one
     with demo.client("dayao-4") as c:
-        for kind, moment in (("arrived", "09:05"), ("delivered", "09:20")):
+        stops = c.get(f"/route-sheets/{route['sheet_id']}").json()["stops"]
+        stop = next(st for st in stops[1:] if st["needs_drop"] or st["needs_pickup"])
+        done = "delivered" if stop["needs_drop"] else "picked_up"
+        for kind, moment in (("arrived", "09:05"), (done, "09:20")):
             r = c.post(
                 f"/route-sheets/{route['sheet_id']}/events",
                 json={
                     "client_event_id": f"board-{kind}",
-                    "seq": 2,
+                    "seq": stop["seq"],
                     "type": kind,
                     "occurred_at": f"2026-09-15T{moment}:00+08:00",
                 },
@@ -160,10 +163,30 @@ def test_sign_in_and_courier_pages(demo: Demo, browser: Any, open_page: OpenPage
 
 
 def test_a_dispatcher_starts_a_plan_and_watches_it_finish(demo: Demo, open_page: OpenPage) -> None:
+    """Orders of another day (those of the demo day are on published plans by now),
+    entered through the API, then planned from the board."""
+    with demo.client("yongren") as c:
+        towns = c.get("/places?county=532327&kind=township&located=true&limit=20").json()
+        orders = [
+            {
+                "order_id": f"20260921-BOARD-{k:02d}",
+                "party": "ZTO",
+                "direction": "down",
+                "origin": "WH-CX",
+                "destination": place["id"],
+                "weight_kg": 20 + k,
+                "pieces": 2,
+                "ready_time": "2026-09-21T07:00:00+08:00",
+                "due_time": "2026-09-21T19:00:00+08:00",
+            }
+            for k, place in enumerate(towns["items"][:6])
+        ]
+        r = c.post("/orders/bulk", json=orders)
+        assert r.status_code in (200, 201), r.text
     page = open_page("yongren", "/console/board")
     _ready(page)
     page.click("#new-plan-toggle")
-    page.fill("#new-plan input[name=plan_date]", "2026-09-15")
+    page.fill("#new-plan input[name=plan_date]", "2026-09-21")
     page.fill("#new-plan input[name=time_limit]", "1")
     page.click("#new-plan button[type=submit]")
     page.wait_for_selector("#job .progress", timeout=15_000)
@@ -172,7 +195,8 @@ def test_a_dispatcher_starts_a_plan_and_watches_it_finish(demo: Demo, open_page:
     plan_id = int(page.url.rsplit("=", 1)[1])
     with demo.client("yongren") as c:
         plan = c.get(f"/plans/{plan_id}").json()
-    assert plan["status"] == "succeeded" and plan["counties"] == ["532327"]
+    assert plan["status"] == "succeeded" and plan["counties"] == ["532327"], plan
+    assert plan["summary"]["orders"] == len(orders)
     routes = page.locator("path.route-path")
     assert routes.count() == len(_board(demo, plan_id, "yongren")["routes"]) > 0
     assert page.locator("#publish").is_visible()  # their own county's plan: they publish it

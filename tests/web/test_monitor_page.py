@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import Demo, OpenPage, shot
+from browser_support import Demo, OpenPage, shot
 from playwright.sync_api import expect
 from sqlmodel import select
 

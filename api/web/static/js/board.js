@@ -17,8 +17,7 @@
     const select = $("#plan-select");
     select.replaceChildren();
     for (const p of data.items) {
-      const counties = (p.counties || []).length > 1 ? t("prefecture") : C.countyName((p.counties || [])[0]);
-      select.append(el("option", { value: p.id }, `#${p.id} · ${p.plan_date} · ${counties} · ${t("status_" + p.status)}`));
+      select.append(el("option", { value: p.id }, C.planLabel(p)));
     }
     if (!planId && data.items.length) planId = data.items[0].id;
     if (planId) select.value = String(planId);

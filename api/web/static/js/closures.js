@@ -165,7 +165,7 @@
     $("#no-plans").hidden = data.items.length > 0;
     for (const p of data.items) {
       const flags = p.flags || [];
-      const counties = (p.counties || []).length > 1 ? t("prefecture") : C.countyName((p.counties || [])[0]);
+      const counties = C.planScope(p);
       const row = el("tr", { dataset: { plan: p.id, status: p.status, flagged: flags.length ? "1" : "0" } },
         el("td", {}, el("a", { href: "/console/board?plan=" + p.id }, "#" + p.id), " ", counties,
           el("div", {}, el("span", { class: "badge" + (p.status === "published" ? " ok" : "") }, t("status_" + p.status)))),

@@ -94,6 +94,10 @@
     if (!c) return code;
     return boot.lang === "en" ? c.name_en.replace(" County", "").replace(" City", "") : c.name_zh;
   }
+  /** Whose plan it is: the whole prefecture, or one county. */
+  const planScope = (p) => ((p.counties || []).length > 1 ? t("prefecture") : countyName((p.counties || [])[0]));
+  /** A plan as a select option reads it: "#3 · 2026-09-15 · 全州 · 已发布". */
+  const planLabel = (p) => `#${p.id} · ${p.plan_date} · ${planScope(p)} · ${t("status_" + p.status)}`;
   const placeName = (p) => (p ? (boot.lang === "en" && p.name_pinyin ? p.name_pinyin : p.name_zh || p.id) : "–");
 
   /** el("td", {class: "num", title: "x"}, "text", childNode) */
@@ -189,7 +193,8 @@
   document.querySelectorAll("[data-county-name]").forEach((n) => (n.textContent = countyName(n.dataset.countyName)));
 
   window.C = {
-    boot, t, api, ApiError, time, dateTime, yuan, num, colour, countyName, placeName, el, flash,
+    boot, t, api, ApiError, time, dateTime, yuan, num, colour, countyName, placeName, planScope,
+    planLabel, el, flash,
     waitPlan, progressBar, baseMap, cookie,
   };
 })();

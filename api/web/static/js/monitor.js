@@ -62,16 +62,11 @@
         /* the monitor answer says why */
       }
     }
-    for (const p of items) select.append(el("option", { value: p.id }, planLabel(p)));
+    for (const p of items) select.append(el("option", { value: p.id }, C.planLabel(p)));
     select.value = wanted ? String(wanted) : "";
     day.value = state.query.plan_date || "";
     select.onchange = () => choose(select.value ? { plan_id: select.value } : {});
     day.onchange = () => choose(day.value ? { plan_date: day.value } : {});
-  }
-
-  function planLabel(p) {
-    const counties = (p.counties || []).length > 1 ? t("prefecture") : C.countyName((p.counties || [])[0]);
-    return `#${p.id} · ${p.plan_date} · ${counties} · ${t("status_" + p.status)}`;
   }
 
   function choose(query) {
@@ -136,7 +131,7 @@
     for (const s of d.sheets) if (!state.colours.has(s.sheet_id)) state.colours.set(s.sheet_id, state.colours.size);
     $("#updated").textContent = t("mon_updated", { time: clockFmt.format(new Date(d.as_of)) });
     $("#showing").textContent = d.plans.length
-      ? t("mon_showing", { plans: d.plans.map(planLabel).join("；") })
+      ? t("mon_showing", { plans: d.plans.map(C.planLabel).join("；") })
       : t("mon_showing_none");
     kpis(d.totals);
     vehicleTable(d.sheets);

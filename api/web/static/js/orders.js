@@ -93,8 +93,7 @@
     const select = $("#plan-select");
     select.replaceChildren();
     for (const p of data.items) {
-      const counties = (p.counties || []).length > 1 ? t("prefecture") : C.countyName((p.counties || [])[0]);
-      select.append(el("option", { value: p.id }, `#${p.id} · ${p.plan_date} · ${counties} · ${t("status_" + p.status)}`));
+      select.append(el("option", { value: p.id }, C.planLabel(p)));
     }
     let planId = boot.plan_id || (data.items[0] && data.items[0].id) || null;
     if (planId && !data.items.some((p) => p.id === planId)) planId = data.items.length ? data.items[0].id : null;
