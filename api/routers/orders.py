@@ -20,7 +20,18 @@ from datetime import UTC, date, datetime
 from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal, get_args
 
-from fastapi import APIRouter, Body, File, Form, HTTPException, Path, Query, UploadFile, status
+from fastapi import (
+    APIRouter,
+    Body,
+    File,
+    Form,
+    HTTPException,
+    Path,
+    Query,
+    Response,
+    UploadFile,
+    status,
+)
 from sqlalchemy import false
 from sqlmodel import Session, select
 
@@ -39,6 +50,7 @@ from api.schemas.orders import (
     RowErrorOut,
     UploadOut,
 )
+from api.services import exports
 from api.services.convert import local, order_county, order_row, utc
 from api.services.reference import parties, places_by_id, served
 from api.services.users import carrier_party
@@ -558,6 +570,26 @@ def _visible(session: Session, user: User, order_id: str) -> OrderRow:
 
 
 OrderId = Annotated[str, Path(examples=["20260915-D00421"], description="the order_id")]
+
+
+@router.get(
+    "/orders/template.csv",
+    summary="the order file's columns with two example rows (CSV for Excel)",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+    dependencies=[require(*CREATORS)],
+)
+def order_template() -> Response:
+    """The file a dispatcher fills in: the columns `POST /orders/upload` reads, one parcel
+    going down to a village and one lot of produce coming up."""
+    day = EXAMPLE_UP["plan_date"]  # a file row carries whole times, not times of day
+    up = {**EXAMPLE_UP, "ready_time": f"{day}T09:00:00+08:00", "due_time": f"{day}T17:00:00+08:00"}
+    download = exports.orders_template([EXAMPLE, up])
+    return Response(
+        download.body,
+        media_type=download.media_type,
+        headers={"Content-Disposition": download.disposition},
+    )
 
 
 @router.get("/orders", summary="list orders (scoped to the caller)")

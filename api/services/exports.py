@@ -32,6 +32,7 @@ from api.models import Order, Plan, RouteSheet, User
 from api.services.basemap import counties
 from api.services.board import plan_board
 from dispatch.domain import TZ
+from dispatch.io.orders import COLUMNS
 from dispatch.report.sheets import render_html
 
 __all__ = [
@@ -150,6 +151,19 @@ def unassigned_csv(session: Session, *, plan: Plan, user: User) -> Download:
         writer.writerow([_safe_text(row[key]) for key, _, _ in UNASSIGNED_COLUMNS])
     ascii_name, name = _names(plan, user, "unassigned", "未分配订单", "csv")
     return Download(out.getvalue().encode("utf-8-sig"), CSV_MEDIA, ascii_name, name)
+
+
+def orders_template(examples: Sequence[Mapping[str, Any]]) -> Download:
+    """The order file's columns (the import format of :mod:`dispatch.io.orders`) with
+    example rows, as CSV that Chinese Excel opens and the upload reads back."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(COLUMNS)
+    for example in examples:
+        row = {**example, "tracking_numbers": ";".join(example.get("tracking_numbers") or ())}
+        writer.writerow(["" if row.get(c) is None else row.get(c) for c in COLUMNS])
+    body = out.getvalue().encode("utf-8-sig")
+    return Download(body, CSV_MEDIA, "orders-template.csv", "订单导入模板.csv")
 
 
 def unassigned_xlsx(session: Session, *, plan: Plan, user: User) -> Download:

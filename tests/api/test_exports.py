@@ -183,3 +183,20 @@ def test_route_sheets_workbook_and_page(client: TestClient, login: Login, plan_i
     assert page.startswith("<!DOCTYPE html>") and "<script" not in page
     assert page.count('<section class="sheet"') == len(routes)
     assert all(f'id="{route["route_id"]}"' in page for route in routes)
+
+
+def test_the_order_template_reads_back_through_the_upload(client: TestClient, login) -> None:
+    r = client.get("/api/v1/orders/template.csv", headers=login("dayao"))
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert (
+        r.content.startswith(b"\xef\xbb\xbf") and "attachment" in r.headers["content-disposition"]
+    )
+    header = r.content.decode("utf-8-sig").splitlines()[0]
+    assert header.startswith("order_id,party,direction,origin,destination")
+    up = client.post(
+        "/api/v1/orders/upload",
+        files={"file": ("template.csv", r.content, "text/csv")},
+        headers=login("dayao"),
+    )
+    assert up.status_code in (200, 201), up.text
+    assert client.get("/api/v1/orders/template.csv", headers=login("courier1")).status_code == 403
