@@ -92,19 +92,24 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def open_page(browser: Any, demo: Demo) -> Iterator[OpenPage]:
-    """``open_page(username, path, viewport="desktop")``: a signed-in page (through the
-    sign-in form) at ``path``. At the end of the test, every page opened is checked for
-    console errors and requests to other hosts."""
+    """``open_page(username, path, viewport="desktop", refused=())``: a signed-in page
+    (through the sign-in form) at ``path``. At the end of the test, every page opened is
+    checked for console errors and requests to other hosts; ``refused`` names the HTTP
+    statuses the test provokes on purpose (Chromium logs each as a console error)."""
     opened: list[tuple[Any, Watch]] = []
 
     def _open(
-        username: str, path: str, viewport: str = "desktop", expect_errors: bool = False
+        username: str,
+        path: str,
+        viewport: str = "desktop",
+        expect_errors: bool = False,
+        refused: tuple[int, ...] = (),
     ) -> Any:
         context = browser.new_context(
             viewport=VIEWPORTS[viewport], locale="zh-CN", timezone_id="Asia/Shanghai"
         )
         page = context.new_page()
-        watch = Watch(demo.url)
+        watch = Watch(demo.url, refused)
         watch.attach(page)
         if not expect_errors:
             opened.append((context, watch))

@@ -200,3 +200,27 @@ def test_a_dispatcher_starts_a_plan_and_watches_it_finish(demo: Demo, open_page:
     routes = page.locator("path.route-path")
     assert routes.count() == len(_board(demo, plan_id, "yongren")["routes"]) > 0
     assert page.locator("#publish").is_visible()  # their own county's plan: they publish it
+
+
+def test_one_courier_on_two_overlapping_routes_is_refused_on_the_page(
+    demo: Demo, open_page: OpenPage
+) -> None:
+    plan_id = demo.clone_plan()
+    board = _board(demo, plan_id)
+    wuding = [r for r in board["routes"] if r["county_code"] == "532329"]
+    a, b = next(
+        (a, b)
+        for i, a in enumerate(wuding)
+        for b in wuding[i + 1 :]
+        if a["start"]["time"] < b["end"]["time"] and b["start"]["time"] < a["end"]["time"]
+    )
+    courier = str(demo.user_id("wuding-3"))
+    page = open_page("admin", f"/console/board?plan={plan_id}", refused=(409,))
+    _ready(page)
+    page.select_option(f"select.courier[data-route-id='{a['route_id']}']", courier)
+    page.select_option(f"select.courier[data-route-id='{b['route_id']}']", courier)
+    page.click("#publish")
+    error = page.wait_for_selector(".alert.error", timeout=15_000)
+    assert "at once" in error.inner_text() and a["route_id"] in error.inner_text()
+    with demo.client("admin") as c:
+        assert c.get(f"/plans/{plan_id}").json()["status"] == "succeeded"  # nothing published
