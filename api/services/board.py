@@ -47,6 +47,11 @@ def plan_board(session: Session, *, plan: Plan, user: User) -> dict[str, Any]:
     unassigned = _unassigned(session, summary.get("unassigned_orders") or (), county)
     actual = _actuals(session, [r.id for r in shown if r.id is not None])
     routes = [_route(k, r, actual) for k, r in enumerate(shown)]
+    may = _may(user, plan)
+    for route in routes:  # a dispatcher hands over their county's sheets, not the trunk's
+        route["assignable"] = may["assign"] and (
+            user.role == "admin" or route["county_code"] == user.county_code
+        )
     return {
         "plan_id": plan.id,
         "plan_date": plan.plan_date.isoformat(),
@@ -56,7 +61,7 @@ def plan_board(session: Session, *, plan: Plan, user: User) -> dict[str, Any]:
         "routes": routes,
         "unassigned": unassigned,
         "totals": _totals(routes, unassigned),
-        "may": _may(user, plan),
+        "may": may,
         "driving_limit_h": DRIVING_LIMIT_H,
     }
 

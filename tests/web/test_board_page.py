@@ -139,6 +139,9 @@ def test_a_dispatcher_sees_their_county_and_the_trunk_in_english(
     page = open_page("dayao", f"/console/board?plan={demo.plan_id}", viewport="tablet")
     _ready(page)
     assert page.locator("path.route-path").count() == len(board["routes"])
+    # the prefecture's plan is published by the office: no publish button, no courier choice
+    assert not board["may"]["publish"] and not page.locator("#publish").is_visible()
+    assert page.locator("select.courier").count() == 0
     page.click("a.lang")
     _ready(page)
     assert page.locator("nav a[data-page=board]").inner_text() == "Plan board"

@@ -193,7 +193,7 @@
 
   // ---- the vehicle table --------------------------------------------------------------
   function courierCell(r, b) {
-    if (!state.couriers.length || !(b.may.publish || b.may.assign)) {
+    if (!state.couriers.length || !(b.may.publish || r.assignable)) {
       const who = state.couriers.find((c) => c.id === r.courier_id);
       return who ? who.username : r.courier_id ? "#" + r.courier_id : "–";
     }
@@ -202,7 +202,7 @@
       el("option", { value: "" }, t("board_no_courier")),
       options.map((c) => el("option", { value: c.id, selected: c.id === r.courier_id }, c.username)));
     sel.onclick = (ev) => ev.stopPropagation();
-    if (!b.may.assign) return sel;
+    if (!r.assignable) return sel;
     const button = el("button", { type: "button", class: "reassign" }, t("board_reassign"));
     button.onclick = async (ev) => {
       ev.stopPropagation();
