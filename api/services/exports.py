@@ -33,7 +33,7 @@ from api.services.basemap import counties
 from api.services.board import plan_board
 from dispatch.domain import TZ
 from dispatch.io.orders import COLUMNS
-from dispatch.report.sheets import render_html
+from dispatch.report.sheets import clock, render_html
 
 __all__ = [
     "CSV_MEDIA",
@@ -233,22 +233,6 @@ def sheets_html(session: Session, *, plan: Plan, user: User) -> str:
     return render_html(contents, title=title)
 
 
-def _clock(value: object, day: date) -> str:
-    """``HH:MM`` in Asia/Shanghai, with ``(+1 d)`` after the plan day; '' when absent."""
-    if not value:
-        return ""
-    try:
-        moment = datetime.fromisoformat(str(value))
-    except ValueError:
-        return str(value)
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(TZ)
-    text = moment.strftime("%H:%M")
-    if moment.date() != day:
-        text += f" ({(moment.date() - day).days:+d} d)"
-    return text
-
-
 def _place(place: Mapping[str, Any] | None) -> str:
     if not place:
         return ""
@@ -300,8 +284,8 @@ def _stop_window(stop: Mapping[str, Any], windows: Mapping[str, tuple[Any, Any]]
 
     ready = times("pickup", 0)
     due = times("drop", 1) + times("pickup", 1)
-    start = _clock(max(ready).isoformat(), day) if ready else ""
-    end = _clock(min(due).isoformat(), day) if due else ""
+    start = clock(max(ready).isoformat(), day, empty="") if ready else ""
+    end = clock(min(due).isoformat(), day, empty="") if due else ""
     return f"{start}–{end}" if start or end else ""
 
 
@@ -342,7 +326,7 @@ def _stop_rows(
 ) -> list[list[Any]]:
     start, end = content.get("start") or {}, content.get("end") or {}
     rows: list[list[Any]] = [
-        ["起 start", _place(start.get("place")), "", _clock(start.get("time"), day)]
+        ["起 start", _place(start.get("place")), "", clock(start.get("time"), day, empty="")]
         + [""] * (len(STOP_COLUMNS) - 4)
     ]
     for stop in content.get("stops") or ():
@@ -353,8 +337,8 @@ def _stop_rows(
             [
                 stop.get("seq"),
                 _place(stop.get("place")),
-                _clock(stop.get("arrival"), day),
-                _clock(stop.get("departure"), day),
+                clock(stop.get("arrival"), day, empty=""),
+                clock(stop.get("departure"), day, empty=""),
                 _stop_window(stop, windows, day),
                 down,
                 down_tracking,
@@ -365,7 +349,7 @@ def _stop_rows(
             ]
         )
     rows.append(
-        ["止 end", _place(end.get("place")), _clock(end.get("time"), day)]
+        ["止 end", _place(end.get("place")), clock(end.get("time"), day, empty="")]
         + [""] * (len(STOP_COLUMNS) - 3)
     )
     return rows
@@ -404,8 +388,8 @@ def _overview_row(row: RouteSheet, content: Mapping[str, Any], day: date) -> lis
         f"{county.get('name_zh', '')} {county.get('code', '')}".strip() if county else "",
         f"{vehicle.get('name') or ''} ({vehicle.get('id') or ''})",
         row.status,
-        _clock((content.get("start") or {}).get("time"), day),
-        _clock((content.get("end") or {}).get("time"), day),
+        clock((content.get("start") or {}).get("time"), day, empty=""),
+        clock((content.get("end") or {}).get("time"), day, empty=""),
         len(content.get("stops") or ()),
         round(distance / 1000, 1) if isinstance(distance, int | float) else None,
         _yuan(content.get("cost_fen")),

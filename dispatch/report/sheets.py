@@ -319,10 +319,11 @@ def _plan_day(sheet: Mapping[str, Any]) -> date | None:
         return None
 
 
-def _clock(value: object, plan_day: date | None) -> str:
-    """``HH:MM`` in +08:00, with ``(+1 d)`` when the time falls after the plan day."""
+def clock(value: object, plan_day: date | None, *, empty: str = "—") -> str:
+    """``HH:MM`` in +08:00, with ``(+1 d)`` when the time falls after the plan day;
+    ``empty`` when there is no time."""
     if not value:
-        return "—"
+        return empty
     try:
         dt = datetime.fromisoformat(str(value))
     except ValueError:
@@ -496,7 +497,7 @@ def _header_html(sheet: Mapping[str, Any], *, title: str, plan_day: date | None)
     )
 
     def endpoint(point: Mapping[str, Any]) -> str:
-        when = _e(_clock(point.get("time"), plan_day))
+        when = _e(clock(point.get("time"), plan_day))
         return f"<b>{when}</b> {_place_html(point.get('place'))}"
 
     rows = [
@@ -530,7 +531,7 @@ def _stops_html(sheet: Mapping[str, Any], plan_day: date | None) -> str:
         '<tr class="depot">'
         '<td class="c-seq">起</td>'
         f"<td>{_place_html(start.get('place'))}</td>"
-        f"<td>→ {_e(_clock(start.get('time'), plan_day))}</td>"
+        f"<td>→ {_e(clock(start.get('time'), plan_day))}</td>"
         '<td class="num">0.0</td>'
         f"<td>{none}</td><td>{none}</td><td>{none}</td>"
         '<td><span class="sign">发车 ______</span></td>'
@@ -538,8 +539,8 @@ def _stops_html(sheet: Mapping[str, Any], plan_day: date | None) -> str:
     ]
     for stop in stops:
         times = (
-            f"{_e(_clock(stop.get('arrival'), plan_day))}"
-            f'<span class="sub">– {_e(_clock(stop.get("departure"), plan_day))}</span>'
+            f"{_e(clock(stop.get('arrival'), plan_day))}"
+            f'<span class="sub">– {_e(clock(stop.get("departure"), plan_day))}</span>'
         )
         wait = _num(stop.get("wait_s")) or 0
         if wait > 0:
@@ -566,7 +567,7 @@ def _stops_html(sheet: Mapping[str, Any], plan_day: date | None) -> str:
         '<tr class="depot">'
         '<td class="c-seq">止</td>'
         f"<td>{_place_html(end.get('place'))}</td>"
-        f"<td>{_e(_clock(end.get('time'), plan_day))}</td>"
+        f"<td>{_e(clock(end.get('time'), plan_day))}</td>"
         f'<td class="num">{_e(_km(leg))}<span class="sub">Σ {_e(_km(total))}</span></td>'
         f"<td>{none}</td><td>{none}</td><td>{none}</td>"
         '<td><span class="sign">交车 ______</span></td>'
