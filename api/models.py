@@ -21,6 +21,8 @@ ORDER_STATES = ("open", "planned", "delivered", "failed", "cancelled")
 SHEET_STATES = ("draft", "assigned", "in_progress", "completed", "superseded")
 STOP_STATES = ("pending", "arrived", "completed", "failed")
 EVENT_TYPES = ("arrived", "delivered", "picked_up", "failed")
+PROPOSAL_STATES = ("proposed", "accepted", "rejected")
+PROPOSAL_SOURCES = ("field", "console")
 
 
 def now() -> datetime:
@@ -221,6 +223,46 @@ class StopEvent(SQLModel, table=True):
     occurred_at: datetime | None = _ts()
     recorded_at: datetime | None = _ts()
     user_id: int | None = Field(default=None, foreign_key="users.id")
+    # where the phone was, when the courier allows it (WGS84), and how far from the stop
+    lon: float | None = None
+    lat: float | None = None
+    accuracy_m: float | None = None
+    distance_m: float | None = None  # from the stop's planned point
+    off_point: bool = False  # recorded farther than OFF_POINT_M from it: for the dispatcher
+
+
+class PointProposal(SQLModel, table=True):
+    """A proposed service point of an unlocated village (or township): recorded by a courier
+    standing there ("field", with the phone's accuracy and a photo) or clicked on the map
+    by the county's dispatcher ("console"). Accepting it writes a PlaceCorrection, which
+    the next plan routes; who proposed and who reviewed, and when, are kept."""
+
+    __tablename__ = "point_proposals"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('proposed', 'accepted', 'rejected')", name="proposal_status_known"
+        ),
+        CheckConstraint("source IN ('field', 'console')", name="proposal_source_known"),
+        UniqueConstraint("proposed_by", "client_id", name="uq_proposal_client_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    place_id: str = Field(index=True)
+    county_code: str = Field(index=True)
+    lon: float
+    lat: float
+    accuracy_m: float | None = None
+    note: str = ""
+    photo_path: str | None = None
+    source: str = "field"  # one of PROPOSAL_SOURCES
+    client_id: str | None = None  # made by the app once per proposal: a retry is harmless
+    status: str = Field(default="proposed", index=True)  # one of PROPOSAL_STATES
+    proposed_by: int | None = Field(default=None, foreign_key="users.id")
+    proposed_at: datetime | None = _ts()
+    reviewed_by: int | None = Field(default=None, foreign_key="users.id")
+    reviewed_at: datetime | None = _ts()
+    review_note: str = ""
+    correction_id: int | None = Field(default=None, foreign_key="place_corrections.id")
 
 
 class RoadClosure(SQLModel, table=True):
