@@ -440,6 +440,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
             f"  townships     {doc['townships_served']} served "
             f"({doc['townships_with_orders']} with orders), villages {doc['villages_served']}"
         )
+        cover = doc["village_coverage"]
+        print(
+            f"  village points {cover['located']} of {cover['villages']} villages located "
+            f"({cover['pct']} %; target {cover['target_pct']:.0f} %)"
+        )
         print(
             f"  outputs       {out / 'summary.json'}, {out / 'route-sheets'}/ "
             f"({len(sheets)} sheets), {out / 'unassigned.json'}"

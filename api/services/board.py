@@ -31,7 +31,7 @@ DRIVING_LIMIT_H = 8.0
 _SUMMARY_KEYS = (
     "date", "orders", "assigned", "unassigned", "routes", "vehicles_used", "distance_km",
     "duration_h", "cost_fen", "separate_cost_fen", "savings_pct", "unassigned_reasons",
-    "comparison", "parties", "replan_of", "at",
+    "comparison", "parties", "replan_of", "at", "villages_served", "village_coverage",
 )  # fmt: skip
 
 

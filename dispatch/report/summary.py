@@ -8,7 +8,7 @@ import json
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -100,6 +100,9 @@ def summary(plan: Plan, network: RoadNetwork) -> dict[str, Any]:
         "savings_pct": round(100 * (1 - cost / sep_cost), 2) if sep_cost else None,
         "townships_served": len(townships),
         "villages_served": len(villages),
+        "village_coverage": village_coverage(
+            network, list(plan.options.counties) or sorted({p.county for p in orders})
+        ),
         "unassigned_reasons": dict(sorted(reasons.items())),
         "echelons": {
             "trunk": _echelon(plan, same, "trunk"),
@@ -191,6 +194,36 @@ def _echelon(plan: Plan, same: Comparison, echelon: str) -> dict[str, Any]:
             for county in sorted(plan.shared.counties)
         }
     return out
+
+
+#: The prefecture's plan: a logistics service point in at least half of the villages.
+VILLAGE_TARGET_PCT = 50.0
+
+
+def village_coverage(network: RoadNetwork, counties: Sequence[str]) -> dict[str, Any]:
+    """Villages with a located service point (a point on the network: bundled, surveyed
+    override or a correction) against all villages, per county and in all, against the
+    50 % target."""
+    per: dict[str, dict[str, Any]] = {c: {"villages": 0, "located": 0} for c in sorted(counties)}
+    for place in network.places:
+        if place.kind == "village" and place.county_code in per:
+            row = per[place.county_code]
+            row["villages"] += 1
+            row["located"] += int(place.located)
+
+    def finish(row: dict[str, Any]) -> dict[str, Any]:
+        pct = round(100 * row["located"] / row["villages"], 1) if row["villages"] else 0.0
+        return {**row, "pct": pct, "meets_target": pct >= VILLAGE_TARGET_PCT}
+
+    total = {
+        "villages": sum(r["villages"] for r in per.values()),
+        "located": sum(r["located"] for r in per.values()),
+    }
+    return {
+        "target_pct": VILLAGE_TARGET_PCT,
+        **finish(total),
+        "counties": {c: finish(r) for c, r in per.items()},
+    }
 
 
 def _served_places(plan: Plan, network: RoadNetwork) -> tuple[set[str], set[str]]:

@@ -111,6 +111,12 @@
       kpi("separate", C.yuan(s.separate_cost_fen)),
       kpi("savings", s.savings_pct !== undefined && s.savings_pct !== null ? C.num(s.savings_pct, 1) + "%" : "–", "good"),
     );
+    const cover = s.village_coverage;
+    if (cover) {
+      const box = kpi("villages", `${C.num(cover.pct, 1)}%`, cover.meets_target ? "good" : "");
+      box.title = t("kpi_villages_tip", { located: cover.located, all: cover.villages, target: cover.target_pct });
+      $("#kpis").append(box);
+    }
   }
 
   function countyFilter(b) {
