@@ -394,6 +394,9 @@ def post_event(
         signer_name=body.signer_name,
         pickup_code=body.pickup_code,
         occurred_at=body.occurred_at,
+        lon=body.lon,
+        lat=body.lat,
+        accuracy_m=body.accuracy_m,
     )
     if not created:
         response.status_code = status.HTTP_200_OK

@@ -67,6 +67,15 @@ class EventIn(BaseModel):
     occurred_at: MomentIn | None = Field(
         default=None, description="when it happened on the road (ISO 8601 with zone); default now"
     )
+    lon: float | None = Field(
+        default=None, ge=-180, le=180, description="where the phone was (WGS84; with lat)"
+    )
+    lat: float | None = Field(
+        default=None, ge=-90, le=90, description="where the phone was (WGS84; with lon)"
+    )
+    accuracy_m: float | None = Field(
+        default=None, ge=0, le=100_000, description="the position's accuracy radius, metres"
+    )
 
 
 EVENT_EXAMPLES: dict[str, Any] = {
@@ -124,6 +133,13 @@ class EventOut(BaseModel):
     occurred_at: Moment | None = None
     recorded_at: Moment | None = None
     user_id: int | None = None
+    lon: float | None = None
+    lat: float | None = None
+    accuracy_m: float | None = None
+    distance_m: float | None = Field(default=None, description="from the stop's planned point")
+    off_point: bool = Field(
+        default=False, description="recorded more than 300 m (beyond the accuracy) from the stop"
+    )
 
 
 class StopState(BaseModel):

@@ -8,6 +8,8 @@ One answer per poll, computed here (the page only draws it):
   not yet done its planned arrival, its ETA (planned arrival plus the delay when positive;
   for a stop the vehicle has reached, the reported arrival) and whether it will be late;
 - the late stops, the failed stops with their reason, the proof-of-delivery photos, the
+  events recorded off the stop's point (``off_point``: the phone was more than
+  :data:`api.services.sheets.OFF_POINT_M` from the planned point, beyond its accuracy), the
   road closures in force, and totals.
 
 **Late.** A stop whose sheet content gives it a time window (``window: {start, end}`` or
@@ -274,6 +276,37 @@ def _late(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(out, key=lambda x: (-x["late_min"], x["route_id"], x["seq"]))
 
 
+def _off_point(
+    sheets: Mapping[int, RouteSheet], events: Iterable[StopEvent], users: Mapping[int, User]
+) -> list[dict[str, Any]]:
+    """The events recorded off the stop's planned point, newest first."""
+    out = []
+    for e in events:
+        if not e.off_point:
+            continue
+        sheet = sheets[e.sheet_id]
+        stops = (sheet.content or {}).get("stops") or ()
+        stop = next((s for s in stops if isinstance(s, dict) and s.get("seq") == e.seq), {})
+        place = _place(stop)
+        who = users.get(e.user_id) if e.user_id is not None else None
+        out.append(
+            {
+                "sheet_id": e.sheet_id,
+                "route_id": sheet.route_id,
+                "seq": e.seq,
+                "type": e.type,
+                "place": place,
+                "lon": e.lon,
+                "lat": e.lat,
+                "distance_m": e.distance_m,
+                "accuracy_m": e.accuracy_m,
+                "time": _iso(aware(e.occurred_at) or aware(e.recorded_at)),
+                "courier": {"id": who.id, "username": who.username} if who else None,
+            }
+        )
+    return sorted(out, key=lambda x: x["time"] or "", reverse=True)
+
+
 def _failed_and_photos(
     user: User,
     sheets: Mapping[int, RouteSheet],
@@ -416,7 +449,8 @@ def monitor(
     rows = [
         _sheet(s, state_of.get(s.id or 0, {}), events_of.get(s.id or 0, []), users) for s in sheets
     ]
-    failed, photos = _failed_and_photos(user, {s.id or 0: s for s in sheets}, events, users)
+    by_id = {s.id or 0: s for s in sheets}
+    failed, photos = _failed_and_photos(user, by_id, events, users)
     days = sorted({p.plan_date for p in plans})
     day = days[0] if days else plan_date
     shown = _closures(session, user, days, now)
@@ -442,6 +476,7 @@ def monitor(
         "late": late,
         "failed": failed,
         "photos": photos,
+        "off_point": _off_point(by_id, events, users),
         "closures": shown,
         "totals": _totals(rows, late, failed, shown),
     }

@@ -18,6 +18,15 @@ a replan (the sheet or its plan ``superseded``), answers :class:`Conflict`; an
 The sheet follows its stops (``in_progress`` after the first event, ``completed`` when every
 stop is completed or failed), the plan follows its sheets (``published`` -> ``completed``),
 and the orders of a finished stop are marked ``delivered`` (its final drop) or ``failed``.
+
+**Where the phone was.** An event may carry the phone's position (``lon``, ``lat``, WGS84)
+and its accuracy radius (``accuracy_m``). The event keeps them with ``distance_m``, the
+great-circle distance from the stop's planned point (the sheet content's ``place``), and
+``off_point``: the event was recorded more than :data:`OFF_POINT_M` from that point, for the
+dispatcher to look at. The accuracy is used generously: the phone may be anywhere within its
+accuracy radius, so an event is flagged only when even the nearest place the phone may have
+been is farther than :data:`OFF_POINT_M` (``distance_m - accuracy_m > OFF_POINT_M``); a
+reading with no accuracy counts as exact.
 """
 
 from __future__ import annotations
@@ -33,8 +42,16 @@ from sqlmodel import Session, col, select
 from api.errors import Conflict
 from api.models import EVENT_TYPES, Order, Plan, RouteSheet, StopEvent, StopStatus, now
 from routing.errors import InputError
+from routing.network.geometry import haversine_m
 
-__all__ = ["TERMINAL", "apply_event", "init_stops", "stop_states"]
+__all__ = [
+    "OFF_POINT_M",
+    "TERMINAL",
+    "apply_event",
+    "distance_from_stop",
+    "init_stops",
+    "stop_states",
+]
 
 #: Stop states that accept no more events.
 TERMINAL = ("completed", "failed")
@@ -46,6 +63,9 @@ CLOCK_SKEW = timedelta(minutes=10)
 #: Plan states whose sheets are out on the road (a completed plan's stops are all
 #: terminal, so its events are refused stop by stop).
 _REPORTABLE_PLANS = ("published", "completed")
+#: An event recorded farther than this from the stop's planned point (beyond the phone's
+#: accuracy radius) is flagged ``off_point`` for the dispatcher.
+OFF_POINT_M = 300.0
 
 
 # ---- the sheet's stops --------------------------------------------------------------------
@@ -113,6 +133,39 @@ def stop_states(session: Session, sheet_id: int) -> dict[int, StopStatus]:
     """The stored state of each stop of a sheet, by seq."""
     rows = session.exec(select(StopStatus).where(StopStatus.sheet_id == sheet_id)).all()
     return {row.seq: row for row in rows}
+
+
+def distance_from_stop(
+    stop: dict[str, Any], lon: float | None, lat: float | None, accuracy_m: float | None
+) -> tuple[float | None, bool]:
+    """``(distance_m, off_point)`` of a position from the stop's planned point: the
+    great-circle distance (None without a position or a located stop) and whether it is
+    more than :data:`OFF_POINT_M` away even at the near edge of the accuracy radius."""
+    place = stop.get("place")
+    if lon is None or lat is None or not isinstance(place, dict):
+        return None, False
+    plon, plat = place.get("lon"), place.get("lat")
+    if not isinstance(plon, int | float) or not isinstance(plat, int | float):
+        return None, False
+    distance = round(float(haversine_m(plon, plat, lon, lat)), 1)
+    return distance, distance - max(0.0, accuracy_m or 0.0) > OFF_POINT_M
+
+
+def _locate(
+    event: StopEvent,
+    stop: dict[str, Any],
+    lon: float | None,
+    lat: float | None,
+    accuracy_m: float | None,
+) -> None:
+    """Keep the phone's position on the event, with its distance from the stop."""
+    event.lon, event.lat, event.accuracy_m = lon, lat, accuracy_m
+    event.distance_m, event.off_point = distance_from_stop(stop, lon, lat, accuracy_m)
+
+
+def _check_position(lon: float | None, lat: float | None) -> None:
+    if (lon is None) != (lat is None):
+        raise InputError("lat" if lat is None else "lon", "give both lon and lat, or neither")
 
 
 # ---- events ---------------------------------------------------------------------------------
@@ -294,6 +347,9 @@ def apply_event(
     signer_name: str | None = None,
     pickup_code: str | None = None,
     occurred_at: datetime | None = None,
+    lon: float | None = None,
+    lat: float | None = None,
+    accuracy_m: float | None = None,
 ) -> tuple[StopEvent, bool]:
     """Record one courier event at stop ``seq``; return ``(event, created)``.
 
@@ -302,8 +358,10 @@ def apply_event(
     unknown seq, a failure without a reason, an ``occurred_at`` more
     than :data:`CLOCK_SKEW` in the future, and :class:`Conflict` for an impossible
     transition, a reused ``client_event_id``, or a sheet not out on the road (its plan
-    superseded by a replan, or never published). Commits once, at the end.
+    superseded by a replan, or never published). Commits once, at the end. The phone's
+    position (both coordinates or neither) is kept with ``distance_m`` and ``off_point``.
     """
+    _check_position(lon, lat)
     reason = _check_input(
         sheet,
         seq=seq,
@@ -342,6 +400,7 @@ def apply_event(
         _transition(stop, type)
         session.add(stop)
         recorded = now()
+        content_stop = next(s for s in _stops(sheet) if int(s["seq"]) == seq)
         event = StopEvent(
             sheet_id=sheet_id,
             seq=seq,
@@ -355,10 +414,10 @@ def apply_event(
             recorded_at=recorded,
             user_id=user_id,
         )
+        _locate(event, content_stop, lon, lat, accuracy_m)
         session.add(event)
         session.flush()  # a concurrent duplicate fails here, before any other work
         if stop.status in TERMINAL:
-            content_stop = next(s for s in _stops(sheet) if int(s["seq"]) == seq)
             _mark_orders(session, stop, content_stop)
         _follow_up(session, sheet, stop_states(session, sheet_id).values())
         session.commit()

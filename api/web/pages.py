@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, HTTPException, Request, status
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
 
@@ -79,7 +79,9 @@ def signed_in(request: Request, session: Session, settings: Settings) -> User | 
 
 
 def _home(user: User) -> str:
-    return "/console/board" if user.role in ("admin", "dispatcher") else "/me"
+    if user.role in ("admin", "dispatcher"):
+        return "/console/board"
+    return "/app" if user.role == "courier" else "/me"
 
 
 def _csrf(request: Request) -> str:
@@ -269,3 +271,70 @@ def my_page(request: Request, session: SessionDep, settings: SettingsDep) -> Res
     if user is None:
         return _sign_in_first(request)
     return render(request, "me.html", settings=settings, user=user, page="me")
+
+
+# ---- the courier app ------------------------------------------------------------------
+#: The app's offline shell: what the service worker keeps for a start without signal.
+APP_SHELL = (
+    "/app",
+    "/static/js/console.js",
+    "/static/js/app.js",
+    "/static/css/app.css",
+    "/static/img/icon.svg",
+    "/app/manifest.webmanifest",
+)
+
+
+@router.get("/app")
+def courier_app(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """The courier app (a phone web app that works offline): couriers only."""
+    user = signed_in(request, session, settings)
+    if user is None:
+        return _sign_in_first(request)
+    if user.role != "courier":
+        return RedirectResponse(_home(user), status.HTTP_303_SEE_OTHER)
+    boot = {
+        "today": datetime.now(SHANGHAI).date().isoformat(),
+        "sync_ms": 20_000,
+        "shell": list(APP_SHELL),
+    }
+    return render(request, "app.html", settings=settings, user=user, page="app", boot=boot)
+
+
+@router.get("/app/sw.js")
+def app_service_worker() -> Response:
+    """The app's service worker, served under /app so that its scope may cover it."""
+    response = FileResponse(HERE / "static" / "js" / "app-sw.js", media_type="text/javascript")
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["Service-Worker-Allowed"] = "/app"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@router.get("/app/manifest.webmanifest")
+def app_manifest(request: Request) -> Response:
+    words = strings(lang_of(request), "app")
+    manifest = {
+        "name": "楚雄共配·配送员",
+        "short_name": words.get("app_manifest_short", "配送员"),
+        "lang": "zh-CN",
+        "start_url": "/app",
+        "scope": "/app",
+        "display": "standalone",
+        "background_color": "#ffffff",
+        "theme_color": "#8a1c1c",
+        "icons": [
+            {"src": "/static/img/icon.svg", "sizes": "any", "type": "image/svg+xml"},
+            {
+                "src": "/static/img/icon.svg",
+                "sizes": "any",
+                "type": "image/svg+xml",
+                "purpose": "maskable",
+            },
+        ],
+    }
+    return JSONResponse(
+        manifest,
+        media_type="application/manifest+json",
+        headers={"Cache-Control": "no-cache"},
+    )

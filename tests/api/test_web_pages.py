@@ -47,9 +47,9 @@ def test_sign_in_sets_an_httponly_cookie_and_sends_each_role_home(client: TestCl
     courier = TestClient(client.app)
     with courier:
         r = _sign_in(courier, "courier1")
-        assert r.headers["location"] == "/me"
+        assert r.headers["location"] == "/app"
         r = courier.get("/console/board", follow_redirects=False)
-        assert r.status_code == 303 and r.headers["location"] == "/me"
+        assert r.status_code == 303 and r.headers["location"] == "/app"
 
 
 def test_wrong_password_and_expired_form_are_refused_with_a_message(client: TestClient) -> None:

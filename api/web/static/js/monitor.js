@@ -137,6 +137,7 @@
     vehicleTable(d.sheets);
     lateTable(d.late);
     failedTable(d.failed);
+    offPointTable(d.off_point || []);
     photos(d.photos);
     closureList(d.closures);
     await drawMap(d);
@@ -236,6 +237,18 @@
         el("td", { class: "reason" }, x.reason || "–"), el("td", {}, C.time(x.time)),
         el("td", {}, x.courier ? x.courier.username : "–"))));
     empty("failed", items);
+  }
+
+  function offPointTable(items) {
+    $("#off-point tbody").replaceChildren(...items.map((x) =>
+      el("tr", { dataset: { sheet: x.sheet_id, seq: x.seq } },
+        el("td", {}, el("span", { class: "swatch", style: "background:" + colourOf(x.sheet_id) }), x.route_id),
+        el("td", { class: "num" }, x.seq), el("td", {}, place(x.place)),
+        el("td", { class: "num" }, x.distance_m == null ? "–" : C.num(x.distance_m, 0)),
+        el("td", { class: "num" }, x.accuracy_m == null ? "–" : C.num(x.accuracy_m, 0)),
+        el("td", {}, C.time(x.time)),
+        el("td", {}, x.courier ? x.courier.username : "–"))));
+    empty("off-point", items);
   }
 
   function photos(items) {

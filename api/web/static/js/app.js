@@ -1,0 +1,441 @@
+/* The courier app: today's route sheets, stop by stop, working without signal.
+
+   Every action (arrived, delivered, picked up, failed, a photo) goes first into an outbox in
+   IndexedDB with its client event id, the moment it happened (+08:00) and, when the phone
+   allows it, its position; the outbox is sent in order when the connection returns, when
+   the app opens and every 20 s. The server decides: its answer (the stop's state) replaces
+   the local one; a 409 becomes a conflict the courier reads; a 401 keeps the outbox and asks
+   to sign in again. The service worker (/app/sw.js) keeps the shell and the last sheets. */
+"use strict";
+
+(function () {
+  const { t, el } = C;
+  const boot = C.boot;
+  const REASONS = ["reason_nobody", "reason_address", "reason_refused", "reason_road", "reason_other"];
+  const GEO_WAIT_MS = 3000;
+  const state = { sheets: [], sheet: null, outbox: [], conflicts: [], syncing: false, signedOut: false, openFail: null };
+  const $ = (sel) => document.querySelector(sel);
+
+  // ---- IndexedDB: the outbox and the conflicts ------------------------------------------
+  let dbPromise = null;
+  function db() {
+    dbPromise = dbPromise || new Promise((resolve, reject) => {
+      const req = indexedDB.open("codist-courier", 1);
+      req.onupgradeneeded = () => {
+        req.result.createObjectStore("outbox", { keyPath: "key", autoIncrement: true });
+        req.result.createObjectStore("conflicts", { keyPath: "key", autoIncrement: true });
+      };
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+    });
+    return dbPromise;
+  }
+  async function store(name, mode, work) {
+    const handle = await db();
+    return new Promise((resolve, reject) => {
+      const tx = handle.transaction(name, mode);
+      const req = work(tx.objectStore(name));
+      tx.oncomplete = () => resolve(req ? req.result : undefined);
+      tx.onerror = () => reject(tx.error);
+      tx.onabort = () => reject(tx.error);
+    });
+  }
+  const all = (name) => store(name, "readonly", (s) => s.getAll());
+  const add = (name, item) => store(name, "readwrite", (s) => s.add(item));
+  const remove = (name, key) => store(name, "readwrite", (s) => s.delete(key));
+
+  async function reloadQueues() {
+    state.outbox = await all("outbox");
+    state.conflicts = await all("conflicts");
+    const n = state.outbox.length;
+    $("#outbox-count").textContent = String(n);
+    $("#outbox").dataset.n = String(n);
+  }
+
+  // ---- small helpers ---------------------------------------------------------------------
+  function uuid() {
+    if (crypto.randomUUID) return crypto.randomUUID();
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  }
+  /** Now, in Asia/Shanghai: 2026-09-15T10:42:05+08:00 */
+  function nowIso() {
+    return new Date(Date.now() + 8 * 3600 * 1000).toISOString().slice(0, 19) + "+08:00";
+  }
+  function cookie(name) {
+    const hit = document.cookie.split("; ").find((c) => c.startsWith(name + "="));
+    return hit ? decodeURIComponent(hit.slice(name.length + 1)) : "";
+  }
+  /** The phone's position if it gives one within 3 s; never blocks an action longer. */
+  function position() {
+    if (!navigator.geolocation) return Promise.resolve({});
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve({}), GEO_WAIT_MS);
+      navigator.geolocation.getCurrentPosition(
+        (p) => {
+          clearTimeout(timer);
+          resolve({
+            lon: Math.round(p.coords.longitude * 1e6) / 1e6,
+            lat: Math.round(p.coords.latitude * 1e6) / 1e6,
+            accuracy_m: Math.round(p.coords.accuracy * 10) / 10,
+          });
+        },
+        () => { clearTimeout(timer); resolve({}); },
+        { enableHighAccuracy: true, timeout: GEO_WAIT_MS, maximumAge: 60000 },
+      );
+    });
+  }
+  function flash(message, kind) {
+    const item = el("p", { class: kind || "", role: kind === "error" ? "alert" : "status" }, message);
+    $("#flash").prepend(item);
+    setTimeout(() => item.remove(), kind === "error" ? 15000 : 5000);
+  }
+  function detailText(detail, status) {
+    return C.ApiError.text(detail, status);
+  }
+  function showNet() {
+    const on = navigator.onLine;
+    $("#net").dataset.online = on ? "1" : "0";
+    $("#net").textContent = t(on ? "app_online" : "app_offline");
+  }
+  function signedOut() {
+    state.signedOut = true;
+    $("#signin").hidden = false;
+  }
+
+  // ---- reading the sheets (the service worker answers from its copy offline) ----------------
+  async function get(path) {
+    const r = await fetch("/api/v1" + path, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+    if (r.status === 401) {
+      signedOut();
+      throw new Error("signed out");
+    }
+    if (!r.ok) throw new Error(r.headers.get("X-Offline") ? "offline" : "HTTP " + r.status);
+    return r.json();
+  }
+  async function loadSheets() {
+    try {
+      const page = await get("/route-sheets?limit=200");
+      state.sheets = page.items
+        .filter((s) => s.status !== "superseded")
+        .sort((a, b) => (b.plan_date || "").localeCompare(a.plan_date || "") || b.id - a.id);
+      return true;
+    } catch (e) {
+      return false;
+    }
+  }
+  async function loadSheet(id) {
+    try {
+      state.sheet = await get("/route-sheets/" + id);
+      return true;
+    } catch (e) {
+      if (!state.sheet || state.sheet.id !== id) state.sheet = null;
+      return false;
+    }
+  }
+
+  // ---- the outbox ------------------------------------------------------------------------------
+  async function record(stop, type, extra) {
+    const sheet = state.sheet;
+    const where = await position();
+    const body = { client_event_id: uuid(), seq: stop.seq, type, occurred_at: nowIso(), ...(extra || {}), ...where };
+    await add("outbox", { kind: "event", sheet_id: sheet.id, seq: stop.seq, body, created: body.occurred_at });
+    await reloadQueues();
+    render();
+    flash(t("app_queued"));
+    sync();
+  }
+  async function recordPhoto(stop, file) {
+    const sheet = state.sheet;
+    const pending = state.outbox.filter((i) => i.kind === "event" && i.sheet_id === sheet.id && i.seq === stop.seq);
+    const last = pending.length ? pending[pending.length - 1].body.client_event_id : null;
+    const blob = new Blob([await file.arrayBuffer()], { type: file.type || "image/jpeg" });
+    await add("outbox", {
+      kind: "photo", sheet_id: sheet.id, seq: stop.seq, blob, name: file.name || "photo.jpg",
+      client_event_id: last, created: nowIso(),
+    });
+    await reloadQueues();
+    render();
+    flash(t("app_photo_queued"));
+    sync();
+  }
+
+  async function post(item) {
+    const headers = { Accept: "application/json", "X-CSRF-Token": cookie("codist_csrf") };
+    const base = "/api/v1/route-sheets/" + item.sheet_id;
+    if (item.kind === "event") {
+      headers["Content-Type"] = "application/json";
+      return fetch(base + "/events", { method: "POST", headers, body: JSON.stringify(item.body), credentials: "same-origin" });
+    }
+    const form = new FormData();
+    form.append("file", item.blob, item.name);
+    if (item.client_event_id) form.append("client_event_id", item.client_event_id);
+    return fetch(base + "/stops/" + item.seq + "/photo", { method: "POST", headers, body: form, credentials: "same-origin" });
+  }
+
+  /** Send one item; true to go on with the next, false to stop for now. */
+  async function sendOne(item) {
+    let r;
+    try {
+      r = await post(item);
+      if (r.status === 422 && item.kind === "photo" && item.client_event_id) {
+        // the event it belonged to was not accepted: keep the photo for the stop anyway
+        r = await post({ ...item, client_event_id: null });
+      }
+    } catch (e) {
+      return false; // no connection: try again later
+    }
+    if (r.status === 401) {
+      signedOut();
+      return false;
+    }
+    if (r.status >= 500) return false;
+    const data = await r.json().catch(() => null);
+    if (r.ok) {
+      if (item.kind === "event" && data && data.stop) mergeStop(item.sheet_id, data.stop, data.sheet_status);
+    } else {
+      const detail = detailText(data && data.detail !== undefined ? data.detail : null, r.status);
+      await add("conflicts", {
+        sheet_id: item.sheet_id, seq: item.seq, what: item.kind === "event" ? item.body.type : "photo",
+        status: r.status, detail, at: nowIso(),
+      });
+    }
+    await remove("outbox", item.key);
+    return true;
+  }
+
+  async function sync() {
+    if (state.syncing || !navigator.onLine) return;
+    state.syncing = true;
+    let sent = 0;
+    try {
+      state.signedOut = false;
+      $("#signin").hidden = true;
+      for (const item of await all("outbox")) {
+        if (!(await sendOne(item))) break;
+        sent += 1;
+      }
+    } finally {
+      state.syncing = false;
+    }
+    await reloadQueues();
+    if (sent) {
+      flash(t("app_sent", { n: sent }));
+      await refresh();
+    } else {
+      render();
+    }
+  }
+
+  function mergeStop(sheetId, stopState, sheetStatus) {
+    if (!state.sheet || state.sheet.id !== sheetId) return;
+    const stop = state.sheet.stops.find((s) => s.seq === stopState.seq);
+    if (stop) Object.assign(stop, stopState);
+    if (sheetStatus) state.sheet.status = sheetStatus;
+  }
+
+  // ---- what a stop looks like now (the server's state, then the actions waiting) ----------
+  function local(stop) {
+    const s = {
+      status: stop.status, needs_drop: stop.needs_drop, needs_pickup: stop.needs_pickup,
+      delivered: stop.delivered, picked_up: stop.picked_up, waiting: null,
+    };
+    for (const item of state.outbox) {
+      if (item.kind !== "event" || item.sheet_id !== state.sheet.id || item.seq !== stop.seq) continue;
+      const type = item.body.type;
+      s.waiting = type;
+      if (type === "arrived" && s.status === "pending") s.status = "arrived";
+      if (type === "delivered") s.delivered = true;
+      if (type === "picked_up") s.picked_up = true;
+      if (type === "failed") s.status = "failed";
+    }
+    if (s.status === "arrived" && (s.delivered || !s.needs_drop) && (s.picked_up || !s.needs_pickup)) s.status = "completed";
+    return s;
+  }
+
+  // ---- drawing ---------------------------------------------------------------------------------
+  function render() {
+    const id = sheetOfHash();
+    $("#sheets-view").hidden = id !== null;
+    $("#sheet-view").hidden = id === null;
+    if (id === null) renderList();
+    else renderSheet();
+  }
+  function sheetOfHash() {
+    const m = /^#sheet-(\d+)$/.exec(location.hash);
+    return m ? Number(m[1]) : null;
+  }
+  function renderList() {
+    const list = $("#sheets");
+    if (!state.sheets.length) {
+      list.replaceChildren(el("li", { class: "muted" }, t("app_no_sheets")));
+      return;
+    }
+    list.replaceChildren(...state.sheets.map((s) =>
+      el("li", {},
+        el("button", { type: "button", class: "sheet-card", dataset: { sheet: s.id }, onclick: () => { location.hash = "sheet-" + s.id; } },
+          el("div", { class: "route" }, s.route_id, " ", el("span", { class: "badge" }, t("sheet_" + s.status))),
+          el("div", { class: "muted" }, s.plan_date || "", " · ", t("app_stops", { n: s.stops }),
+            s.start_time ? " · " + t("app_start", { time: C.time(s.start_time) }) : "",
+            " · ", t("app_vehicle"), " ", s.vehicle_id)))));
+  }
+  function renderSheet() {
+    const sheet = state.sheet;
+    const head = $("#sheet-head");
+    if (!sheet || sheet.id !== sheetOfHash()) {
+      head.replaceChildren(el("p", { class: "muted" }, navigator.onLine ? t("loading") : t("app_sheet_missing")));
+      $("#stops").replaceChildren();
+      renderConflicts(null);
+      return;
+    }
+    const vehicle = sheet.vehicle || {};
+    head.replaceChildren(
+      el("div", { class: "route" }, sheet.route_id, " ", el("span", { class: "badge" }, t("sheet_" + sheet.status))),
+      el("div", { class: "muted" }, sheet.plan_date || "", " · ", vehicle.name || sheet.vehicle_id,
+        sheet.start && sheet.start.time ? " · " + t("app_start", { time: C.time(sheet.start.time) }) : ""));
+    $("#stops").replaceChildren(...sheet.stops.map(stopItem));
+    renderConflicts(sheet.id);
+  }
+  function renderConflicts(sheetId) {
+    const mine = state.conflicts.filter((c) => c.sheet_id === sheetId);
+    $("#conflicts").hidden = mine.length === 0;
+    $("#conflict-list").replaceChildren(...mine.map((c) =>
+      el("li", { dataset: { seq: c.seq } }, conflictText(c), " ",
+        el("button", { type: "button", class: "link", onclick: async () => { await remove("conflicts", c.key); await reloadQueues(); render(); } }, t("app_conflict_dismiss")))));
+  }
+  const conflictText = (c) => t("app_conflict", { seq: c.seq, what: t("ev_" + c.what), detail: c.detail });
+
+  function windowOf(stop) {
+    if (stop.window && stop.window.start) return [stop.window.start, stop.window.end];
+    if (Array.isArray(stop.time_window) && stop.time_window.length === 2) return stop.time_window;
+    return null;
+  }
+  function orderLine(o) {
+    const temp = o.temperature && o.temperature !== "ambient";
+    return el("li", {},
+      o.goods || o.order_id, " · ", t("app_pieces", { n: o.pieces }), " · ", t("app_kg", { n: C.num(o.weight_kg, 1) }), " ",
+      temp ? el("span", { class: "badge cold" }, t(o.temperature === "frozen" ? "app_frozen" : "app_cold")) : null, " ",
+      o.live_animal ? el("span", { class: "badge live" }, t("app_live")) : null,
+      o.final_destination ? el("div", { class: "muted" }, t("app_held", { name: C.placeName(o.final_destination) })) : null,
+      (o.tracking || []).length ? el("div", { class: "tracking" }, o.tracking.join(" ")) : null);
+  }
+  function groups(title, list) {
+    if (!list || !list.length) return null;
+    return el("div", { class: "group" }, el("h3", {}, title),
+      ...list.map((g) => {
+        const orders = g.orders || [];
+        const pieces = orders.reduce((n, o) => n + (o.pieces || 0), 0);
+        const kg = orders.reduce((n, o) => n + (o.weight_kg || 0), 0);
+        const cold = orders.some((o) => o.temperature && o.temperature !== "ambient");
+        const live = orders.some((o) => o.live_animal);
+        return el("details", { class: "party" },
+          el("summary", {}, el("strong", {}, g.party_name_zh || g.party), " · ",
+            t("app_orders", { n: orders.length }), " · ", t("app_pieces", { n: pieces }), " · ",
+            t("app_kg", { n: C.num(kg, 0) }), " ",
+            cold ? el("span", { class: "badge cold" }, t("app_cold")) : null, " ",
+            live ? el("span", { class: "badge live" }, t("app_live")) : null),
+          el("ul", {}, ...orders.map(orderLine)));
+      }));
+  }
+  function phoneOf(stop) {
+    for (const g of [...(stop.drop || []), ...(stop.pickup || [])]) {
+      for (const o of g.orders || []) {
+        const phone = o.phone || o.contact_phone || o.recipient_phone;
+        if (phone) return String(phone);
+      }
+    }
+    return null;
+  }
+  function links(stop) {
+    const p = stop.place || {};
+    const located = typeof p.lon === "number" && typeof p.lat === "number" && (p.lon !== 0 || p.lat !== 0);
+    const phone = phoneOf(stop);
+    const photo = el("input", { type: "file", accept: "image/*", capture: "environment", class: "photo-input", dataset: { seq: stop.seq } });
+    photo.addEventListener("change", () => { if (photo.files && photo.files[0]) recordPhoto(stop, photo.files[0]); });
+    return el("div", { class: "links" },
+      el("label", { class: "photo-label" }, t("app_photo"), photo),
+      located ? el("a", { class: "map-link", href: `geo:${p.lat},${p.lon}?q=${p.lat},${p.lon}(${encodeURIComponent(C.placeName(p))})` }, t("app_map")) : null,
+      phone ? el("a", { class: "call-link", href: "tel:" + phone.replace(/[^0-9+]/g, "") }, t("app_call")) : null);
+  }
+  function actions(stop, s) {
+    if (s.status === "completed" || s.status === "failed") return null;
+    const button = (type, label, extra) =>
+      el("button", { type: "button", class: "primary act", dataset: { act: type }, onclick: () => record(stop, type, extra) }, t(label));
+    const box = el("div", { class: "actions" });
+    if (s.status === "pending") box.append(button("arrived", "app_arrived"));
+    if (s.status === "arrived" && s.needs_drop && !s.delivered) box.append(button("delivered", "app_delivered"));
+    if (s.status === "arrived" && s.needs_pickup && !s.picked_up) box.append(button("picked_up", "app_picked_up"));
+    const form = failForm(stop);
+    box.append(el("button", { type: "button", class: "act", dataset: { act: "failed" }, onclick: () => { form.hidden = !form.hidden; } }, t("app_failed")));
+    return [box, form];
+  }
+  function failForm(stop) {
+    const select = el("select", { class: "fail-reason", "aria-label": t("app_fail_reason") },
+      ...REASONS.map((k) => el("option", { value: k }, t(k))));
+    const other = el("input", { type: "text", class: "fail-text", maxlength: "400", placeholder: t("app_fail_other_text"), hidden: true });
+    select.addEventListener("change", () => { other.hidden = select.value !== "reason_other"; });
+    const confirm = el("button", { type: "button", class: "primary", dataset: { act: "fail-confirm" }, onclick: () => {
+      const words = t(select.value);
+      const reason = select.value === "reason_other" ? (other.value.trim() ? words + "：" + other.value.trim() : "") : words;
+      if (!reason) { other.focus(); return; }
+      record(stop, "failed", { reason });
+    } }, t("app_fail_confirm"));
+    return el("div", { class: "fail-form", hidden: true }, el("label", {}, t("app_fail_reason"), select), other, confirm);
+  }
+  function stopItem(stop) {
+    const s = local(stop);
+    const win = windowOf(stop);
+    const photos = state.outbox.filter((i) => i.kind === "photo" && i.sheet_id === state.sheet.id && i.seq === stop.seq).length;
+    const label = s.waiting ? t("ev_" + s.waiting) + t("app_waiting") : t("state_" + s.status);
+    const kind = s.waiting ? "wait" : s.status === "completed" ? "ok" : s.status === "failed" ? "bad" : "";
+    const load = stop.load_after || {};
+    const conflicts = state.conflicts.filter((c) => c.sheet_id === state.sheet.id && c.seq === stop.seq);
+    return el("li", { class: "stop", dataset: { seq: stop.seq, state: s.status } },
+      el("div", { class: "top" },
+        el("span", { class: "seq" }, "#" + stop.seq),
+        el("span", { class: "name" }, C.placeName(stop.place)),
+        el("span", { class: "badge state " + kind }, label),
+        photos ? el("span", { class: "badge wait" }, t("ev_photo") + " ×" + photos + t("app_waiting")) : null),
+      el("div", { class: "times" }, t("app_eta"), " ", C.time(stop.arrival),
+        win ? ` · ${t("app_window")} ${C.time(win[0])}–${C.time(win[1])}` : "",
+        stop.note ? " · " + stop.note : ""),
+      groups(t("app_down"), stop.drop),
+      groups(t("app_up"), stop.pickup),
+      el("div", { class: "muted" }, t("app_load_after", { kg: C.num(load.kg, 0), m3: C.num(load.m3, 2) })),
+      ...conflicts.map((c) => el("div", { class: "conflict" }, conflictText(c))),
+      actions(stop, s),
+      links(stop));
+  }
+
+  // ---- start -------------------------------------------------------------------------------------
+  async function refresh() {
+    const listed = await loadSheets();
+    const id = sheetOfHash();
+    if (id !== null) await loadSheet(id);
+    if (!listed && !navigator.onLine) flash(t("app_from_cache"), "warn");
+    render();
+  }
+
+  async function start() {
+    showNet();
+    window.addEventListener("online", () => { showNet(); sync(); });
+    window.addEventListener("offline", showNet);
+    window.addEventListener("hashchange", async () => {
+      const id = sheetOfHash();
+      if (id !== null && (!state.sheet || state.sheet.id !== id)) { state.sheet = null; render(); await loadSheet(id); }
+      render();
+      window.scrollTo(0, 0);
+    });
+    $("#back").addEventListener("click", () => { location.hash = ""; });
+    if ("serviceWorker" in navigator) {
+      navigator.serviceWorker.register("/app/sw.js", { scope: "/app" }).catch((e) => console.warn("service worker", e));
+    }
+    await reloadQueues();
+    await refresh();
+    document.body.dataset.appReady = "1";
+    sync();
+    setInterval(sync, boot.sync_ms || 20000);
+  }
+
+  start();
+})();

@@ -1,0 +1,192 @@
+"""The courier app on a phone (390 x 844), offline: record 3 events and a photo without a
+connection, reload (the sheet still shows, the outbox holds them), go back online (the
+server gets exactly those events, once, and the photo), then a conflict is shown."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from typing import Any
+
+from browser_support import PASSWORD, SHOTS, Demo, Watch, shot
+
+MOUDING = "532323"
+PHONE = {"width": 390, "height": 844}
+OUTBOX_IDS = """() => new Promise((resolve, reject) => {
+  const req = indexedDB.open("codist-courier", 1);
+  req.onsuccess = () => {
+    const get = req.result.transaction("outbox").objectStore("outbox").getAll();
+    get.onsuccess = () => resolve(get.result.filter((i) => i.kind === "event")
+      .map((i) => i.body.client_event_id));
+    get.onerror = () => reject(get.error);
+  };
+  req.onerror = () => reject(req.error);
+})"""
+
+
+def _png() -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    raw = b"".join(b"\x00" + b"\xcc\x22\x22" * 4 for _ in range(4))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 4, 4, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+
+
+def _usable(stops: list[dict[str, Any]]) -> bool:
+    """At least one stop with orders followed by two more stops."""
+    return any(s["drop"] or s["pickup"] for s in stops[:-2])
+
+
+def _publish(demo: Demo) -> tuple[int, list[dict[str, Any]]]:
+    """A fresh plan with one 牟定 route given to mouding-1: its sheet id and stops."""
+    plan = demo.clone_plan()
+    with demo.client("admin") as admin:
+        sheets = admin.get(f"/plans/{plan}/sheets").json()
+        route = next(
+            s["route_id"]
+            for s in sheets
+            if s["echelon"] == "county"
+            and s["county_code"] == MOUDING
+            and _usable(admin.get(f"/route-sheets/{s['id']}").json()["stops"])
+        )
+        r = admin.post(
+            f"/plans/{plan}/publish",
+            json={"assignments": {route: demo.user_id("mouding-1")}},
+        )
+        assert r.status_code == 200, r.text
+    with demo.client("mouding-1") as courier:
+        mine = courier.get("/route-sheets", params={"plan_id": plan}).json()["items"]
+        [sheet_id] = [s["id"] for s in mine]
+        stops = courier.get(f"/route-sheets/{sheet_id}").json()["stops"]
+    return sheet_id, stops
+
+
+def _count(page: Any) -> str:
+    return str(page.text_content("#outbox-count")).strip()
+
+
+def _wait_count(page: Any, n: int) -> None:
+    page.wait_for_function(
+        "n => document.getElementById('outbox-count').textContent.trim() === n",
+        arg=str(n),
+        timeout=30000,
+    )
+
+
+def _tap(page: Any, seq: int, act: str) -> None:
+    page.click(f'.stop[data-seq="{seq}"] button[data-act="{act}"]')
+
+
+def test_offline_outbox_sync_photo_and_conflict(browser: Any, demo: Demo) -> None:
+    sheet_id, stops = _publish(demo)
+    # a stop with something to hand over or collect, and two stops after it
+    i = next(k for k, s in enumerate(stops[:-2]) if s["needs_drop"] or s["needs_pickup"])
+    first, second, third = stops[i], stops[i + 1], stops[i + 2]
+    action = "delivered" if first["needs_drop"] else "picked_up"
+    place = first["place"]
+
+    context = browser.new_context(
+        viewport=PHONE,
+        service_workers="allow",
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+        geolocation={"longitude": place["lon"], "latitude": place["lat"], "accuracy": 20},
+        permissions=["geolocation"],
+    )
+    watch = Watch(demo.url, refused=(409,))
+    page = context.new_page()
+    watch.attach(page)
+    try:
+        page.goto(f"{demo.url}/login?next=/app")
+        page.fill("input[name=username]", "mouding-1")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{demo.url}/app*")
+        page.wait_for_selector("body[data-app-ready]")
+        page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+        page.reload()
+        page.wait_for_selector("body[data-app-ready]")
+        assert page.evaluate("navigator.serviceWorker.controller !== null")
+
+        page.click(f'[data-sheet="{sheet_id}"]')
+        page.wait_for_selector(f'.stop[data-seq="{first["seq"]}"] button[data-act="arrived"]')
+        assert page.locator(".stop").count() == len(stops)
+        shot(page, "app-phone-sheet")
+
+        # ---- offline: three events ----
+        context.set_offline(True)
+        page.wait_for_selector('#net[data-online="0"]')
+        _tap(page, first["seq"], "arrived")
+        _wait_count(page, 1)
+        _tap(page, first["seq"], action)
+        _wait_count(page, 2)
+        _tap(page, second["seq"], "arrived")
+        _wait_count(page, 3)
+        ids = page.evaluate(OUTBOX_IDS)
+        assert len(set(ids)) == 3
+
+        page.reload()  # no connection: the service worker serves the app and the sheet
+        page.wait_for_selector("body[data-app-ready]")
+        page.wait_for_selector(f'.stop[data-seq="{first["seq"]}"]')
+        assert _count(page) == "3"
+        assert "待发送" in str(page.text_content(f'.stop[data-seq="{second["seq"]}"] .state'))
+        page.set_input_files(
+            f'.stop[data-seq="{first["seq"]}"] input.photo-input',
+            files=[{"name": "proof.png", "mimeType": "image/png", "buffer": _png()}],
+        )
+        _wait_count(page, 4)
+        shot(page, "app-phone-offline")
+        page.screenshot(path=str(SHOTS / "app-phone-offline-view.png"))
+
+        # ---- online again: the outbox goes out, once ----
+        context.set_offline(False)
+        _wait_count(page, 0)
+        with demo.client("mouding-1") as courier:
+            events = courier.get(f"/route-sheets/{sheet_id}/events").json()["items"]
+            assert sorted(e["client_event_id"] for e in events) == sorted(ids)
+            assert {(e["seq"], e["type"]) for e in events} == {
+                (first["seq"], "arrived"),
+                (first["seq"], action),
+                (second["seq"], "arrived"),
+            }
+            assert all(e["lon"] is not None and e["off_point"] is False for e in events)
+            assert (
+                courier.get(f"/route-sheets/{sheet_id}/stops/{first['seq']}/photo").status_code
+                == 200
+            )
+
+            page.reload()  # another sync: nothing more
+            page.wait_for_selector("body[data-app-ready]")
+            page.wait_for_timeout(1000)
+            assert _count(page) == "0"
+            assert courier.get(f"/route-sheets/{sheet_id}/events").json()["total"] == 3
+
+            # ---- a conflict: the stop failed meanwhile (reported elsewhere) ----
+            page.wait_for_selector(f'.stop[data-seq="{third["seq"]}"] button[data-act="arrived"]')
+            r = courier.post(
+                f"/route-sheets/{sheet_id}/events",
+                json={
+                    "client_event_id": "elsewhere-1",
+                    "seq": third["seq"],
+                    "type": "failed",
+                    "reason": "道路不通",
+                },
+            )
+            assert r.status_code == 201, r.text
+        _tap(page, third["seq"], "arrived")
+        conflict = page.wait_for_selector(f'.stop[data-seq="{third["seq"]}"] .conflict')
+        assert "冲突" in str(conflict.text_content()) and "failed" in str(conflict.text_content())
+        _wait_count(page, 0)
+        assert page.is_visible("#conflicts")
+        shot(page, "app-phone-conflict")
+        page.locator(f'.stop[data-seq="{third["seq"]}"]').scroll_into_view_if_needed()
+        page.screenshot(path=str(SHOTS / "app-phone-conflict-view.png"))
+    finally:
+        context.close()
+    watch.check()
