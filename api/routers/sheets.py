@@ -7,9 +7,7 @@ the caller's scope answers 404 exactly like a missing one; carriers get 403.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import tempfile
 import uuid
 from datetime import date
 from pathlib import Path as FilePath
@@ -48,6 +46,7 @@ from api.schemas.sheets import (
 )
 from api.services import plans, users
 from api.services.convert import local, local_value
+from api.services.photos import PHOTO_MEDIA, read_photo, write_atomically
 from api.services.sheets import CLIENT_EVENT_ID_MAX, apply_event, stop_states
 from routing.errors import InputError
 
@@ -58,18 +57,6 @@ SheetId = Annotated[int, Path(ge=1, le=MAX_ID, description="the route sheet's id
 Seq = Annotated[int, Path(ge=1, le=MAX_SEQ, description="the stop's sequence number")]
 SheetState = Literal["draft", "assigned", "in_progress", "completed"]
 
-
-#: Accepted photo types: content type -> (file extension, magic-bytes check).
-PHOTO_TYPES: dict[str, str] = {
-    "image/jpeg": "jpg",
-    "image/jpg": "jpg",
-    "image/png": "png",
-    "image/webp": "webp",
-}
-#: Stored photo extension -> the content type it is served with (the first of PHOTO_TYPES).
-PHOTO_MEDIA: dict[str, str] = {}
-for _mime, _ext in PHOTO_TYPES.items():
-    PHOTO_MEDIA.setdefault(_ext, _mime)
 
 NOT_FOUND = {"description": "no such route sheet (or not one of yours)"}
 
@@ -409,30 +396,6 @@ def post_event(
     )
 
 
-def _sniff(data: bytes) -> str | None:
-    """The image type the bytes really are (jpg, png, webp), or None."""
-    if data.startswith(b"\xff\xd8\xff"):
-        return "jpg"
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "webp"
-    return None
-
-
-def _write_atomically(path: FilePath, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        FilePath(tmp).unlink(missing_ok=True)
-        raise
-
-
 @router.post(
     "/route-sheets/{sheet_id}/stops/{seq}/photo",
     response_model=PhotoOut,
@@ -470,26 +433,7 @@ def upload_photo(
     seqs = {s.get("seq") for s in _stops(_content(sheet))}
     if seq not in seqs:
         raise InputError("seq", f"route sheet {sheet.id} has no stop {seq}")
-    declared = (file.content_type or "").split(";", 1)[0].strip().lower()
-    if declared not in PHOTO_TYPES:
-        raise HTTPException(
-            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-            detail=f"a photo must be image/jpeg, image/png or image/webp, not {declared or '?'}",
-        )
-    data = file.file.read(settings.photo_max_bytes + 1)
-    if len(data) > settings.photo_max_bytes:
-        raise HTTPException(
-            status.HTTP_413_CONTENT_TOO_LARGE,
-            detail=f"a photo may have at most {settings.photo_max_bytes} bytes",
-        )
-    if not data:
-        raise InputError("file", "the file is empty")
-    ext = _sniff(data)
-    if ext is None or ext != PHOTO_TYPES[declared]:
-        raise HTTPException(
-            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-            detail=f"the file's content is not a {declared} image",
-        )
+    data, ext = read_photo(file.content_type, file.file, settings.photo_max_bytes)
     event = None
     if client_event_id is not None:
         event = session.exec(
@@ -505,7 +449,7 @@ def upload_photo(
     directory.mkdir(parents=True, exist_ok=True)
     name = f"{seq}-{uuid.uuid4().hex}.{ext}"
     target = directory / name
-    _write_atomically(target, data)
+    write_atomically(target, data)
     relative = f"{sheet.id}/{name}"
     if event is not None:
         try:

@@ -1,7 +1,10 @@
 /* The places page: a county's unlocated townships and villages, busiest first (open
    orders of a day, from GET /api/v1/places); pick one, click its position on the map,
    drag to adjust, confirm (PATCH /api/v1/places/{id}); recent corrections with who and
-   when (GET /api/v1/places/corrections). The API decides who may place what. */
+   when (GET /api/v1/places/corrections). Service points proposed from the field
+   (GET /api/v1/place-proposals) are listed and drawn with their accuracy circles, and
+   reviewed: accept, move then accept, reject with a note (POST .../accept, .../reject).
+   The API decides who may place, propose and review what. */
 "use strict";
 
 (function () {
@@ -34,6 +37,7 @@
       state.county = select.value;
       unselect();
       await Promise.all([loadList(), drawCounty(), loadRecent()]);
+      await loadProposals();
     };
     $("#filters").onsubmit = (ev) => ev.preventDefault();
   }
@@ -229,6 +233,162 @@
     $("#no-recent").hidden = data.items.length > 0;
   }
 
+  // ---- proposals from the field --------------------------------------------------------
+  const proposalIcon = L.divIcon({ className: "", html: '<div class="proposal-pin"></div>', iconSize: [18, 18], iconAnchor: [9, 18] });
+  const reviewing = { marks: new Map(), moving: null, layer: null };
+
+  async function loadProposals() {
+    const data = await api(`/place-proposals?county=${state.county}&limit=200`);
+    const waiting = data.items.filter((p) => p.status === "proposed");
+    const reviewed = data.items.filter((p) => p.status !== "proposed");
+    renderWaiting(waiting);
+    renderReviewed(reviewed);
+    drawProposals(waiting);
+  }
+
+  function thumb(p) {
+    if (!p.photo_url) return el("span", { class: "hint" }, t("proposals_no_photo"));
+    return el("a", { href: p.photo_url, target: "_blank", rel: "noopener" },
+      el("img", { class: "thumb", src: p.photo_url, alt: t("proposals_photo") + " · " + C.placeName(p.place), loading: "lazy" }));
+  }
+
+  function placeCell(p) {
+    const town = p.place.kind === "township" ? "" : boot.lang === "en" ? p.place.township_pinyin : p.place.township_zh;
+    return el("td", {}, C.placeName(p.place), el("div", { class: "hint" }, [town, p.place.id].filter(Boolean).join(" · ")));
+  }
+
+  function renderWaiting(items) {
+    const body = $("#proposals tbody");
+    body.replaceChildren();
+    for (const p of items) {
+      const accuracy = p.accuracy_m === null ? "–" : t("proposals_accuracy_m", { m: Math.round(p.accuracy_m) });
+      const row = el("tr", { dataset: { proposal: p.id, place: p.place.id } },
+        el("td", {}, thumb(p)),
+        placeCell(p),
+        el("td", {}, el("span", { class: "by" }, p.proposed_by_username || "–"), " ",
+          el("span", { class: "badge" }, t("proposal_source_" + p.source)),
+          el("div", { class: "hint nowrap" }, C.dateTime(p.proposed_at))),
+        el("td", { class: "num nowrap" }, accuracy),
+        el("td", { class: "note" }, p.note || "–"),
+        el("td", { class: "actions" }, actions(p)),
+      );
+      body.append(row);
+    }
+    $("#no-proposals").hidden = items.length > 0;
+    $("#proposals").closest(".scroll").hidden = items.length === 0;
+    $("#proposals-count").textContent = t("proposals_count", { n: items.length });
+    $("#proposals-count").className = "badge" + (items.length ? " up" : "");
+  }
+
+  function actions(p) {
+    const moved = el("div", { class: "hint moved" });
+    const accept = el("button", { type: "button", class: "primary accept", onclick: () => review(p, "accept") }, t("proposals_accept"));
+    const move = el("button", { type: "button", class: "move", onclick: () => startMove(p, accept, move, moved) }, t("proposals_move"));
+    const note = el("input", { type: "text", name: "note", maxlength: "500", required: true, placeholder: t("proposals_reject_note"), "aria-label": t("proposals_reject_note") });
+    const reject = el("form", { class: "reject-form", hidden: true, onsubmit: (ev) => { ev.preventDefault(); review(p, "reject", note.value); } },
+      note, el("button", { type: "submit", class: "danger" }, t("proposals_reject_confirm")));
+    const open = el("button", { type: "button", class: "reject", onclick: () => { reject.hidden = !reject.hidden; if (!reject.hidden) note.focus(); } }, t("proposals_reject"));
+    const show = el("button", { type: "button", class: "show", onclick: () => focusProposal(p.id, true) }, t("proposals_show"));
+    return [el("div", { class: "buttons" }, show, accept, move, open), moved, reject];
+  }
+
+  function renderReviewed(items) {
+    const body = $("#reviewed tbody");
+    body.replaceChildren();
+    for (const p of items.slice(0, 50)) {
+      body.append(el("tr", { dataset: { proposal: p.id, place: p.place.id, status: p.status } },
+        placeCell(p),
+        el("td", {}, el("span", { class: "badge " + (p.status === "accepted" ? "ok" : "bad") }, t("proposal_status_" + p.status))),
+        el("td", {}, p.proposed_by_username || "–", el("div", { class: "hint nowrap" }, C.dateTime(p.proposed_at))),
+        el("td", { class: "by" }, p.reviewed_by_username || "–", el("div", { class: "hint nowrap" }, C.dateTime(p.reviewed_at))),
+        el("td", {}, p.review_note || "–"),
+      ));
+    }
+    $("#reviewed-count").textContent = t("proposals_reviewed_count", { n: items.length });
+  }
+
+  function drawProposals(items) {
+    if (reviewing.layer) reviewing.layer.remove();
+    reviewing.layer = L.layerGroup().addTo(state.map);
+    reviewing.marks.clear();
+    reviewing.moving = null;
+    $("#move-hint").hidden = true;
+    for (const p of items) {
+      const at = [p.lat, p.lon];
+      const circle = p.accuracy_m ? L.circle(at, { radius: p.accuracy_m, color: "#ea580c", weight: 1, fillOpacity: 0.12, interactive: false }).addTo(reviewing.layer) : null;
+      const marker = L.marker(at, { icon: proposalIcon, draggable: false, keyboard: false, autoPan: true }).addTo(reviewing.layer);
+      marker.bindTooltip(t("proposals_marker", { name: C.placeName(p.place), who: p.proposed_by_username || "–" }), { direction: "top", offset: [0, -16] });
+      marker.on("click", () => focusProposal(p.id, false));
+      marker.on("drag", () => { if (circle) circle.setLatLng(marker.getLatLng()); });
+      reviewing.marks.set(p.id, { marker, circle, proposal: p });
+    }
+  }
+
+  function focusProposal(id, pan) {
+    document.querySelectorAll("#proposals tbody tr").forEach((r) => r.setAttribute("aria-selected", String(r.dataset.proposal === String(id))));
+    const mark = reviewing.marks.get(id);
+    if (pan && mark) {
+      state.map.setView(mark.marker.getLatLng(), Math.max(state.map.getZoom(), 15), { animate: false });
+      mark.marker.openTooltip();
+      $("#map").scrollIntoView({ block: "nearest" });
+    }
+    if (!pan) {
+      const row = document.querySelector(`#proposals tbody tr[data-proposal="${id}"]`);
+      if (row) row.scrollIntoView({ block: "nearest" });
+    }
+  }
+
+  function startMove(p, accept, move, moved) {
+    const mark = reviewing.marks.get(p.id);
+    if (!mark) return;
+    if (reviewing.moving === p.id) { // cancel: back to the proposed point
+      mark.marker.dragging.disable();
+      mark.marker.setLatLng([p.lat, p.lon]);
+      if (mark.circle) mark.circle.setLatLng([p.lat, p.lon]);
+      reviewing.moving = null;
+      accept.textContent = t("proposals_accept");
+      move.textContent = t("proposals_move");
+      moved.textContent = "";
+      $("#move-hint").hidden = true;
+      return;
+    }
+    if (reviewing.moving !== null) return;
+    reviewing.moving = p.id;
+    mark.marker.dragging.enable();
+    mark.marker.on("dragend", () => {
+      const at = mark.marker.getLatLng();
+      moved.textContent = t("proposals_moved_to", { lon: at.lng.toFixed(5), lat: at.lat.toFixed(5) });
+    });
+    accept.textContent = t("proposals_accept_moved");
+    move.textContent = t("proposals_cancel_move");
+    $("#move-hint").hidden = false;
+    focusProposal(p.id, true);
+  }
+
+  async function review(p, action, note) {
+    const box = $("#proposal-error");
+    box.replaceChildren();
+    const body = { note: note === undefined ? "" : note.trim() };
+    const mark = reviewing.marks.get(p.id);
+    if (action === "accept" && reviewing.moving === p.id && mark) {
+      const at = mark.marker.getLatLng();
+      Object.assign(body, { lon: Number(at.lng.toFixed(6)), lat: Number(at.lat.toFixed(6)) });
+    }
+    try {
+      const done = await api(`/place-proposals/${p.id}/${action}`, { method: "POST", body });
+      if (action === "accept") {
+        C.flash(t("proposals_accepted", { name: C.placeName(done.place) }), "ok");
+        addLocated(done.place, state.placed, true);
+        if (state.where) state.where.set(done.place.id, done.place);
+      } else {
+        C.flash(t("proposals_rejected", { name: C.placeName(done.place) }), "ok");
+      }
+      await Promise.all([loadProposals(), loadList(), loadRecent()]);
+    } catch (e) {
+      box.replaceChildren(el("p", { class: "alert error", role: "alert" }, t("proposals_refused") + " " + refusal(e)));
+    }
+  }
+
   async function main() {
     try {
       filters();
@@ -239,6 +399,7 @@
       state.map.on("click", drop);
       window.placesMap = state.map;
       await Promise.all([loadList(), drawCounty(), loadRecent()]);
+      await loadProposals();
     } catch (e) {
       C.flash(e.message, "error");
     }

@@ -1,0 +1,294 @@
+"""Service points proposed from the field or the console and their review: who may
+propose and review, bad input, retries by client id, accept (also moved) writing the place
+correction, reject, photos, and an accepted village point served by the next plan.
+
+The points below are TEST FIXTURES: made-up positions inside the township areas of the
+bundled network's unlocated places, never real survey data (real villages are never given
+invented coordinates outside tests)."""
+
+from __future__ import annotations
+
+import struct
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import date, datetime
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from api.core.config import Settings
+from api.models import Order
+
+API = "/api/v1"
+URL = f"{API}/place-proposals"
+DAY = date(2026, 9, 15)
+Login = Callable[[str], dict[str, str]]
+
+YINGTA = "532326101002"  # 映塔社区, 金碧镇, 大姚县: unlocated village
+BEICHENG = "532326101001"  # 北城社区, 大姚县: located village
+WANBI = "532326206"  # 湾碧傣族傈僳族乡, 大姚县: unlocated township
+YONGXING = "532327204"  # 永兴傣族乡, 永仁县: unlocated township
+#: FIXTURE point for 映塔 (test data): ~1 km from the 金碧镇 station (101.3239, 25.7357).
+AT_YINGTA = {"lon": 101.3300, "lat": 25.7420}
+#: FIXTURE point for 湾碧 (test data), inside 大姚县.
+AT_WANBI = {"lon": 101.33, "lat": 25.74}
+
+
+def tiny_png() -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return struct.pack(">I", len(data)) + kind + data + crc
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"\x00\xff\x00\x00")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
+
+
+def _propose(client: TestClient, who: dict[str, str], place: str = YINGTA, **extra: Any) -> Any:
+    return client.post(URL, json={"place_id": place, **AT_YINGTA, **extra}, headers=who)
+
+
+def test_who_proposes_what(client: TestClient, login: Login, accounts: dict[str, int]) -> None:
+    courier = login("courier1")
+    r = _propose(client, courier, accuracy_m=12.5, note="村委会门口", client_id="c-1")
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["status"] == "proposed" and body["source"] == "field"
+    assert body["proposed_by"] == accounts["courier1"]
+    assert body["proposed_by_username"] == "courier1" and body["proposed_at"].endswith("+08:00")
+    assert (body["lon"], body["lat"], body["accuracy_m"]) == (101.33, 25.742, 12.5)
+    assert body["place"]["name_zh"] == "映塔社区居民委员会"
+    assert body["place"]["township_zh"] == "金碧镇" and body["place"]["located"] is False
+    assert body["county_code"] == "532326" and body["photo_url"] is None
+    assert body["reviewed_by"] is None and body["correction_id"] is None
+
+    # a retry with the same client id: the first proposal, nothing new
+    again = _propose(client, courier, accuracy_m=30, client_id="c-1")
+    assert again.status_code == 200 and again.json()["id"] == body["id"]
+    assert again.json()["accuracy_m"] == 12.5
+    # the same client id for another place: 409; another user's same id is theirs
+    assert _propose(client, courier, place=WANBI, client_id="c-1").status_code == 409
+    other = _propose(client, login("courier2"), client_id="c-1")
+    assert other.status_code == 201 and other.json()["id"] != body["id"]
+
+    # the county's dispatcher and an admin propose from the console
+    r = _propose(client, login("dayao"), place=WANBI)
+    assert r.status_code == 201 and r.json()["source"] == "console"
+    assert _propose(client, login("admin")).json()["source"] == "console"
+
+    # another county's courier or dispatcher: 403; carriers never
+    for who in ("courier3", "driver", "yongren", "zto"):
+        r = _propose(client, login(who))
+        assert r.status_code == 403, (who, r.text)
+    assert "532326" in _propose(client, login("courier3")).json()["detail"]
+
+    # a located place: 409; a hub: 422; unknown place: 422; outside Chuxiong: 422 (lon, lat)
+    r = _propose(client, courier, place=BEICHENG)
+    assert r.status_code == 409 and "located already" in r.json()["detail"]
+    r = _propose(client, login("admin"), place="HUB-532326")
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["place_id"]
+    assert "hub" in r.json()["detail"][0]["msg"]
+    assert _propose(client, courier, place="nowhere").status_code == 422
+    kunming = {"place_id": YINGTA, "lon": 102.71, "lat": 25.04}
+    r = client.post(URL, json=kunming, headers=courier)
+    assert r.status_code == 422
+    assert [e["loc"] for e in r.json()["detail"]] == [["body", "lon"], ["body", "lat"]]
+    for bad, field in (
+        ({"lon": 500}, "lon"),
+        ({"lat": "north"}, "lat"),
+        ({"accuracy_m": -1}, "accuracy_m"),
+        ({"client_id": "has space"}, "client_id"),
+        ({"note": "x" * 501}, "note"),
+        ({"colour": "red"}, "colour"),
+    ):
+        r = client.post(URL, json={"place_id": YINGTA, **AT_YINGTA, **bad}, headers=courier)
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == field, (bad, r.text)
+
+
+def test_listing_scope(client: TestClient, login: Login) -> None:
+    mine = _propose(client, login("courier1")).json()["id"]
+    _propose(client, login("courier2"))
+    yx = {"place_id": YONGXING, "lon": 101.60, "lat": 26.0}
+    theirs = client.post(URL, json=yx, headers=login("courier3"))
+    assert theirs.status_code == 201, theirs.text
+
+    dayao = client.get(URL, headers=login("dayao")).json()
+    assert dayao["total"] == 2 and {i["county_code"] for i in dayao["items"]} == {"532326"}
+    assert dayao["items"][0]["id"] > dayao["items"][1]["id"]  # newest first
+    assert client.get(f"{URL}?county=532327", headers=login("dayao")).status_code == 403
+    assert client.get(URL, headers=login("admin")).json()["total"] == 3
+    one = client.get(f"{URL}?county=532327", headers=login("admin")).json()
+    assert [i["place"]["id"] for i in one["items"]] == [YONGXING]
+    own = client.get(URL, headers=login("courier1")).json()
+    assert [i["id"] for i in own["items"]] == [mine]
+    assert client.get(f"{URL}?status=accepted", headers=login("admin")).json()["total"] == 0
+    assert client.get(URL, headers=login("zto")).status_code == 403
+    assert client.get(f"{URL}?status=maybe", headers=login("admin")).status_code == 422
+    assert client.get(f"{URL}?county=53", headers=login("admin")).status_code == 422
+
+
+def test_accept_move_reject(client: TestClient, login: Login, accounts: dict[str, int]) -> None:
+    dayao = login("dayao")
+    first = _propose(client, login("courier1"), note="小卖部").json()
+    second = _propose(client, login("courier2")).json()
+    township = client.post(
+        URL, json={"place_id": WANBI, **AT_WANBI}, headers=login("courier1")
+    ).json()
+
+    # only the county's dispatcher or an admin reviews
+    for who in ("yongren", "courier1", "zto"):
+        r = client.post(f"{URL}/{first['id']}/accept", json={}, headers=login(who))
+        assert r.status_code in (403, 404), (who, r.status_code)
+    assert client.post(f"{URL}/999/accept", json={}, headers=dayao).status_code == 404
+    r = client.post(f"{URL}/{first['id']}/accept", json={"lon": 101.3}, headers=dayao)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["lat"]
+    r = client.post(
+        f"{URL}/{first['id']}/accept", json={"lon": 102.71, "lat": 25.04}, headers=dayao
+    )
+    assert r.status_code == 422 and r.json()["detail"][1]["loc"] == ["body", "lat"]
+
+    # moved: accepted at the reviewer's point, the place is located with a correction
+    moved = {"lon": 101.3310, "lat": 25.7415, "note": "移到路口"}
+    r = client.post(f"{URL}/{first['id']}/accept", json=moved, headers=dayao)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["status"] == "accepted" and body["reviewed_by"] == accounts["dayao"]
+    assert body["reviewed_by_username"] == "dayao" and body["reviewed_at"].endswith("+08:00")
+    assert body["review_note"] == "移到路口" and body["correction_id"] is not None
+    assert (body["lon"], body["lat"]) == (101.33, 25.742)  # the proposal keeps its point
+    assert body["place"]["located"] is True
+    assert (body["place"]["lon"], body["place"]["lat"]) == (101.331, 25.7415)
+    place = client.get(f"{API}/places/{YINGTA}", headers=dayao).json()
+    assert place["located"] and place["corrected"]
+    assert place["correction"]["corrected_by_username"] == "dayao"
+    assert place["correction"]["source"].startswith(f"现场采集 proposal #{first['id']}")
+    assert "moved" in place["correction"]["source"]
+
+    # a second accept, a reject of an accepted one: 409, nothing written
+    assert client.post(f"{URL}/{first['id']}/accept", json={}, headers=dayao).status_code == 409
+    r = client.post(f"{URL}/{first['id']}/reject", json={"note": "no"}, headers=dayao)
+    assert r.status_code == 409 and "accepted" in r.json()["detail"]
+    fixes = client.get(f"{API}/places/corrections", headers=dayao).json()
+    assert fixes["total"] == 1
+    # the other proposal of the place stays proposed; new ones are refused (located)
+    assert client.get(f"{URL}?status=proposed", headers=dayao).json()["total"] == 2
+    assert _propose(client, login("courier2")).status_code == 409
+
+    # reject with a note (a note is needed)
+    url = f"{URL}/{second['id']}/reject"
+    assert client.post(url, json={}, headers=dayao).status_code == 422
+    assert client.post(url, json={"note": "  "}, headers=dayao).status_code == 422
+    r = client.post(url, json={"note": "重复"}, headers=dayao)
+    assert r.status_code == 200 and r.json()["status"] == "rejected"
+    assert r.json()["review_note"] == "重复" and r.json()["correction_id"] is None
+    assert client.post(f"{URL}/{second['id']}/accept", json={}, headers=dayao).status_code == 409
+
+    # an admin accepts at the proposed point
+    r = client.post(f"{URL}/{township['id']}/accept", json={}, headers=login("admin"))
+    assert r.status_code == 200 and r.json()["place"]["located"]
+    got = client.get(f"{API}/places/{WANBI}", headers=dayao).json()
+    assert (got["lon"], got["lat"]) == (101.33, 25.74)
+    assert got["correction"]["corrected_by_username"] == "admin"
+    assert "moved" not in got["correction"]["source"]
+
+
+def test_photo(client: TestClient, login: Login, settings: Settings) -> None:
+    courier = login("courier1")
+    pid = _propose(client, courier).json()["id"]
+    url = f"{URL}/{pid}/photo"
+    png = tiny_png()
+    assert client.get(url, headers=courier).status_code == 404  # none yet
+    r = client.post(url, files={"file": ("点.png", png, "image/png")}, headers=courier)
+    assert r.status_code == 201, r.text
+    assert r.json()["photo_url"] == f"/api/v1/place-proposals/{pid}/photo"
+    for who in ("courier1", "dayao", "admin"):
+        got = client.get(url, headers=login(who))
+        assert got.status_code == 200 and got.content == png, who
+        assert got.headers["content-type"] == "image/png"
+    for who in ("courier2", "yongren"):
+        assert client.get(url, headers=login(who)).status_code == 404, who
+    # only the proposer uploads; the same checks as stop photos
+    r = client.post(url, files={"file": ("a.png", png, "image/png")}, headers=login("dayao"))
+    assert r.status_code == 403
+    r = client.post(url, files={"file": ("a.png", png, "image/png")}, headers=login("courier2"))
+    assert r.status_code == 404
+    for name, data, kind in (
+        ("n.txt", b"not an image", "text/plain"),
+        ("p.png", b"\xff\xd8\xff\xe0" + b"\x00" * 20, "image/png"),
+    ):
+        r = client.post(url, files={"file": (name, data, kind)}, headers=courier)
+        assert r.status_code == 415, name
+    assert (
+        client.post(url, files={"file": ("a.png", b"", "image/png")}, headers=courier).status_code
+        == 422
+    )
+    app: Any = client.app
+    app.state.settings = replace(settings, photo_max_bytes=len(png) - 1)
+    r = client.post(url, files={"file": ("a.png", png, "image/png")}, headers=courier)
+    assert r.status_code == 413
+    app.state.settings = settings
+    # a new photo replaces the old one (one file kept)
+    r = client.post(url, files={"file": ("b.png", png, "image/png")}, headers=courier)
+    assert r.status_code == 201
+    assert len(list((settings.photo_dir / "proposals").iterdir())) == 1
+
+
+def _plan(client: TestClient, who: dict[str, str]) -> dict[str, Any]:
+    r = client.post(f"{API}/plans", json={"plan_date": DAY.isoformat()}, headers=who)
+    assert r.status_code == 202, r.text
+    plan = r.json()
+    deadline = time.monotonic() + 60
+    while plan["status"] in ("queued", "running") and time.monotonic() < deadline:
+        time.sleep(0.2)
+        plan = client.get(f"{API}/plans/{plan['id']}", headers=who).json()
+    assert plan["status"] == "succeeded", plan
+    return plan
+
+
+def test_accepted_village_is_served_by_the_next_plan(
+    client: TestClient, login: Login, session: Session
+) -> None:
+    """The issue's done-when with a FIXTURE village: 映塔 is unlocated in the bundled
+    network, so its order is held at the 金碧镇 station; a courier proposes a (test) point,
+    the dispatcher accepts it, and the next plan's county route stops at the village."""
+    from api.worker.jobs import _network
+
+    assert not _network(session, DAY)[0].place(YINGTA).located
+    session.add(
+        Order(
+            order_id="T-VILLAGE-1",
+            party="EMS",
+            direction="down",
+            origin="WH-CX",
+            destination=YINGTA,
+            county_code="532326",
+            plan_date=DAY,
+            weight_kg=5.0,
+            volume_m3=0.02,
+            pieces=1,
+            ready_at=datetime.fromisoformat("2026-09-15T06:00:00+08:00"),
+            due_at=datetime.fromisoformat("2026-09-15T18:00:00+08:00"),
+        )
+    )
+    session.commit()
+    pid = _propose(client, login("courier1"), accuracy_m=8, client_id="field-1").json()["id"]
+    dayao = login("dayao")
+    assert client.post(f"{URL}/{pid}/accept", json={}, headers=dayao).status_code == 200
+    place = _network(session, DAY)[0].place(YINGTA)
+    assert place.located and place.node >= 0 and place.snap_m < 5_000, place
+
+    plan = _plan(client, dayao)
+    summary = plan["summary"]
+    assert summary["orders"] == 1 and summary["assigned"] == 1, summary
+    assert summary["villages_served"] == 1, summary
+    visited = []
+    for sheet in client.get(f"{API}/plans/{plan['id']}/sheets", headers=dayao).json():
+        got = client.get(f"{API}/route-sheets/{sheet['id']}", headers=login("admin")).json()
+        visited += [(sheet["echelon"], (s.get("place") or {}).get("id")) for s in got["stops"]]
+    assert ("county", YINGTA) in visited, visited
+    assert ("county", "532326101") not in visited  # not held at the township station
