@@ -34,6 +34,8 @@ from routing.errors import InputError
 from routing.network import Place
 
 READERS = ("admin", "dispatcher", "carrier")
+#: who lists places: the readers and a county's couriers (their own county only)
+LISTERS = (*READERS, "courier")
 CORRECTORS = ("admin", "dispatcher")
 PLACE_SORTS = ("id", "name_pinyin", "open_orders")
 PlaceKind = Literal["warehouse", "hub", "township", "village"]
@@ -61,12 +63,13 @@ PlaceId = Annotated[
     summary="list places (filter by kind, county, name, located; open orders of a day)",
     description="With `orders_on`, each place carries `open_orders`: the open orders of "
     "that day whose rural end it is (among the orders you may see), and `sort=-open_orders` "
-    "puts the busiest first (ties by id).",
+    "puts the busiest first (ties by id). A courier lists the places of their own county "
+    "only (the default for them; another county, or a trunk courier, is a 403).",
 )
 def list_places(
     session: SessionDep,
     page: PageDep,
-    user: Annotated[User, require(*READERS)],
+    user: Annotated[User, require(*LISTERS)],
     kind: Annotated[PlaceKind | None, Query(description="place kind")] = None,
     county: CountyCode = None,
     q: Annotated[
@@ -88,6 +91,7 @@ def list_places(
     sort = sort_key_check(page, PLACE_SORTS)
     if sort[0] == "open_orders" and orders_on is None:
         raise invalid(["query", "sort"], "sorting by open_orders needs orders_on=YYYY-MM-DD")
+    county = service.listing_county(session, user, county)
     where = service.PlaceFilter(kind, county, q, located, orders_on)
     out = service.list_places(session, user, where, sort)
     return page_body(out[page.offset : page.offset + page.limit], len(out), page)

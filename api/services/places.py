@@ -30,7 +30,7 @@ from api.schemas.places import (
 from api.services.basemap import counties
 from api.services.convert import local
 from api.services.reference import network, places_by_id
-from api.services.users import carrier_party
+from api.services.users import carrier_party, courier_county
 from routing.network import Place
 from routing.network.snap import check_inside
 
@@ -41,6 +41,7 @@ __all__ = [
     "corrections",
     "latest_corrections",
     "list_places",
+    "listing_county",
     "may_correct",
     "open_orders",
     "place_out",
@@ -149,6 +150,25 @@ class PlaceFilter:
     q: str | None = None
     located: bool | None = None
     orders_on: date | None = None
+
+
+def listing_county(session: Session, user: User, county: str | None) -> str | None:
+    """The county whose places ``user`` lists: a courier their own only (the default; 403
+    for another county and for a trunk courier, who has none); others as asked."""
+    if user.role != "courier":
+        return county
+    own = courier_county(session, user)
+    if own is None:
+        raise Forbidden(
+            "a courier lists the places of their own county; you drive the trunk (no county), "
+            "so there are none to list"
+        )
+    if county is not None and county != own:
+        raise Forbidden(
+            f"a courier of {_county_label(own)} lists the places of that county only, not "
+            f"of {_county_label(county)}"
+        )
+    return own
 
 
 def list_places(

@@ -132,6 +132,28 @@ def test_listing_scope(client: TestClient, login: Login) -> None:
     assert client.get(f"{URL}?county=53", headers=login("admin")).status_code == 422
 
 
+def test_couriers_list_places_of_their_county(client: TestClient, login: Login) -> None:
+    """A county's courier lists that county's places (the default); another county and a
+    trunk courier (no county) are 403 with a reason."""
+    courier = login("courier1")
+    places = f"{API}/places"
+    r = client.get(f"{places}?county=532326&located=false&limit=500", headers=courier)
+    assert r.status_code == 200, r.text
+    items = r.json()["items"]
+    assert items and {p["county_code"] for p in items} == {"532326"}
+    assert YINGTA in {p["id"] for p in items} and BEICHENG not in {p["id"] for p in items}
+    assert all(not p["located"] for p in items)
+    villages = client.get(f"{places}?kind=village&q=映塔", headers=courier).json()["items"]
+    assert [p["id"] for p in villages] == [YINGTA] and villages[0]["township_zh"]
+    mine = client.get(f"{places}?limit=500", headers=courier).json()  # default: own county
+    assert mine["total"] > 0 and {p["county_code"] for p in mine["items"]} == {"532326"}
+    other = client.get(f"{places}?county=532327", headers=courier)
+    assert other.status_code == 403 and "532327" in other.json()["detail"]
+    trunk = client.get(places, headers=login("driver"))
+    assert trunk.status_code == 403 and "trunk" in trunk.json()["detail"]
+    assert client.get(f"{places}?county=532327", headers=login("courier3")).status_code == 200
+
+
 def test_accept_move_reject(client: TestClient, login: Login, accounts: dict[str, int]) -> None:
     dayao = login("dayao")
     first = _propose(client, login("courier1"), note="小卖部").json()

@@ -84,7 +84,10 @@ def test_places_list_filter_and_get(client: TestClient, login: Login) -> None:
     assert r.status_code == 200
     assert r.json()["name_zh"] == "大姚县物流中心" and r.json()["corrected"] is False
     assert client.get(f"{API}/places/NOPE", headers=h).status_code == 404
-    assert client.get(f"{API}/places", headers=login("courier1")).status_code == 403
+    # a courier lists their own county's places only; a trunk courier (no county) none
+    assert client.get(f"{API}/places", headers=login("courier1")).status_code == 200
+    assert client.get(f"{API}/places?county=532327", headers=login("courier1")).status_code == 403
+    assert client.get(f"{API}/places", headers=login("driver")).status_code == 403
     assert client.get(f"{API}/places").status_code == 401
 
 

@@ -190,3 +190,120 @@ def test_offline_outbox_sync_photo_and_conflict(browser: Any, demo: Demo) -> Non
     finally:
         context.close()
     watch.check()
+
+
+YAOAN = "532325"
+
+
+def _fixture_village(demo: Demo) -> tuple[dict[str, Any], dict[str, float]]:
+    """An unlocated 姚安 village whose township station is located, and a TEST FIXTURE
+    point for it: ~500 m north of that station. Made-up test data, not a surveyed point."""
+    with demo.client("admin") as admin:
+        villages = admin.get(
+            "/places",
+            params={"county": YAOAN, "kind": "village", "located": "false", "limit": 500},
+        ).json()["items"]
+        for village in villages:
+            town = admin.get(f"/places/{village['township_code']}")
+            if town.status_code == 200 and town.json()["located"]:
+                station = town.json()
+                break
+        else:
+            raise AssertionError("no unlocated 姚安 village under a located township")
+    fixture = {  # TEST FIXTURE (not real data): 0.0045° of latitude ≈ 500 m north
+        "longitude": round(station["lon"], 6),
+        "latitude": round(station["lat"] + 0.0045, 6),
+        "accuracy": 25,
+    }
+    return village, fixture
+
+
+def test_village_service_point_from_the_app(browser: Any, demo: Demo) -> None:
+    """A courier of 姚安 proposes an unlocated village's service point offline; back
+    online the same outbox sends it (and its photo); the dispatcher accepts it."""
+    village, fixture = _fixture_village(demo)
+    context = browser.new_context(
+        viewport=PHONE,
+        service_workers="allow",
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+        geolocation=fixture,
+        permissions=["geolocation"],
+    )
+    context.set_geolocation(fixture)
+    watch = Watch(demo.url)
+    page = context.new_page()
+    watch.attach(page)
+    item = f'.point[data-place="{village["id"]}"]'
+    try:
+        page.goto(f"{demo.url}/login?next=/app")
+        page.fill("input[name=username]", "yaoan-2")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{demo.url}/app*")
+        page.wait_for_selector("body[data-app-ready]")
+        page.wait_for_selector("#sheets .sheet-card, #sheets li.muted")
+        page.screenshot(path=str(SHOTS / "app-phone-home-view.png"))
+        page.click("#points-open")
+        page.wait_for_selector(item)
+        listed = page.locator("#points-list .point").count()
+        assert listed > 1
+        page.fill("#points-q", village["name_zh"])
+        page.wait_for_function(
+            "n => document.querySelectorAll('#points-list .point').length < n", arg=listed
+        )
+        assert village["township_zh"] in str(page.text_content(item))
+
+        # ---- offline: record the point ----
+        context.set_offline(True)
+        page.wait_for_selector('#net[data-online="0"]')
+        page.click(f'{item} button[data-act="here"]')
+        fix = page.wait_for_selector(f"{item} .fix.ok")
+        assert "±25 米" in str(fix.text_content())
+        page.fill(f"{item} .point-note", "村委会旁的小卖部（测试）")
+        page.set_input_files(
+            f"{item} input.point-photo",
+            files=[{"name": "point.png", "mimeType": "image/png", "buffer": _png()}],
+        )
+        page.screenshot(path=str(SHOTS / "app-phone-village-point-form.png"))
+        page.click(f'{item} button[data-act="point-save"]')
+        _wait_count(page, 1)
+        page.wait_for_selector('.proposal[data-status="waiting"]')
+        shot(page, "app-phone-village-point")
+        page.screenshot(path=str(SHOTS / "app-phone-village-point-view.png"))
+
+        # ---- online: the same loop sends it, then its photo ----
+        context.set_offline(False)
+        _wait_count(page, 0)
+        page.wait_for_selector('.proposal[data-status="proposed"]')
+        with demo.client("yaoan-2") as courier:
+            mine = courier.get("/place-proposals").json()["items"]
+        [sent] = [p for p in mine if p["place"]["id"] == village["id"]]
+        assert (sent["lon"], sent["lat"]) == (fixture["longitude"], fixture["latitude"])
+        assert sent["accuracy_m"] == 25 and sent["source"] == "field"
+        assert sent["client_id"] and sent["photo_url"] and sent["status"] == "proposed"
+        assert sent["note"] == "村委会旁的小卖部（测试）"
+
+        with demo.client("yaoan") as dispatcher:
+            r = dispatcher.post(f"/place-proposals/{sent['id']}/accept", json={})
+            assert r.status_code == 200, r.text
+            place = dispatcher.get(f"/places/{village['id']}").json()
+        assert place["located"] is True
+        assert (place["lon"], place["lat"]) == (fixture["longitude"], fixture["latitude"])
+
+        page.reload()
+        page.wait_for_selector("body[data-app-ready]")
+        page.wait_for_selector('.proposal[data-status="accepted"]')
+        assert page.locator(item).count() == 0  # located now: no longer listed
+
+        # a courier who refuses location gets a readable reason, nothing is queued
+        context.clear_permissions()
+        page.reload()
+        page.wait_for_selector("body[data-app-ready]")
+        page.click('#points-list .point button[data-act="here"]')
+        refused = page.wait_for_selector("#points-list .fix.error")
+        assert "拒绝了定位权限" in str(refused.text_content())
+        assert _count(page) == "0"
+    finally:
+        context.close()
+    watch.check()

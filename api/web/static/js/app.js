@@ -5,7 +5,12 @@
    allows it, its position; the outbox is sent in order when the connection returns, when
    the app opens and every 20 s. The server decides: its answer (the stop's state) replaces
    the local one; a 409 becomes a conflict the courier reads; a 401 keeps the outbox and asks
-   to sign in again. The service worker (/app/sw.js) keeps the shell and the last sheets. */
+   to sign in again. The service worker (/app/sw.js) keeps the shell and the last sheets.
+
+   The village service points view (#points) lists the unlocated villages and townships of
+   the courier's county; "this is the village's service point" takes the phone's position
+   and puts a proposal (its client_id made once, an optional note and photo) into the same
+   outbox: the same loop sends it, then its photo. */
 "use strict";
 
 (function () {
@@ -13,7 +18,9 @@
   const boot = C.boot;
   const REASONS = ["reason_nobody", "reason_address", "reason_refused", "reason_road", "reason_other"];
   const GEO_WAIT_MS = 3000;
-  const state = { sheets: [], sheet: null, outbox: [], conflicts: [], syncing: false, signedOut: false, openFail: null };
+  const FIX_WAIT_MS = 10000;
+  const POINTS_KEY = "codist-points-" + ((boot.user && boot.user.id) || "");
+  const state = { sheets: [], sheet: null, points: null, proposals: [], pointsError: null, pointsQ: "", picked: null, form: null, outbox: [], conflicts: [], syncing: false, signedOut: false, openFail: null };
   const $ = (sel) => document.querySelector(sel);
 
   // ---- IndexedDB: the outbox and the conflicts ------------------------------------------
@@ -173,11 +180,31 @@
     return fetch(base + "/stops/" + item.seq + "/photo", { method: "POST", headers, body: form, credentials: "same-origin" });
   }
 
+  /** A proposal, then its photo (a retry resends both: the client_id answers the same one). */
+  async function postProposal(item) {
+    const headers = { Accept: "application/json", "X-CSRF-Token": cookie("codist_csrf") };
+    const r = await fetch("/api/v1/place-proposals", {
+      method: "POST", headers: { ...headers, "Content-Type": "application/json" },
+      body: JSON.stringify(item.body), credentials: "same-origin",
+    });
+    if (!r.ok || !item.blob) return r;
+    const created = await r.clone().json();
+    const form = new FormData();
+    form.append("file", item.blob, item.name);
+    return fetch("/api/v1/place-proposals/" + created.id + "/photo", { method: "POST", headers, body: form, credentials: "same-origin" });
+  }
+  function conflictOf(item, status, detail) {
+    if (item.kind === "proposal") {
+      return { kind: "proposal", place_id: item.body.place_id, name: item.name_place, photo: !!item.blob, status, detail, at: nowIso() };
+    }
+    return { sheet_id: item.sheet_id, seq: item.seq, what: item.kind === "event" ? item.body.type : "photo", status, detail, at: nowIso() };
+  }
+
   /** Send one item; true to go on with the next, false to stop for now. */
   async function sendOne(item) {
     let r;
     try {
-      r = await post(item);
+      r = item.kind === "proposal" ? await postProposal(item) : await post(item);
       if (r.status === 422 && item.kind === "photo" && item.client_event_id) {
         // the event it belonged to was not accepted: keep the photo for the stop anyway
         r = await post({ ...item, client_event_id: null });
@@ -195,10 +222,7 @@
       if (item.kind === "event" && data && data.stop) mergeStop(item.sheet_id, data.stop, data.sheet_status);
     } else {
       const detail = detailText(data && data.detail !== undefined ? data.detail : null, r.status);
-      await add("conflicts", {
-        sheet_id: item.sheet_id, seq: item.seq, what: item.kind === "event" ? item.body.type : "photo",
-        status: r.status, detail, at: nowIso(),
-      });
+      await add("conflicts", conflictOf(item, r.status, detail));
     }
     await remove("outbox", item.key);
     return true;
@@ -256,11 +280,15 @@
   // ---- drawing ---------------------------------------------------------------------------------
   function render() {
     const id = sheetOfHash();
-    $("#sheets-view").hidden = id !== null;
+    const points = onPoints();
+    $("#sheets-view").hidden = id !== null || points;
     $("#sheet-view").hidden = id === null;
-    if (id === null) renderList();
+    $("#points-view").hidden = !points;
+    if (points) renderPoints();
+    else if (id === null) renderList();
     else renderSheet();
   }
+  const onPoints = () => location.hash === "#points";
   function sheetOfHash() {
     const m = /^#sheet-(\d+)$/.exec(location.hash);
     return m ? Number(m[1]) : null;
@@ -407,8 +435,171 @@
       links(stop));
   }
 
+  // ---- village service points ---------------------------------------------------------------
+  /** GET under /api/v1 with the server's reason on a refusal (403: a trunk courier). */
+  async function getJson(path) {
+    const r = await fetch("/api/v1" + path, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+    if (r.status === 401) signedOut();
+    const data = await r.json().catch(() => null);
+    if (!r.ok) throw new Error(detailText(data && data.detail !== undefined ? data.detail : null, r.status));
+    return data;
+  }
+  /** The county's unlocated villages and townships and the courier's proposals; offline,
+      the copy kept from the last time. */
+  async function loadPoints() {
+    if (!navigator.onLine) {
+      if (!state.points) {
+        const kept = JSON.parse(localStorage.getItem(POINTS_KEY) || "null");
+        if (kept) Object.assign(state, { points: kept.points, proposals: kept.proposals });
+      }
+      render();
+      return;
+    }
+    try {
+      const [places, mine] = await Promise.all([
+        getJson("/places?located=false&limit=500"),
+        getJson("/place-proposals?limit=500"),
+      ]);
+      state.points = places.items.filter((p) => p.kind === "village" || p.kind === "township");
+      state.proposals = mine.items;
+      state.pointsError = null;
+      localStorage.setItem(POINTS_KEY, JSON.stringify({ points: state.points, proposals: state.proposals }));
+    } catch (e) {
+      state.pointsError = e.message;
+    }
+    render();
+  }
+
+  /** The phone's position for a service point: high accuracy, 10 s; rejects with words. */
+  function fix() {
+    if (!navigator.geolocation) return Promise.reject(new Error(t("app_geo_none")));
+    return new Promise((resolve, reject) => {
+      navigator.geolocation.getCurrentPosition(
+        (p) => resolve({
+          lon: Math.round(p.coords.longitude * 1e6) / 1e6,
+          lat: Math.round(p.coords.latitude * 1e6) / 1e6,
+          accuracy_m: Math.round(p.coords.accuracy * 10) / 10,
+        }),
+        (err) => reject(new Error(err.code === 1 ? t("app_geo_denied") : err.code === 3 ? t("app_geo_timeout") : t("app_geo_failed"))),
+        { enableHighAccuracy: true, timeout: FIX_WAIT_MS, maximumAge: 0 },
+      );
+    });
+  }
+
+  async function queueProposal(place, where, note, file) {
+    const body = { place_id: place.id, lon: where.lon, lat: where.lat, accuracy_m: where.accuracy_m, note, client_id: uuid() };
+    const item = { kind: "proposal", body, name_place: place.name_zh, created: nowIso() };
+    if (file) {
+      item.blob = new Blob([await file.arrayBuffer()], { type: file.type || "image/jpeg" });
+      item.name = file.name || "photo.jpg";
+    }
+    await add("outbox", item);
+    state.picked = null;
+    state.form = null;
+    await reloadQueues();
+    render();
+    flash(t("app_point_queued", { name: C.placeName(place) }));
+    sync();
+  }
+
+  function renderPoints() {
+    const mine = state.conflicts.filter((c) => c.kind === "proposal");
+    $("#point-conflicts").hidden = mine.length === 0;
+    $("#point-conflict-list").replaceChildren(...mine.map((c) =>
+      el("li", { dataset: { place: c.place_id } }, t("app_point_conflict", { name: c.name, detail: c.detail }), " ",
+        el("button", { type: "button", class: "link", onclick: async () => { await remove("conflicts", c.key); await reloadQueues(); render(); } }, t("app_conflict_dismiss")))));
+    renderProposals();
+    renderPointList();
+  }
+  function renderProposals() {
+    const waiting = state.outbox.filter((i) => i.kind === "proposal");
+    const rows = [
+      ...waiting.map((i) => el("li", { class: "proposal", dataset: { status: "waiting" } },
+        el("strong", {}, i.name_place), " ", el("span", { class: "badge wait" }, t("app_point_waiting")),
+        el("div", { class: "muted" }, t("app_point_accuracy", { m: C.num(i.body.accuracy_m, 0) })))),
+      ...state.proposals.map((p) => el("li", { class: "proposal", dataset: { status: p.status, id: p.id } },
+        el("strong", {}, C.placeName(p.place)), " ",
+        el("span", { class: "badge " + ({ accepted: "ok", rejected: "bad" }[p.status] || "") }, t("prop_" + p.status)),
+        el("div", { class: "muted" }, C.dateTime(p.proposed_at),
+          p.accuracy_m !== null ? " · " + t("app_point_accuracy", { m: C.num(p.accuracy_m, 0) }) : "",
+          p.review_note ? " · " + p.review_note : ""))),
+    ];
+    $("#my-proposals").replaceChildren(...(rows.length ? rows : [el("li", { class: "muted" }, t("app_no_proposals"))]));
+  }
+  function renderPointList() {
+    const list = $("#points-list");
+    if (state.points === null) {
+      list.replaceChildren(el("li", { class: state.pointsError ? "error" : "muted" }, state.pointsError || (navigator.onLine ? t("loading") : t("app_points_missing"))));
+      return;
+    }
+    const q = state.pointsQ.toLowerCase();
+    const shown = state.points.filter((p) => !q || [p.name_zh, p.name_pinyin, p.township_zh || ""].some((n) => n.toLowerCase().includes(q)));
+    $("#points-count").textContent = t("app_points_count", { n: shown.length, all: state.points.length });
+    if (!shown.length) {
+      list.replaceChildren(el("li", { class: "muted" }, t("app_points_none")));
+      return;
+    }
+    list.replaceChildren(...shown.map(pointItem));
+  }
+  function pointItem(p) {
+    const waiting = state.outbox.some((i) => i.kind === "proposal" && i.body.place_id === p.id);
+    const open = state.proposals.some((x) => x.place.id === p.id && x.status === "proposed");
+    return el("li", { class: "point", dataset: { place: p.id } },
+      el("div", { class: "top" },
+        el("span", { class: "name" }, C.placeName(p)),
+        el("span", { class: "badge" }, t("kind_" + p.kind)),
+        waiting ? el("span", { class: "badge wait" }, t("app_point_waiting")) : null,
+        open ? el("span", { class: "badge" }, t("prop_proposed")) : null),
+      el("div", { class: "muted" }, p.kind === "village" && p.township_zh ? (boot.lang === "en" ? p.township_pinyin || p.township_zh : p.township_zh) : "", " · ", p.id),
+      state.picked === p.id ? formFor(p) :
+        el("button", { type: "button", class: "primary here", dataset: { act: "here" }, onclick: () => { state.picked = p.id; renderPointList(); } }, t("app_point_here")));
+  }
+  /** The open form survives redraws (a sync, a filter) with its position and note. */
+  function formFor(place) {
+    if (!state.form || state.form.id !== place.id) state.form = { id: place.id, node: pointForm(place) };
+    return state.form.node;
+  }
+  function pointForm(place) {
+    const where = el("div", { class: "fix muted", role: "status" }, t("app_point_locating"));
+    const note = el("input", { type: "text", class: "point-note", maxlength: "400", placeholder: t("app_point_note") });
+    const photo = el("input", { type: "file", accept: "image/*", capture: "environment", class: "point-photo" });
+    const save = el("button", { type: "button", class: "primary", dataset: { act: "point-save" }, disabled: true }, t("app_point_save"));
+    const retry = el("button", { type: "button", dataset: { act: "point-retry" } }, t("app_point_retry"));
+    let got = null;
+    const locate = async () => {
+      got = null;
+      save.disabled = true;
+      where.className = "fix muted";
+      where.textContent = t("app_point_locating");
+      try {
+        got = await fix();
+        where.className = "fix ok";
+        where.textContent = t("app_point_position", { lat: got.lat.toFixed(5), lon: got.lon.toFixed(5), m: C.num(got.accuracy_m, 0) });
+        save.disabled = false;
+      } catch (e) {
+        where.className = "fix error";
+        where.textContent = e.message;
+      }
+    };
+    const chosen = el("span", { class: "chosen" });
+    photo.addEventListener("change", () => { chosen.textContent = photo.files && photo.files[0] ? "✓ " + photo.files[0].name : ""; });
+    retry.addEventListener("click", locate);
+    save.addEventListener("click", () => {
+      if (!got) return;
+      save.disabled = true;
+      queueProposal(place, got, note.value.trim(), photo.files && photo.files[0]);
+    });
+    const cancel = el("button", { type: "button", class: "link", onclick: () => { state.picked = null; state.form = null; renderPointList(); } }, t("app_point_cancel"));
+    locate();
+    return el("div", { class: "point-form" }, where,
+      el("label", {}, t("app_point_note"), note),
+      el("label", { class: "photo-label" }, t("app_point_photo"), photo, chosen),
+      el("div", { class: "row" }, save, retry, cancel));
+  }
+
   // ---- start -------------------------------------------------------------------------------------
   async function refresh() {
+    if (onPoints()) await loadPoints();
     const listed = await loadSheets();
     const id = sheetOfHash();
     if (id !== null) await loadSheet(id);
@@ -423,10 +614,14 @@
     window.addEventListener("hashchange", async () => {
       const id = sheetOfHash();
       if (id !== null && (!state.sheet || state.sheet.id !== id)) { state.sheet = null; render(); await loadSheet(id); }
+      if (onPoints()) { render(); await loadPoints(); }
       render();
       window.scrollTo(0, 0);
     });
     $("#back").addEventListener("click", () => { location.hash = ""; });
+    $("#points-back").addEventListener("click", () => { location.hash = ""; });
+    $("#points-open").addEventListener("click", () => { location.hash = "points"; });
+    $("#points-q").addEventListener("input", (e) => { state.pointsQ = e.target.value.trim(); renderPointList(); });
     if ("serviceWorker" in navigator) {
       navigator.serviceWorker.register("/app/sw.js", { scope: "/app" }).catch((e) => console.warn("service worker", e));
     }
