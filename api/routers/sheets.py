@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import uuid
 from datetime import date
 from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
@@ -46,7 +45,7 @@ from api.schemas.sheets import (
 )
 from api.services import plans, users
 from api.services.convert import local, local_value
-from api.services.photos import PHOTO_MEDIA, read_photo, write_atomically
+from api.services.photos import PHOTO_MEDIA, read_photo, store_photo
 from api.services.sheets import CLIENT_EVENT_ID_MAX, apply_event, stop_states
 from routing.errors import InputError
 
@@ -445,12 +444,8 @@ def upload_photo(
             raise InputError(
                 "client_event_id", f"no event {client_event_id!r} at stop {seq} of this sheet"
             )
-    directory = settings.photo_dir / str(sheet.id)
-    directory.mkdir(parents=True, exist_ok=True)
-    name = f"{seq}-{uuid.uuid4().hex}.{ext}"
-    target = directory / name
-    write_atomically(target, data)
-    relative = f"{sheet.id}/{name}"
+    relative = store_photo(settings.photo_dir, str(sheet.id), str(seq), data, ext)
+    target = settings.photo_dir / relative
     if event is not None:
         try:
             event.photo_path = relative

@@ -238,20 +238,25 @@ def check_point(lon: float, lat: float) -> None:
     check_inside(np.array([lon]), np.array([lat]), ["lon"])
 
 
+def add_correction(
+    session: Session, place_id: str, lon: float, lat: float, source: str, user: User
+) -> PlaceCorrection:
+    """A new correction of ``place_id`` by ``user``, flushed in the caller's transaction
+    (the newest correction of a place wins; the next plan routes it)."""
+    fix = PlaceCorrection(
+        place_id=place_id, lon=lon, lat=lat, source=source, corrected_by=user.id, created_at=now()
+    )
+    session.add(fix)
+    session.flush()
+    return fix
+
+
 def correct(session: Session, user: User, place: Place, body: PlaceCorrectionIn) -> PlaceOut:
     """Keep a correction of ``place`` by ``user`` (checked: who, where) and answer the
     corrected place."""
     may_correct(user, place)
     check_point(body.lon, body.lat)
-    fix = PlaceCorrection(
-        place_id=place.id,
-        lon=body.lon,
-        lat=body.lat,
-        source=body.source,
-        corrected_by=user.id,
-        created_at=now(),
-    )
-    session.add(fix)
+    fix = add_correction(session, place.id, body.lon, body.lat, body.source, user)
     session.commit()
     session.refresh(fix)
     return place_out(place, fix, username=user.username)

@@ -20,10 +20,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from api.errors import Conflict, Forbidden, NotFound
-from api.models import PlaceCorrection, PointProposal, User, now
+from api.models import PointProposal, User, now
 from api.schemas.proposals import AcceptIn, ProposalIn, ProposalOut, RejectIn
 from api.services import photos
-from api.services.places import check_point, latest_corrections, place_out, usernames
+from api.services.places import (
+    add_correction,
+    check_point,
+    latest_corrections,
+    place_out,
+    usernames,
+)
 from api.services.reference import places_by_id
 from api.services.users import courier_county
 from routing.errors import InputError
@@ -318,16 +324,7 @@ def accept(session: Session, user: User, proposal_id: int, body: AcceptIn) -> Pr
     check_point(lon, lat)
     kind = "现场采集" if row.source == "field" else "调度标点"
     source = f"{kind} proposal #{row.id}" + (" (moved by the reviewer)" if moved else "")
-    fix = PlaceCorrection(
-        place_id=row.place_id,
-        lon=lon,
-        lat=lat,
-        source=source,
-        corrected_by=user.id,
-        created_at=now(),
-    )
-    session.add(fix)
-    session.flush()
+    fix = add_correction(session, row.place_id, lon, lat, source, user)
     _decide(
         session,
         row,

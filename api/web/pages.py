@@ -8,6 +8,7 @@ script. Chinese first, English switchable (``/lang/en``), times in Asia/Shanghai
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 from datetime import datetime
@@ -16,7 +17,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, HTTPException, Request, status
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
 
@@ -296,15 +297,21 @@ def courier_app(request: Request, session: SessionDep, settings: SettingsDep) ->
     boot = {
         "today": datetime.now(SHANGHAI).date().isoformat(),
         "sync_ms": 20_000,
-        "shell": list(APP_SHELL),
     }
     return render(request, "app.html", settings=settings, user=user, page="app", boot=boot)
+
+
+@functools.cache
+def _service_worker() -> str:
+    """app-sw.js with the shell's addresses (``APP_SHELL``, the one list of them) filled in."""
+    text = (HERE / "static" / "js" / "app-sw.js").read_text("utf-8")
+    return text.replace("/* APP_SHELL */ []", json.dumps(list(APP_SHELL)))
 
 
 @router.get("/app/sw.js")
 def app_service_worker() -> Response:
     """The app's service worker, served under /app so that its scope may cover it."""
-    response = FileResponse(HERE / "static" / "js" / "app-sw.js", media_type="text/javascript")
+    response = Response(_service_worker(), media_type="text/javascript")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["Service-Worker-Allowed"] = "/app"
     response.headers["X-Content-Type-Options"] = "nosniff"

@@ -62,7 +62,8 @@ def test_service_worker_and_manifest(client: TestClient) -> None:
     assert sw.headers["content-type"].startswith("text/javascript")
     assert sw.headers["cache-control"] == "no-cache"
     assert sw.headers["service-worker-allowed"] == "/app"
-    for url in APP_SHELL:  # the worker keeps what the page says is its shell
+    assert "/* APP_SHELL */" not in sw.text  # the route filled in the shell's addresses
+    for url in APP_SHELL:
         assert f'"{url}"' in sw.text
 
     r = client.get("/app/manifest.webmanifest")

@@ -8,14 +8,8 @@
 
 const SHELL = "codist-app-shell-v1";
 const DATA = "codist-app-data-v1";
-const SHELL_URLS = [
-  "/app",
-  "/static/js/console.js",
-  "/static/js/app.js",
-  "/static/css/app.css",
-  "/static/img/icon.svg",
-  "/app/manifest.webmanifest",
-];
+// the shell's addresses: filled in by the route that serves this file (pages.APP_SHELL)
+const SHELL_URLS = /* APP_SHELL */ [];
 
 async function keep(cacheName, request, response) {
   // a page answered by a redirect (signed out) is not the app: never keep it

@@ -13,16 +13,11 @@
 
   // ---- plans: the select, starting a new one ------------------------------------------
   async function loadPlans() {
-    const data = await api("/plans?sort=-id&limit=100");
     const select = $("#plan-select");
-    select.replaceChildren();
-    for (const p of data.items) {
-      select.append(el("option", { value: p.id }, C.planLabel(p)));
-    }
-    if (!planId && data.items.length) planId = data.items[0].id;
-    if (planId) select.value = String(planId);
+    const { items, planId: shown } = await C.planSelect(select, planId);
+    if (!planId) planId = shown;  // a plan asked for by its id is shown even if not listed
     select.onchange = () => go(Number(select.value));
-    return data.items;
+    return items;
   }
 
   function go(id) {
@@ -220,7 +215,7 @@
         C.flash(e.message, "error");
       }
     };
-    return el("span", { class: "nowrap" }, sel, " ", button);
+    return el("div", { class: "courier-cell" }, sel, button);
   }
 
   function vehicleTable(b) {

@@ -100,6 +100,16 @@
   const planLabel = (p) => `#${p.id} · ${p.plan_date} · ${planScope(p)} · ${t("status_" + p.status)}`;
   const placeName = (p) => (p ? (boot.lang === "en" && p.name_pinyin ? p.name_pinyin : p.name_zh || p.id) : "–");
 
+  /** Fill a <select> with the plans the user may see (newest first) and select ``wanted``
+      if it is one of them, else the newest: resolves to {items, planId}. */
+  async function planSelect(select, wanted) {
+    const data = await api("/plans?sort=-id&limit=100");
+    select.replaceChildren(...data.items.map((p) => el("option", { value: p.id }, planLabel(p))));
+    const planId = data.items.some((p) => p.id === wanted) ? wanted : data.items.length ? data.items[0].id : null;
+    if (planId) select.value = String(planId);
+    return { items: data.items, planId };
+  }
+
   /** el("td", {class: "num", title: "x"}, "text", childNode) */
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
@@ -194,7 +204,7 @@
 
   window.C = {
     boot, t, api, ApiError, time, dateTime, yuan, num, colour, countyName, placeName, planScope,
-    planLabel, el, flash,
+    planLabel, planSelect, el, flash,
     waitPlan, progressBar, baseMap, cookie,
   };
 })();

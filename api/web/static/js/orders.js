@@ -89,15 +89,8 @@
   }
 
   async function loadPlans() {
-    const data = await api("/plans?sort=-id&limit=100");
     const select = $("#plan-select");
-    select.replaceChildren();
-    for (const p of data.items) {
-      select.append(el("option", { value: p.id }, C.planLabel(p)));
-    }
-    let planId = boot.plan_id || (data.items[0] && data.items[0].id) || null;
-    if (planId && !data.items.some((p) => p.id === planId)) planId = data.items.length ? data.items[0].id : null;
-    if (planId) select.value = String(planId);
+    const { planId } = await C.planSelect(select, boot.plan_id);
     select.onchange = () => setDownloads(Number(select.value));
     setDownloads(planId);
   }
