@@ -441,9 +441,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
             f"({doc['townships_with_orders']} with orders), villages {doc['villages_served']}"
         )
         cover = doc["village_coverage"]
+        synthetic = f", {cover['synthetic']} of them synthetic" if cover["synthetic"] else ""
         print(
             f"  village points {cover['located']} of {cover['villages']} villages located "
-            f"({cover['pct']} %; target {cover['target_pct']:.0f} %)"
+            f"({cover['pct']} %; target {cover['target_pct']:.0f} %{synthetic})"
         )
         print(
             f"  outputs       {out / 'summary.json'}, {out / 'route-sheets'}/ "
