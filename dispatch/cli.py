@@ -84,6 +84,8 @@ def cmd_network_info(args: argparse.Namespace) -> int:
     }
     if "circuity" in net.meta:
         doc["circuity"] = net.meta["circuity"]
+    if "osm_trunk" in net.meta:
+        doc["osm_trunk"] = net.meta["osm_trunk"]
 
     def human() -> None:
         print(f"Road network: {net.source}")
@@ -94,6 +96,15 @@ def cmd_network_info(args: argparse.Namespace) -> int:
         by_src = ", ".join(f"{k} {v}" for k, v in doc["edges_by_length_source"].items())
         print(f"  links by class: {by_class}")
         print(f"  link lengths: {by_src}")
+        km = doc["km_by_length_source"]
+        real = km.get("published", 0.0) + km.get("osm", 0.0)
+        print(
+            f"  km by length: {real:.1f} km real (published road distances "
+            f"{km.get('published', 0.0):.1f} km, OpenStreetMap roads {km.get('osm', 0.0):.1f} km), "
+            f"{km.get('modeled', 0.0):.1f} km modeled (straight line x circuity)"
+        )
+        if "osm_trunk" in doc:
+            _print_osm_trunk(doc["osm_trunk"])
         if "circuity" in doc:
             c = doc["circuity"]
             for name in ("trunk", "county"):
@@ -119,6 +130,26 @@ def cmd_network_info(args: argparse.Namespace) -> int:
 
     _emit(args, doc, human)
     return 0
+
+
+def _print_osm_trunk(osm: dict[str, Any]) -> None:
+    """The trunk links against the OpenStreetMap trunk roads: which follow them, and the
+    check of each against its published (else modeled) length."""
+    print(
+        f"  trunk links on real roads: {osm['links_on_osm']} of {len(osm['links'])} follow "
+        f"OpenStreetMap roads ({osm['km_on_osm']:.1f} km; OSM length x {osm['factor']:.3f}, "
+        f"calibrated on published distances); {osm['attribution']}"
+    )
+    print(
+        f"    {'from':<11}{'to':<11}{'published':>10}{'modeled':>9}{'OSM':>8}{'snap':>6}"
+        f"{'OSM/ref':>9}  length     geometry"
+    )
+    for r in osm["links"]:
+        pub = "-" if r["published_km"] is None else f"{r['published_km']:.1f}"
+        print(
+            f"    {r['from']:<11}{r['to']:<11}{pub:>10}{r['modeled_km']:>9.1f}{r['osm_km']:>8.1f}"
+            f"{r['snap_km']:>6.1f}{r['ratio']:>9.3f}  {r['used']:<10} {r['geometry']}"
+        )
 
 
 # ---- network import ----------------------------------------------------------------------

@@ -16,6 +16,7 @@ from pathlib import Path
 from routing.network.datafiles import cache_dir, file_digest, imported_network_path
 from routing.network.graph import Place, RoadNetwork, read_network
 from routing.network.modeled import BUILDER_VERSION, build_modeled_network, published_distances_path
+from routing.network.osm_trunk import osm_trunk_path
 from routing.network.places import (
     PlaceFix,
     apply_fixes,
@@ -95,6 +96,7 @@ def _load_modeled(overrides: Path | None, fixes: Sequence[PlaceFix]) -> RoadNetw
         published_distances_path(),
         boundary_path(),
         speeds_path(),
+        osm_trunk_path(),
     ]
     if overrides is not None:
         inputs.append(overrides)

@@ -10,10 +10,21 @@ No OpenStreetMap extract of the prefecture can be shipped, so the bundled graph 
   township;
 - a link's length is the published road distance where one exists
   (``published_distances.csv``), otherwise great-circle length x a circuity factor
-  calibrated on those published distances, one for trunk and one for county roads.
+  calibrated on those published distances, one for trunk and one for county roads;
+- **trunk links follow the real roads** where the bundled OpenStreetMap trunk roads
+  (``osm_trunk.json``, :mod:`routing.network.osm_trunk`) join their two seats: the link's
+  geometry is the OSM path, and a link without a published distance takes its length from
+  that path (``osm``): the OSM metres x a factor calibrated on the trunk links whose
+  published distance is the road OSM has (the package's rounded nodes and straight links
+  run short on mountain roads), plus the snaps to the OSM roads x the trunk circuity. A
+  published distance stays the length where there is one, and is the check: an OSM path
+  that disagrees by more than ``OSM_AGREES`` with it (or, without one, with the modeled
+  length) takes a road the direct one is missing from the extract (the 2020 楚姚高速, for
+  one), so that link keeps its straight line and its published or modeled length. Every
+  comparison is in the network's meta (``codist network info``).
 
-Every edge records whether its length is ``published`` or ``modeled``; the geometry of a
-modeled link is a straight line between its end points.
+Every edge records whether its length is ``published``, ``osm`` or ``modeled``; the
+geometry of a link not on the OSM roads is a straight line between its end points.
 """
 
 from __future__ import annotations
@@ -30,18 +41,25 @@ from routing.errors import InputError
 from routing.network.datafiles import data_dir
 from routing.network.geometry import LocalProjection, haversine_m
 from routing.network.graph import LENGTH_SOURCES, Place, RoadNetwork, edges_from_lists
+from routing.network.osm_trunk import TrunkPath, load_osm_trunk, trunk_path
 from routing.network.snap import load_boundary
 from routing.network.speeds import SpeedTable, load_speeds
 
-BUILDER_VERSION = "modeled-1"
+BUILDER_VERSION = "modeled-2"  # 2: trunk links on the OSM trunk roads
+# A trunk link's OSM path agrees with its published (else modeled) length when the calibrated
+# OSM length is within this share of it; a published road shorter than 0.95 x the OSM path is a road
+# the OSM extract lacks (not a measure of the polyline's shortfall), left out of calibration.
+OSM_AGREES = 0.25
+OSM_SAME_ROAD = (0.95, 1.6)
 # Neighbouring townships farther apart than this (straight line) get no direct link.
 TOWNSHIP_LINK_CAP_M = 40_000.0
 DESCRIPTION = (
-    "MODELED road network of Chuxiong prefecture: built from published place coordinates "
-    "and published road distances, not from surveyed road geometry (no OpenStreetMap "
-    "extract of the prefecture is available). Link geometry is a straight line; link "
-    "lengths are published road distances where known, otherwise great-circle length x a "
-    "calibrated circuity factor."
+    "MODELED road network of Chuxiong prefecture: built from published place coordinates, "
+    "published road distances and, for the trunk links between the warehouse and the county "
+    "hubs, the OpenStreetMap trunk roads where they agree with the published figures (no "
+    "full OpenStreetMap extract of the prefecture is available). Link lengths are published "
+    "road distances where known, else the OSM road's calibrated length, else great-circle "
+    "length x a calibrated circuity factor; links off the OSM roads are straight lines."
 )
 
 
@@ -286,6 +304,72 @@ def _village_links(
             links.link(v.id, parent.id, "village", "village - its township")
 
 
+@dataclass
+class _RealTrunk:
+    """The trunk links on OSM roads: by node pair (low, high) the length to use (None: the
+    published one) and the geometry; the calibration and the check against published."""
+
+    links: dict[tuple[int, int], tuple[float | None, np.ndarray]]
+    factor: float
+    check: list[dict[str, Any]]
+    attribution: str
+
+
+def _real_trunk(
+    edges: dict[tuple[int, int], tuple[str, str]],
+    pub_values: dict[tuple[int, int], list[float]],
+    factors: dict[str, float],
+    node_ids: dict[int, str],
+    lon: np.ndarray,
+    lat: np.ndarray,
+) -> _RealTrunk | None:
+    """OSM paths for the trunk links (module docstring), or None without the OSM file."""
+    osm = load_osm_trunk()
+    if osm is None:
+        return None
+    paths: dict[tuple[int, int], TrunkPath] = {}
+    for (a, b), (cls, _why) in sorted(edges.items()):
+        if cls == "trunk":
+            found = trunk_path(osm, (float(lon[a]), float(lat[a])), (float(lon[b]), float(lat[b])))
+            if found is not None:
+                paths[(a, b)] = found
+    snap_factor = factors["trunk"]
+    samples = []
+    for pair, path in paths.items():
+        if pair in pub_values and path.road_m > 0:
+            ratio = min(pub_values[pair]) / (path.road_m + path.snap_m)
+            if OSM_SAME_ROAD[0] <= ratio <= OSM_SAME_ROAD[1]:
+                samples.append((min(pub_values[pair]) - snap_factor * path.snap_m) / path.road_m)
+    factor = max(1.0, float(np.median(samples))) if samples else 1.0
+    out = _RealTrunk({}, round(factor, 3), [], osm.attribution)
+    for (a, b), path in paths.items():
+        osm_m = max(
+            factor * path.road_m + snap_factor * path.snap_m, _great_circle_m(lon, lat, a, b)
+        )
+        published = min(pub_values[(a, b)]) if (a, b) in pub_values else None
+        modeled = _great_circle_m(lon, lat, a, b) * factors["trunk"]
+        expected = published if published is not None else modeled
+        agrees = abs(osm_m / expected - 1) <= OSM_AGREES
+        if agrees:
+            out.links[(a, b)] = (None if published is not None else osm_m, path.coords)
+        used = "published" if published is not None else "osm" if agrees else "modeled"
+        out.check.append(
+            {
+                "from": node_ids[a],
+                "to": node_ids[b],
+                "published_km": None if published is None else round(published / 1000, 1),
+                "modeled_km": round(modeled / 1000, 1),
+                "osm_road_km": round(path.road_m / 1000, 1),
+                "snap_km": round(path.snap_m / 1000, 1),
+                "osm_km": round(osm_m / 1000, 1),
+                "ratio": round(osm_m / expected, 3),
+                "used": used,
+                "geometry": "osm" if agrees else "straight",
+            }
+        )
+    return out
+
+
 def _edge_rows(
     edges: dict[tuple[int, int], tuple[str, str]],
     pub_values: dict[tuple[int, int], list[float]],
@@ -293,23 +377,31 @@ def _edge_rows(
     speeds: SpeedTable,
     lon: np.ndarray,
     lat: np.ndarray,
+    real: _RealTrunk | None = None,
 ) -> tuple[list[_EdgeRow], int]:
     """(rows for ``edges_from_lists``, number of published lengths): per link in node-pair
-    order its length in metres (the shortest published figure, else great circle x the
-    class's circuity factor), class, length source and straight-line geometry."""
+    order its length in metres (the shortest published figure, else the OSM path's, else
+    great circle x the class's circuity factor), class, length source and geometry (the
+    OSM path, else a straight line)."""
     edge_rows: list[_EdgeRow] = []
     n_published = 0
+    on_osm = real.links if real is not None else {}
     for (a, b), (cls, _why) in sorted(edges.items()):
+        osm_length, geom = on_osm.get(
+            (a, b), (None, np.array([[lon[a], lat[a]], [lon[b], lat[b]]]))
+        )
         if (a, b) in pub_values:
             # Sources disagree at times (older figures predate new roads): the shortest
             # published figure is today's road.
             length = min(pub_values[(a, b)])
             source = LENGTH_SOURCES.index("published")
             n_published += 1
+        elif osm_length is not None:
+            length = osm_length
+            source = LENGTH_SOURCES.index("osm")
         else:
             length = _great_circle_m(lon, lat, a, b) * factors[cls]
             source = LENGTH_SOURCES.index("modeled")
-        geom = np.array([[lon[a], lat[a]], [lon[b], lat[b]]])
         edge_rows.append((a, b, length, speeds.class_index(cls), source, False, geom))
     return edge_rows, n_published
 
@@ -331,7 +423,16 @@ def build_modeled_network(
     seat_of = _trunk_links(places, links)
     towns = _township_links(places, links, seat_of, lat_arr)
     _village_links(places, links, towns, lon_arr, lat_arr)
-    edge_rows, n_published = _edge_rows(links.edges, pub.values, factors, speeds, lon_arr, lat_arr)
+    node_ids = {}
+    for p in places:  # the node's name in reports: its warehouse or hub, else its first place
+        if p.id in place_node and (
+            place_node[p.id] not in node_ids or p.kind in ("hub", "warehouse")
+        ):
+            node_ids[place_node[p.id]] = p.id
+    real = _real_trunk(links.edges, pub.values, factors, node_ids, lon_arr, lat_arr)
+    edge_rows, n_published = _edge_rows(
+        links.edges, pub.values, factors, speeds, lon_arr, lat_arr, real
+    )
 
     snapped = tuple(
         replace(p, node=place_node[p.id], snap_m=0.0) if p.id in place_node else p for p in places
@@ -349,14 +450,38 @@ def build_modeled_network(
         "rejected_published": pub.rejected,
         "township_link_cap_m": TOWNSHIP_LINK_CAP_M,
     }
+    if real is not None:
+        on_osm = [r for r in real.check if r["geometry"] == "osm"]
+        meta["osm_trunk"] = {
+            "attribution": real.attribution,
+            "factor": real.factor,
+            "links_on_osm": len(on_osm),
+            "km_on_osm": round(
+                sum(r["published_km"] if r["used"] == "published" else r["osm_km"] for r in on_osm),
+                1,
+            ),
+            "links": real.check,
+        }
     return edges_from_lists(lon_arr, lat_arr, edge_rows, speeds.classes, snapped, meta)
 
 
 def modeled_statistics(network: RoadNetwork) -> dict[str, Any]:
-    """Edge counts by class and by length source, for reports."""
+    """Edge counts by class and by length source, and km by length source, for reports."""
     by_class: dict[str, int] = defaultdict(int)
     by_source: dict[str, int] = defaultdict(int)
-    for c, s in zip(network.edge_class.tolist(), network.edge_length_source.tolist(), strict=True):
+    km: dict[str, float] = defaultdict(float)
+    rows = zip(
+        network.edge_class.tolist(),
+        network.edge_length_source.tolist(),
+        network.edge_length_m.tolist(),
+        strict=True,
+    )
+    for c, s, m in rows:
         by_class[network.classes[c]] += 1
         by_source[LENGTH_SOURCES[s]] += 1
-    return {"edges_by_class": dict(by_class), "edges_by_length_source": dict(by_source)}
+        km[LENGTH_SOURCES[s]] += m / 1000.0
+    return {
+        "edges_by_class": dict(by_class),
+        "edges_by_length_source": dict(by_source),
+        "km_by_length_source": {k: round(v, 1) for k, v in km.items()},
+    }

@@ -22,7 +22,10 @@ def test_counts_and_provenance(network: RoadNetwork) -> None:
     assert kinds.count("hub") == 6
     assert kinds.count("township") == 62  # 47 of the six counties + 15 of Chuxiong city
     assert kinds.count("village") == 3
-    assert set(network.edge_length_source.tolist()) <= {0, 1}
+    assert set(network.edge_length_source.tolist()) <= {0, 1, 2}  # modeled, published, osm
+    trunk = network.classes.index("trunk")
+    osm = network.edge_length_source == LENGTH_SOURCES.index("osm")
+    assert np.all(network.edge_class[osm] == trunk)  # OSM lengths only on trunk links
 
 
 @pytest.mark.parametrize("profile", ["truck", "van", "motorbike"])
