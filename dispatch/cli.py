@@ -635,6 +635,10 @@ def main(argv: Sequence[str] | None = None, extend: Extension | None = None) -> 
     except KeyboardInterrupt:
         print("codist: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (``codist network info | head``)
+        # Python flushes stdout at exit again: point it at /dev/null so that is quiet
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # as a shell reports a process ended by SIGPIPE
     except Exception as e:  # a bug, not the user's fault: one line, details on request
         if os.environ.get("CODIST_DEBUG"):
             raise

@@ -144,3 +144,19 @@ def test_import_of_an_extract_elsewhere_is_refused(
     code, _, err = run(capsys, "network", "import", str(far), "-o", str(tmp_path / "x.npz"))
     assert code == 2 and "is this an extract of Chuxiong?" in err
     assert not (tmp_path / "x.npz").exists()
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly() -> None:
+    """``codist places | head -1``: the closed pipe is not an internal error."""
+    codist = Path(sys.executable).with_name("codist")
+    proc = subprocess.Popen(
+        [str(codist), "places", "--kind", "village"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before the first line
+    with proc.stderr:
+        err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141
+    assert "internal error" not in err and "Traceback" not in err
