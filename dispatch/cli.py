@@ -18,6 +18,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, NoReturn
 
+from dispatch.plan.types import LAST_MILE_MODES
 from routing.errors import InputError
 from routing.network import (
     PLACE_KINDS,
@@ -434,6 +435,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         counties=tuple(sorted(set(args.county or ()))),
         separate=not args.no_separate,
         dump_problems=args.dump_problems,
+        last_mile=args.last_mile,
     )
     plan = plan_day(day, network, options, progress=Progress(enabled=True))
     doc = summary(plan, network)
@@ -477,6 +479,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
             f"  village points {cover['located']} of {cover['villages']} villages located "
             f"({cover['pct']} %; target {cover['target_pct']:.0f} %{synthetic})"
         )
+        for county, c in doc["village_last_mile"].items():
+            d, v = c["direct"], c["via_stations"]
+            print(
+                f"  last mile     {county}: {c['chosen']} (on county routes {d['served']} orders "
+                f"{d['cost_fen'] / 100:,.2f} yuan; via {v['stations']} stations {v['served']} "
+                f"orders {v['cost_fen'] / 100:,.2f} yuan)"
+            )
         print(
             f"  outputs       {out / 'summary.json'}, {out / 'route-sheets'}/ "
             f"({len(sheets)} sheets), {out / 'unassigned.json'}"
@@ -619,6 +628,14 @@ def _add_plan_command(sub: argparse._SubParsersAction[_Parser], common: _Parser)
         default=None,
         metavar="DIR",
         help="write every stage's routing problem to DIR as VROOM JSON (meta: its time limit)",
+    )
+    plan.add_argument(
+        "--last-mile",
+        choices=LAST_MILE_MODES,
+        default="auto",
+        help="villages with a service point: on the county routes or by a last mile from "
+        "their township stations, whichever serves more then costs less (auto), only on the "
+        "county routes (direct), or by the stations wherever they have vehicles (stations)",
     )
     plan.set_defaults(func=cmd_plan)
 

@@ -18,6 +18,11 @@ invents them:
   written to data/ or to the service's places.
 
 Villages whose township has no point stay unlocated (they have no area to sit in).
+
+:func:`station_fleet` gives a scenario the township stations' own small vehicles (motor
+tricycles or vans, priced as the hubs' in data/dispatch/fleet.csv), so that the planner
+can run a last mile from the stations to the villages (``dispatch.plan.lastmile``); the
+bundled fleet has none.
 """
 
 from __future__ import annotations
@@ -25,14 +30,22 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterable, Sequence
+from datetime import time
 
+from dispatch.domain import VehicleSpec
 from routing.errors import InputError
 from routing.network import PlaceFix, RoadNetwork
 from routing.network.geometry import haversine_m
 from routing.network.graph import Place
 from routing.network.snap import Boundary, load_boundary
 
-__all__ = ["SYNTHETIC_PREFIX", "is_synthetic", "synthetic_village_points"]
+__all__ = [
+    "STATION_VEHICLES",
+    "SYNTHETIC_PREFIX",
+    "is_synthetic",
+    "station_fleet",
+    "synthetic_village_points",
+]
 
 SYNTHETIC_PREFIX = "synthetic"
 MIN_M = 800.0  # a village service point is not at the township station itself
@@ -112,3 +125,51 @@ def _point_near(
         if boundary.county_of(lon, lat) == town.county_code:
             return lon, lat
     return None
+
+
+# The stations' vehicles a scenario may give them, priced as data/dispatch/fleet.csv prices
+# the same vehicles at the hubs (ASSUMPTIONS.md): (profile, kg, m3, fixed, per km, per hour)
+STATION_VEHICLES = {
+    "motorbike": ("motorbike", 200, 1.0, 1000, 31, 2578, "0.2吨三轮摩托"),
+    "van": ("van", 1200, 6.0, 5125, 87, 2578, "1.2吨厢式货车"),
+}
+
+
+def station_fleet(
+    network: RoadNetwork, counties: Iterable[str], per_station: int = 1, kind: str = "motorbike"
+) -> list[VehicleSpec]:
+    """``per_station`` vehicles of ``kind`` (``STATION_VEHICLES``: a 0.2 t motor tricycle
+    or a 1.2 t van; the hub operator's) at every located township station of ``counties``
+    with villages, named as synthetic."""
+    if kind not in STATION_VEHICLES:
+        raise InputError("kind", f"one of {', '.join(STATION_VEHICLES)}, not {kind!r}")
+    profile, kg, m3, fixed, per_km, per_hour, label = STATION_VEHICLES[kind]
+    wanted = set(counties)
+    with_villages = {p.township_code for p in network.places if p.kind == "village"}
+    out = []
+    for p in network.places:
+        if p.kind != "township" or not p.located or p.county_code not in wanted:
+            continue
+        if p.id not in with_villages:
+            continue
+        for k in range(1, per_station + 1):
+            out.append(
+                VehicleSpec(
+                    id=f"{p.id}-{kind[0].upper()}{k:02d}",
+                    owner="HUB",
+                    depot=p.id,
+                    kind=kind,
+                    profile=profile,
+                    capacity_kg=kg,
+                    capacity_m3=m3,
+                    fixed_fen=fixed,
+                    per_km_fen=per_km,
+                    per_hour_fen=per_hour,
+                    shift_start=time(8, 0),
+                    shift_end=time(20, 0),
+                    max_shift_h=12.0,
+                    max_driving_h=8.0,
+                    name=f"{p.name_zh}服务站 {label} {k} (synthetic)",
+                )
+            )
+    return out

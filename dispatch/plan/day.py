@@ -50,20 +50,24 @@ import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from dispatch.costs.shares import allocate_routes
 from dispatch.domain import Day, VehicleSpec
 from dispatch.plan.echelon import Stage, StageResult
+from dispatch.plan.lastmile import VIA_SUFFIX, choose, station_legs, station_times
 from dispatch.plan.outcomes import number_routes, order_outcomes
 from dispatch.plan.pool import solve_all, start_pool, warm_hierarchies, worker_count
 from dispatch.plan.progress import Progress
 from dispatch.plan.stages import (
     county_stage,
+    last_mile_stage,
     order_paths,
     pool_vehicles,
+    register_lots,
     reuse_vehicles,
+    station_vehicles,
     trunk_stage,
     vehicles_for,
 )
@@ -225,25 +229,105 @@ class _Phases:
     ) -> None:
         """2. Every county's echelon, in parallel: parcels from when the trunk brought
         them, produce to the hub in time for the trunk's collection (``collects``, county
-        -> s; ``backs``, county -> the trunk's drive back to WH-CX, s)."""
+        -> s; ``backs``, county -> the trunk's drive back to WH-CX, s). Villages with a
+        service point are reached on the county routes or, when it serves more orders or
+        costs less, by a last mile from their township stations (``dispatch.plan.lastmile``)."""
         stages = []
+        via_of: dict[tuple[str, str], dict[str, str]] = {}
         for run in runs:
             available = trunk_arrivals(run, self.options.service.transfer_s)
+            args = (self.day, self.options, available, collects, backs)
             for county in counties:
-                stage = county_stage(
-                    run,
-                    county,
-                    self.by_party[run.party],
-                    self.day,
-                    self.options,
-                    available,
-                    collects,
-                    backs,
-                    self.next_lot,
-                )
+                paths = self.by_party[run.party]
+                stage = county_stage(run, county, paths, *args, self.next_lot, register=False)
                 stages.append(self._numbered(run, stage))
-        for run, result in self._solve(stages, 0.6, "county echelons"):
-            run.counties[result.stage.county or ""] = result
+                via = {}
+                if run.party is None and self.options.last_mile != "direct":
+                    via = station_vehicles(self.day.fleet, self.network, paths, county)
+                if via:
+                    service = self.options.service
+                    legs = station_legs(
+                        self.network, via, self.day.fleet, service.stop_setup_s, service.transfer_s
+                    )
+                    via = {v: s for v, s in via.items() if v in legs}  # reachable from it
+                if via:
+                    alt = county_stage(
+                        run, county, paths, *args, self.next_lot, via=via, via_legs=legs,
+                        register=False,
+                    )  # fmt: skip
+                    alt = replace(alt, key=alt.key + VIA_SUFFIX)
+                    stages.append(self._numbered(run, alt))
+                    via_of[(run.name, county)] = via
+        solved: dict[tuple[str, str, bool], StageResult] = {}
+        for run, result in self._solve(stages, 0.55, "county echelons"):
+            is_via = result.stage.key.endswith(VIA_SUFFIX)
+            solved[(run.name, result.stage.county or "", is_via)] = result
+        last_miles = self._last_miles(runs, via_of, solved)
+        for run in runs:
+            for county in counties:
+                self._keep(run, county, solved, via_of, last_miles)
+
+    def _last_miles(
+        self,
+        runs: Sequence[PlanRun],
+        via_of: Mapping[tuple[str, str], Mapping[str, str]],
+        solved: Mapping[tuple[str, str, bool], StageResult],
+    ) -> dict[tuple[str, str], list[StageResult]]:
+        """The last-mile stages of every county that can go via its stations, solved."""
+        by_name = {run.name: run for run in runs}
+        stages = []
+        for (name, county), via in via_of.items():
+            run = by_name[name]
+            paths = [p for p in self.by_party[run.party] if p.stop in via]
+            times = station_times(
+                solved[(name, county, True)], via, paths, self.options.service.transfer_s
+            )
+            for station in sorted(set(via.values())):
+                mine = [p for p in paths if via[p.stop] == station]
+                stage = last_mile_stage(
+                    run, station, county, mine, self.day, self.options, times, self.next_lot
+                )
+                if stage.lots:
+                    stages.append(self._numbered(run, stage))
+        out: dict[tuple[str, str], list[StageResult]] = defaultdict(list)
+        if stages:
+            for run, result in self._solve(stages, 0.05, "village last mile"):
+                out[(run.name, result.stage.county or "")].append(result)
+        return out
+
+    def _keep(
+        self,
+        run: PlanRun,
+        county: str,
+        solved: Mapping[tuple[str, str, bool], StageResult],
+        via_of: Mapping[tuple[str, str], Mapping[str, str]],
+        last_miles: Mapping[tuple[str, str], Sequence[StageResult]],
+    ) -> None:
+        """Keep the county's direct stage, or its stage via the stations with their last
+        miles (when that serves more orders, then costs less), and record its lots."""
+        direct = solved.get((run.name, county, False))
+        if direct is None:
+            return
+        chosen = direct
+        last: tuple[StageResult, ...] = ()
+        via = via_of.get((run.name, county))
+        if via is not None:
+            alt = solved[(run.name, county, True)]
+            lm = tuple(last_miles.get((run.name, county), ()))
+            village_orders = [p.order.id for p in self.by_party[run.party] if p.stop in via]
+            wins, comparison = choose(direct, alt, lm, village_orders)
+            if self.options.last_mile == "stations":
+                wins = True
+                comparison["chosen"] = "via_stations (forced)"
+            run.village_choice[county] = comparison
+            if wins:
+                chosen, last = alt, lm
+        register_lots(run, chosen.stage.lots, "county")
+        for result in last:
+            register_lots(run, result.stage.lots, "village")
+        run.counties[county] = chosen
+        if last:
+            run.last_mile[county] = last
 
     def trunk_up(
         self,

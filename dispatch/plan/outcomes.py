@@ -1,7 +1,8 @@
 """What became of each order in a plan run, and the ids of the run's routes.
 
-Route ids: ``T-01`` for the trunk routes, ``C-<county>-01`` for the county ones, prefixed
-with ``<party>-`` in a party's separate plan. An order is assigned when every echelon of
+Route ids: ``T-01`` for the trunk routes, ``C-<county>-01`` for the county ones,
+``V-<township>-01`` for a township station's last mile to its villages, prefixed with
+``<party>-`` in a party's separate plan. An order is assigned when every echelon of
 its path carries it; otherwise its outcome says which echelon failed and why.
 """
 
@@ -24,6 +25,10 @@ def number_routes(runs: Sequence[PlanRun]) -> dict[int, str]:
         for county in sorted(run.counties):
             for k, r in enumerate(run.counties[county].routes, 1):
                 ids[id(r)] = f"{prefix}C-{county}-{k:02d}"
+            for stage in run.last_mile.get(county, ()):
+                station = stage.stage.depot
+                for k, r in enumerate(stage.routes, 1):
+                    ids[id(r)] = f"{prefix}V-{station}-{k:02d}"
     return ids
 
 
@@ -46,17 +51,17 @@ def order_outcomes(
             else:
                 served[v.lot] = (rid, pick.get(v.lot, -1), v.begin_s)
     unassigned: dict[int, tuple[str, str, str]] = {}
-    stages = [x for x in (run.trunk, run.trunk_up) if x is not None]
-    stages += [run.counties[c] for c in sorted(run.counties)]
-    for result in stages:
+    for result in run.stage_results():
         for lot_id, (reason, detail) in result.unassigned.items():
             unassigned[lot_id] = (result.stage.echelon, reason, detail)
     for oid, p in paths.items():
         oc = Outcome()
         lots = run.order_lots.get(oid, {})
-        needed = ["county"]
-        if p.trunk:
-            needed = ["trunk", "county"] if p.order.direction == "down" else ["county", "trunk"]
+        needed = ["trunk", "county"] if p.trunk else ["county"]
+        if "village" in lots:  # a last mile from the township station
+            needed.append("village")
+        if p.order.direction == "up":
+            needed.reverse()
         for echelon in needed:
             lot = lots.get(echelon)
             if lot is not None and lot in served:
@@ -68,6 +73,8 @@ def order_outcomes(
                 reason, detail = "other", "its trunk leg to the hub was not planned"
             elif echelon == "trunk" and p.order.direction == "up":
                 reason, detail = "other", "its county leg to the hub was not planned"
+            elif echelon == "village" and p.order.direction == "down":
+                reason, detail = "other", "its county leg to the township station was not planned"
             else:
                 reason, detail = "other", "no route carries it"
             oc.reason = oc.reason or reason

@@ -5,7 +5,9 @@ replan: a vehicle out on its route starts from the last stop its courier reporte
 parcels it still carries (they can only leave it at their stops) and the produce it has
 picked up (which it brings to the hub); vehicles still at the hub, parcels still at the
 hub and produce not yet collected are planned afresh. The trunk routes are kept as
-published: a trunk truck is out of the county's reach once it has left.
+published: a trunk truck is out of the county's reach once it has left; so are the last-mile
+routes of the township stations (``dispatch.plan.lastmile``): what a station's vehicle
+carries stays on it, and the replan routes villages on the county routes.
 """
 
 from __future__ import annotations
@@ -104,11 +106,14 @@ def replan_counties(
         cap_kg, cap_l = lot_caps(vehicles, options.lot_share)
         free_legs: list[tuple[Order, str, str, int, int]] = []
         carried: dict[str, list[tuple[Order, str, str, int, int]]] = {}
+        ours = {v.id for v in vehicles}
         for p in paths.values():
             if p.county != county:
                 continue
             o = p.order
             due = p.due_s if p.due_s < NO_DUE else NO_DUE
+            if o.id in held_by and held_by[o.id] not in ours:
+                continue  # on a township station's last-mile vehicle: its route stands
             if o.id in held_by:
                 drop = p.stop if o.direction == "down" else hub
                 carried.setdefault(held_by[o.id], []).append((o, "", drop, 0, due))

@@ -127,7 +127,7 @@ def trunk_stage(
     lots = make_lots(
         legs, cap_kg=cap_kg, cap_l=cap_l, by_party=run.party is not None, first_id=next_lot
     )
-    _register(run, lots, "trunk")
+    register_lots(run, lots, "trunk")
     return Stage(
         key=f"{run.name}/trunk-{direction}",
         echelon="trunk",
@@ -178,8 +178,18 @@ def county_stage(
     collects: Mapping[str, int],
     backs: Mapping[str, int],
     next_lot: int,
+    *,
+    via: Mapping[str, str] | None = None,
+    via_legs: Mapping[str, tuple[int, int]] | None = None,
+    register: bool = True,
 ) -> Stage:
-    """``available``: order id -> when a trunk-delivered order can leave the hub (s)."""
+    """``available``: order id -> when a trunk-delivered order can leave the hub (s).
+    ``via``: village -> the township station its goods pass through (a last-mile stage
+    carries them on), so the county routes call at the station instead; ``via_legs``:
+    village -> (s from the station to it, s back), handling included
+    (:func:`dispatch.plan.lastmile.station_legs`), which narrow the windows at the station.
+    ``register``: record the lots on the run now (False when the caller chooses)."""
+    via, via_legs = via or {}, via_legs or {}
     hub = hub_of(county)
     vehicles = vehicles_for(day.fleet, day.parties, hub, run.party)
     cap_kg, cap_l = lot_caps(vehicles, options.lot_share)
@@ -191,6 +201,9 @@ def county_stage(
         if p.county != county:
             continue
         o = p.order
+        stop = via.get(p.stop, p.stop)
+        there, back_to = via_legs.get(p.stop, (0, 0)) if stop != p.stop else (0, 0)
+        margin = options.handling_margin_s if stop != p.stop else 0
         if o.direction == "down":
             if p.trunk:
                 if o.id not in available:
@@ -198,16 +211,18 @@ def county_stage(
                 ready = available[o.id]
             else:
                 ready = p.ready_s
-            legs.append((o, hub, p.stop, ready, p.due_s))
+            # at the station early enough for a last-mile round, not only a single trip
+            legs.append((o, hub, stop, ready, p.due_s - there - margin))
         else:
             deadline = p.due_s
             if p.trunk:  # at the hub in time for the produce run to WH-CX
                 deadline = min(collect, p.due_s - back[county] - hub_setup) - transfer
-            legs.append((o, p.stop, hub, p.ready_s, deadline))
+            legs.append((o, stop, hub, p.ready_s + back_to, deadline))
     lots = make_lots(
         legs, cap_kg=cap_kg, cap_l=cap_l, by_party=run.party is not None, first_id=next_lot
     )
-    _register(run, lots, "county")
+    if register:
+        register_lots(run, lots, "county")
     return Stage(
         key=f"{run.name}/county/{county}",
         echelon="county",
@@ -219,7 +234,61 @@ def county_stage(
     )
 
 
-def _register(run: PlanRun, lots: Iterable[Lot], echelon: str) -> None:
+def station_vehicles(
+    fleet: Sequence[VehicleSpec], network: RoadNetwork, paths: Iterable[OrderPath], county: str
+) -> dict[str, str]:
+    """Village -> its township station, for the located villages of ``county`` with orders
+    whose station has vehicles of its own (a last-mile stage can start there)."""
+    depots = {v.depot for v in fleet}
+    out: dict[str, str] = {}
+    for p in paths:
+        if p.county != county or p.held:
+            continue
+        place = network.place(p.stop)
+        if place.kind == "village" and place.township_code in depots:
+            out[place.id] = place.township_code
+    return out
+
+
+def last_mile_stage(
+    run: PlanRun,
+    station: str,
+    county: str,
+    paths: Iterable[OrderPath],
+    day: Day,
+    options: PlanOptions,
+    at_station: Mapping[str, int],
+    next_lot: int,
+) -> Stage:
+    """The last mile from a township station to its villages and back, with the station's
+    vehicles: ``at_station`` is, per village order (id), when its parcels can leave the
+    station (down: the county route's drop there plus ``transfer_s``) or by when its
+    produce must be there (up: the county route's pickup there less ``transfer_s``)."""
+    vehicles = tuple(v for v in day.fleet if v.depot == station)
+    cap_kg, cap_l = lot_caps(vehicles, options.lot_share)
+    legs = []
+    for p in paths:
+        o = p.order
+        if o.id not in at_station:
+            continue
+        if o.direction == "down":
+            legs.append((o, station, p.stop, at_station[o.id], p.due_s))
+        else:
+            legs.append((o, p.stop, station, p.ready_s, at_station[o.id]))
+    lots = make_lots(legs, cap_kg=cap_kg, cap_l=cap_l, by_party=False, first_id=next_lot)
+    return Stage(
+        key=f"{run.name}/village/{station}",
+        echelon="village",
+        county=county,
+        depot=station,
+        lots=tuple(lots),
+        vehicles=vehicles,
+        setup_s=options.service.stop_setup_s,
+    )
+
+
+def register_lots(run: PlanRun, lots: Iterable[Lot], echelon: str) -> None:
+    """Record ``lots`` on the run, and for each of their orders its lot on ``echelon``."""
     for lot in lots:
         run.lots[lot.id] = lot
         for oid in lot.orders:

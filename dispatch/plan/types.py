@@ -15,6 +15,7 @@ from typing import Any
 
 from dispatch.domain import Day, Order
 from dispatch.plan.echelon import Lot, ServiceTimes, StageResult, TimedRoute
+from routing.errors import InputError
 from routing.model import MAX_TIME
 
 __all__ = [
@@ -31,6 +32,9 @@ __all__ = [
 
 WAREHOUSE = "WH-CX"
 NO_DUE = MAX_TIME // 2
+
+
+LAST_MILE_MODES = ("auto", "direct", "stations")
 
 
 def hub_of(county: str) -> str:
@@ -62,6 +66,18 @@ class PlanOptions:
     # stages at 1, 3, 8 s each: 0.975, 0.973, 0.966 x VROOM's, 2026-12-02); at 5 the warm
     # plan of the bundled day takes about 21 s of its 25 s budget.
     shared_weight: float = 5.0
+    # Villages with a service point (shared plan; dispatch.plan.lastmile): "auto" plans
+    # them on the county routes and by a last mile from their township stations (where the
+    # station has vehicles) and keeps, per county, whichever serves more orders, then
+    # costs less; "direct" only on the county routes; "stations" by the last mile wherever
+    # a station has vehicles (what-ifs).
+    last_mile: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.last_mile not in LAST_MILE_MODES:
+            raise InputError(
+                "last_mile", f"one of {', '.join(LAST_MILE_MODES)}, not {self.last_mile!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -97,16 +113,32 @@ class PlanRun:
     trunk: StageResult | None = None  # parcels down to the hubs
     trunk_up: StageResult | None = None  # produce up to the warehouse
     counties: dict[str, StageResult] = field(default_factory=dict)
+    # county -> the last-mile stages from its township stations, when they won
+    last_mile: dict[str, tuple[StageResult, ...]] = field(default_factory=dict)
+    # county -> how its villages were reached: both ways' orders served and cost, the choice
+    village_choice: dict[str, dict[str, Any]] = field(default_factory=dict)
     lots: dict[int, Lot] = field(default_factory=dict)
     order_lots: dict[str, dict[str, int]] = field(default_factory=dict)  # order -> echelon -> lot
 
     def trunk_routes(self) -> list[TimedRoute]:
         return [r for stage in (self.trunk, self.trunk_up) if stage for r in stage.routes]
 
+    def last_mile_routes(self, county: str) -> list[TimedRoute]:
+        return [r for stage in self.last_mile.get(county, ()) for r in stage.routes]
+
+    def stage_results(self) -> list[StageResult]:
+        """Every solved stage of the run: trunk down, up, each county and its last mile."""
+        out = [x for x in (self.trunk, self.trunk_up) if x is not None]
+        for county in sorted(self.counties):
+            out.append(self.counties[county])
+            out.extend(self.last_mile.get(county, ()))
+        return out
+
     def routes(self) -> list[TimedRoute]:
         out = self.trunk_routes()
         for county in sorted(self.counties):
             out.extend(self.counties[county].routes)
+            out.extend(self.last_mile_routes(county))
         return out
 
     def cost_fen(self) -> int:

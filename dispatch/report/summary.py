@@ -16,7 +16,7 @@ from dispatch.costs.savings import Comparison, compare
 from dispatch.costs.shares import party_totals
 from dispatch.domain import Day
 from dispatch.plan.echelon import Lot, TimedRoute, Visit
-from dispatch.plan.sync import check_synchronisation
+from dispatch.plan.sync import check_synchronisation, transfers
 from dispatch.plan.types import WAREHOUSE, OrderPath, Plan, PlanRun
 
 if TYPE_CHECKING:
@@ -24,8 +24,8 @@ if TYPE_CHECKING:
 
 MODELED_NOTE = (
     "MODELED road network: links and lengths are modeled from published distances and "
-    "place coordinates (no OpenStreetMap extract of the prefecture was available); "
-    "times and distances are estimates."
+    "place coordinates, with OpenStreetMap trunk roads (© OpenStreetMap contributors, "
+    "ODbL) where they agree with them; times and distances are estimates."
 )
 
 
@@ -107,7 +107,11 @@ def summary(plan: Plan, network: RoadNetwork) -> dict[str, Any]:
         "echelons": {
             "trunk": _echelon(plan, same, "trunk"),
             "county": _echelon(plan, same, "county"),
+            "village": _echelon(plan, same, "village"),
         },
+        # per county with village service points and station vehicles: the villages
+        # reached on the county routes or by a last mile from the township stations
+        "village_last_mile": dict(sorted(plan.shared.village_choice.items())),
         "counties": list(plan.options.counties) or sorted({p.county for p in orders}),
         "parcels": sum(p.order.pieces for p in orders if p.order.direction == "down"),
         "weight_kg": {
@@ -137,7 +141,7 @@ def summary(plan: Plan, network: RoadNetwork) -> dict[str, Any]:
             ),
         },
         "synchronisation": {
-            "transfers": sum(1 for o in outcomes.values() if len(o.legs) == 2),
+            "transfers": transfers(plan),
             "violations": len(sync),
         },
         "network": {"source": plan.network_source, "note": MODELED_NOTE},
@@ -231,13 +235,13 @@ def _served_places(plan: Plan, network: RoadNetwork) -> tuple[set[str], set[str]
     townships: set[str] = set()
     villages: set[str] = set()
     for r in plan.shared.routes():
-        if r.echelon != "county":
+        if r.echelon == "trunk":
             continue
         for v in r.visits:
             kind = network.place(v.place).kind
-            if kind == "township":
+            if kind == "township" and r.echelon == "county":
                 townships.add(v.place)
-            elif kind == "village":
+            elif kind == "village":  # on a county route, or a station's last mile
                 villages.add(v.place)
     return townships, villages
 

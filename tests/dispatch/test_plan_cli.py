@@ -59,11 +59,8 @@ def test_full_sample_day_summary(full_day: tuple[dict, Path]) -> None:
     assert sum(p["separate_cost_fen"] or 0 for p in doc["parties"]) == doc["separate_cost_fen"]
     assert doc["synchronisation"]["violations"] == 0
     assert doc["allocation"]["shares_sum_to_route_cost"] is True
-    assert {"trunk", "county"} == set(doc["echelons"])
-    assert (
-        doc["echelons"]["trunk"]["cost_fen"] + doc["echelons"]["county"]["cost_fen"]
-        == (doc["cost_fen"])
-    )
+    assert {"trunk", "county", "village"} == set(doc["echelons"])
+    assert sum(e["cost_fen"] for e in doc["echelons"].values()) == doc["cost_fen"]
     assert len(doc["echelons"]["county"]["by_county"]) == 6
 
 

@@ -16,14 +16,20 @@ import pytest
 
 from dispatch.domain import Day, Order
 from dispatch.io.fleet import load_fleet, load_parties
-from dispatch.plan.day import PlanOptions, check_synchronisation, plan_day
+from dispatch.plan.day import Plan, PlanOptions, check_synchronisation, plan_day
 from dispatch.report.summary import summary
 from routing.errors import InputError
 from routing.network import RoadNetwork, load_network
 from routing.network.geometry import haversine_m
 from routing.network.snap import load_boundary
 from simulations.sample_day import generate_day
-from simulations.villages import MAX_M, MIN_M, is_synthetic, synthetic_village_points
+from simulations.villages import (
+    MAX_M,
+    MIN_M,
+    is_synthetic,
+    station_fleet,
+    synthetic_village_points,
+)
 
 COUNTY = "532325"  # 姚安县
 
@@ -124,3 +130,75 @@ def test_a_generated_day_reaches_synthetic_villages_in_sync(network: RoadNetwork
     assert cover["located"] == real + len(fixes)
     assert cover["pct"] == round(100 * cover["located"] / cover["villages"], 1)
     assert all(is_synthetic(with_points.place(f.id)) for f in fixes)
+
+
+def _scenario(network: RoadNetwork, *, last_mile: str) -> tuple[RoadNetwork, Plan]:
+    """姚安 with half its villages located (synthetic) and a 1.2 t van at every township
+    station, planned with ``last_mile``."""
+    fixes = synthetic_village_points(network, 0.5, seed=11, counties=[COUNTY])
+    with_points = load_network(fixes=fixes)
+    parties = load_parties()
+    day_date = date(2026, 10, 12)
+    orders = [
+        o
+        for o in generate_day(day_date, seed=5, scale=0.6, places=list(with_points.places))
+        if with_points.place(_where(o)).county_code == COUNTY
+    ]
+    fleet = load_fleet(parties=parties, place_ids={p.id for p in with_points.places})
+    fleet += station_fleet(with_points, [COUNTY], kind="van")
+    options = PlanOptions(
+        time_limit=4.0, workers=1, seed=1, counties=(COUNTY,), last_mile=last_mile
+    )
+    return with_points, plan_day(Day(day_date, parties, orders, fleet), with_points, options)
+
+
+def test_a_last_mile_from_the_township_stations_hands_over_in_sync(
+    network: RoadNetwork,
+) -> None:
+    net, plan = _scenario(network, last_mile="stations")
+    doc = summary(plan, net)
+    assert check_synchronisation(plan) == []
+    choice = doc["village_last_mile"][COUNTY]
+    assert choice["chosen"] == "via_stations (forced)" and choice["via_stations"]["stations"] > 0
+    last = [(rid, r) for rid, r in plan.shared_routes() if r.echelon == "village"]
+    assert last and all(rid.startswith("V-") for rid, _ in last)
+    assert doc["echelons"]["village"]["routes"] == len(last)
+    visited: set[str] = set()
+    for _, route in last:
+        station = route.vehicle.depot
+        assert net.place(station).kind == "township"
+        for v in route.visits:  # its own station and that township's villages only
+            place = net.place(v.place)
+            assert v.place == station or place.township_code == station
+            visited.add(v.place)
+    assert doc["villages_served"] >= len(visited - {r.vehicle.depot for _, r in last}) > 0
+    # an order served by a station's last mile rides a county route to the station first
+    handed = 0
+    for oid, oc in plan.outcomes.items():
+        if oc.assigned and "village" in oc.legs:
+            handed += 1
+            county_leg, village_leg = oc.legs["county"], oc.legs["village"]
+            transfer = plan.options.service.transfer_s
+            if plan.paths[oid].order.direction == "down":
+                assert village_leg[1] >= county_leg[2] + transfer
+            else:
+                assert county_leg[1] >= village_leg[2] + transfer
+    assert handed > 0
+    assert doc["synchronisation"]["transfers"] >= handed
+
+
+def test_auto_keeps_the_way_that_serves_more_then_costs_less(network: RoadNetwork) -> None:
+    net, plan = _scenario(network, last_mile="auto")
+    choice = summary(plan, net)["village_last_mile"][COUNTY]
+    direct, via = choice["direct"], choice["via_stations"]
+    wins = (-via["served"], via["cost_fen"]) < (-direct["served"], direct["cost_fen"])
+    assert choice["chosen"] == ("via_stations" if wins else "direct")
+    has_last_mile = any(r.echelon == "village" for r in plan.shared.routes())
+    assert has_last_mile == wins
+    assert check_synchronisation(plan) == []
+
+
+def test_an_unknown_last_mile_mode_is_refused() -> None:
+    with pytest.raises(InputError) as err:
+        PlanOptions(last_mile="sometimes")
+    assert err.value.field == "last_mile"
