@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Column, DateTime, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Column, DateTime, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 ROLES = ("admin", "dispatcher", "courier", "carrier")
@@ -21,7 +21,7 @@ ORDER_STATES = ("open", "planned", "delivered", "failed", "cancelled")
 SHEET_STATES = ("draft", "assigned", "in_progress", "completed", "superseded")
 STOP_STATES = ("pending", "arrived", "completed", "failed")
 EVENT_TYPES = ("arrived", "delivered", "picked_up", "failed")
-PROPOSAL_STATES = ("proposed", "accepted", "rejected")
+PROPOSAL_STATES = ("proposed", "accepted", "rejected", "superseded")
 PROPOSAL_SOURCES = ("field", "console")
 
 
@@ -235,15 +235,26 @@ class PointProposal(SQLModel, table=True):
     """A proposed service point of an unlocated village (or township): recorded by a courier
     standing there ("field", with the phone's accuracy and a photo) or clicked on the map
     by the county's dispatcher ("console"). Accepting it writes a PlaceCorrection, which
-    the next plan routes; who proposed and who reviewed, and when, are kept."""
+    the next plan routes, and supersedes the other proposals of the place still waiting;
+    who proposed and who reviewed, and when, are kept. A user has at most one proposal of
+    a place waiting (``uq_proposal_waiting``, a partial unique index)."""
 
     __tablename__ = "point_proposals"
     __table_args__ = (
         CheckConstraint(
-            "status IN ('proposed', 'accepted', 'rejected')", name="proposal_status_known"
+            "status IN ('proposed', 'accepted', 'rejected', 'superseded')",
+            name="proposal_status_known",
         ),
         CheckConstraint("source IN ('field', 'console')", name="proposal_source_known"),
         UniqueConstraint("proposed_by", "client_id", name="uq_proposal_client_id"),
+        Index(
+            "uq_proposal_waiting",
+            "place_id",
+            "proposed_by",
+            unique=True,
+            sqlite_where=text("status = 'proposed'"),
+            postgresql_where=text("status = 'proposed'"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

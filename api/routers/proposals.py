@@ -29,7 +29,7 @@ NOT_FOUND = {"description": "no such proposal (or not one you may see)"}
 REVIEW_ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"description": "not the dispatcher of the proposal's county nor an admin"},
     404: NOT_FOUND,
-    409: {"description": "the proposal is accepted or rejected already"},
+    409: {"description": "the proposal is accepted, rejected or superseded already"},
 }
 
 
@@ -54,7 +54,10 @@ def _point_invalid(e: InputError) -> NoReturn:
     responses={
         200: {"model": ProposalOut, "description": "a retry (same client_id): the first one"},
         403: {"description": "a courier or dispatcher of another county"},
-        409: {"description": "the place is located already, or client_id names another place"},
+        409: {
+            "description": "the place is located already, you have a proposal of it waiting "
+            "for review, or client_id names another place"
+        },
         422: {"description": "an unknown place, a hub or warehouse, a point outside Chuxiong"},
     },
 )
@@ -162,7 +165,8 @@ def accept_proposal(
 ) -> ProposalOut:
     """Writes a place correction (source ``现场采集 proposal #id`` or ``调度标点 proposal
     #id``, by the reviewer) and marks the proposal accepted, in one transaction; the
-    answer's ``place`` is located. Other proposals of the place stay as they are."""
+    answer's ``place`` is located. The place's other waiting proposals become
+    ``superseded`` in the same transaction."""
     try:
         return service.accept(session, user, proposal_id, body)
     except InputError as e:

@@ -15,7 +15,8 @@ from api.schemas.places import PlaceOut
 CLIENT_ID = r"^[!-~]+$"
 NOTE_MAX = 500
 
-ProposalStatus = Literal["proposed", "accepted", "rejected"]
+#: proposed: waiting for review; superseded: another proposal of the place was accepted.
+ProposalStatus = Literal["proposed", "accepted", "rejected", "superseded"]
 
 
 class ProposalIn(BaseModel):

@@ -5,13 +5,18 @@ A courier standing at the place (of their own county) records a point, its accur
 note and a photo (source ``field``); the county's dispatcher or an admin may also propose
 by clicking the map (source ``console``). The county's dispatcher (or an admin) accepts
 it, maybe at a moved point, which writes a :class:`~api.models.PlaceCorrection` (the next
-plan routes with it, ``api.worker.jobs._network``), or rejects it with a note. Proposals
-are never deleted: who proposed and who reviewed, and when, are kept.
+plan routes with it, ``api.worker.jobs._network``), or rejects it with a note. Accepting
+one supersedes the other proposals of the place still waiting (status ``superseded``, in
+the same transaction), so that no later acceptance moves the place unnoticed. A user has
+one proposal of a place waiting at a time (the database's partial unique index
+``uq_proposal_waiting``). Proposals are never deleted: who proposed and who reviewed, and
+when, are kept.
 """
 
 from __future__ import annotations
 
 import contextlib
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -141,6 +146,24 @@ def _same(first: PointProposal, body: ProposalIn) -> PointProposal:
     return first
 
 
+def _waiting(session: Session, user: User, place_id: str) -> PointProposal | None:
+    """``user``'s proposal of the place waiting for review, if any."""
+    return session.exec(
+        select(PointProposal).where(
+            PointProposal.proposed_by == user.id,
+            PointProposal.place_id == place_id,
+            PointProposal.status == "proposed",
+        )
+    ).first()
+
+
+def _one_waiting(place: Place, waiting: PointProposal) -> Conflict:
+    return Conflict(
+        f"your proposal {waiting.id} of {place.name_zh} ({place.id}) is waiting for review "
+        "already; a user has one proposal of a place waiting at a time"
+    )
+
+
 def _proposable(session: Session, place_id: str) -> Place:
     place = places_by_id().get(place_id)
     if place is None:
@@ -164,8 +187,9 @@ def _unlocated(session: Session, place: Place) -> None:
 
 
 def propose(session: Session, user: User, body: ProposalIn) -> tuple[ProposalOut, bool]:
-    """Keep ``user``'s proposal (checked: the place, who, the point); answer it and whether
-    it is new (a retry with the same client id answers the first one, False)."""
+    """Keep ``user``'s proposal (checked: the place, who, the point, and no other proposal
+    of theirs waiting for the place: 409 naming it); answer it and whether it is new (a
+    retry with the same client id answers the first one, False)."""
     first = _retry(session, user, body.client_id)
     if first is not None:
         return one(session, _same(first, body)), False
@@ -173,6 +197,9 @@ def propose(session: Session, user: User, body: ProposalIn) -> tuple[ProposalOut
     source = _may_propose(session, user, place)
     _unlocated(session, place)
     check_point(body.lon, body.lat)
+    waiting = _waiting(session, user, place.id)
+    if waiting is not None:
+        raise _one_waiting(place, waiting)
     row = PointProposal(
         place_id=place.id,
         county_code=place.county_code,
@@ -189,12 +216,15 @@ def propose(session: Session, user: User, body: ProposalIn) -> tuple[ProposalOut
     session.add(row)
     try:
         session.commit()
-    except IntegrityError:  # the same client id won a race: answer that one
+    except IntegrityError:  # a race: the same client id, or another waiting proposal
         session.rollback()
         first = _retry(session, user, body.client_id)
-        if first is None:
+        if first is not None:
+            return one(session, _same(first, body)), False
+        waiting = _waiting(session, user, place.id)
+        if waiting is None:
             raise
-        return one(session, _same(first, body)), False
+        raise _one_waiting(place, waiting) from None
     session.refresh(row)
     return one(session, row), True
 
@@ -312,9 +342,40 @@ def _point(row: PointProposal, body: AcceptIn) -> tuple[float, float, bool]:
     return body.lon, body.lat, (body.lon, body.lat) != (row.lon, row.lat)
 
 
+def _lock_waiting(session: Session, place_id: str) -> None:
+    """Lock the place's waiting proposals, in id order (PostgreSQL; SQLite has one writer
+    at a time): two acceptances of one place's proposals take turns instead of
+    deadlocking, and the second finds its proposal superseded (409)."""
+    session.exec(
+        select(PointProposal.id)
+        .where(PointProposal.place_id == place_id, PointProposal.status == "proposed")
+        .order_by(col(PointProposal.id))
+        .with_for_update()
+    ).all()
+
+
+def _supersede_others(session: Session, user: User, row: PointProposal, at: datetime) -> None:
+    """The place's other waiting proposals: superseded by the accepted ``row``."""
+    session.execute(
+        update(PointProposal)
+        .where(
+            col(PointProposal.place_id) == row.place_id,
+            col(PointProposal.id) != row.id,
+            col(PointProposal.status) == "proposed",
+        )
+        .values(
+            status="superseded",
+            reviewed_by=user.id,
+            reviewed_at=at,
+            review_note=f"提案 #{row.id} 已被采纳 (proposal #{row.id} of this place was accepted)",
+        )
+    )
+
+
 def accept(session: Session, user: User, proposal_id: int, body: AcceptIn) -> ProposalOut:
     """Accept the proposal (at its point, or moved): one transaction writes the place
-    correction and marks the proposal accepted, only if it is still 'proposed' (409)."""
+    correction, marks the proposal accepted, only if it is still 'proposed' (409), and
+    supersedes the place's other waiting proposals."""
     row = _reviewable(session, user, proposal_id)
     if row.status != "proposed":
         raise Conflict(
@@ -322,20 +383,23 @@ def accept(session: Session, user: User, proposal_id: int, body: AcceptIn) -> Pr
         )
     lon, lat, moved = _point(row, body)
     check_point(lon, lat)
+    _lock_waiting(session, row.place_id)
     kind = "现场采集" if row.source == "field" else "调度标点"
     source = f"{kind} proposal #{row.id}" + (" (moved by the reviewer)" if moved else "")
     fix = add_correction(session, row.place_id, lon, lat, source, user)
+    at = now()
     _decide(
         session,
         row,
         {
             "status": "accepted",
             "reviewed_by": user.id,
-            "reviewed_at": now(),
+            "reviewed_at": at,
             "review_note": body.note,
             "correction_id": fix.id,
         },
     )
+    _supersede_others(session, user, row, at)
     session.commit()
     session.refresh(row)
     return one(session, row)

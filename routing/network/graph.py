@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -221,9 +223,20 @@ class RoadNetwork:
             "places": [p.as_dict() for p in self.places],
             "meta": self.meta,
         }
-        tmp = path.with_name(path.name + ".tmp.npz")
+        # a temporary file of this writer's own: threads or processes saving the same
+        # network at once never rename each other's file away
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                self._write(f, header)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def _write(self, f: Any, header: dict[str, Any]) -> None:
         np.savez_compressed(
-            tmp,
+            f,
             header=np.frombuffer(json.dumps(header, ensure_ascii=False).encode(), dtype=np.uint8),
             node_lon=self.node_lon,
             node_lat=self.node_lat,
@@ -237,7 +250,6 @@ class RoadNetwork:
             geom_lon=self.geom_lon,
             geom_lat=self.geom_lat,
         )
-        tmp.replace(path)
 
 
 def read_network(path: Path, digest: str = "") -> RoadNetwork:

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from api.models import Order
+from api.services.convert import utc
 
 API = "/api/v1"
 DAY = date(2026, 9, 15)
@@ -39,8 +40,9 @@ def _order(session: Session, order_id: str, place: str, county: str, **changes: 
         weight_kg=5.0,
         volume_m3=0.02,
         pieces=1,
-        ready_at=datetime.fromisoformat("2026-09-15T06:00:00+08:00"),
-        due_at=datetime.fromisoformat("2026-09-15T18:00:00+08:00"),
+        # stored in UTC, as the service stores them (api.services.convert.utc)
+        ready_at=utc(datetime.fromisoformat("2026-09-15T06:00:00+08:00")),
+        due_at=utc(datetime.fromisoformat("2026-09-15T18:00:00+08:00")),
     )
     for k, v in changes.items():
         setattr(row, k, v)

@@ -9,18 +9,23 @@ invented coordinates outside tests)."""
 from __future__ import annotations
 
 import struct
+import threading
 import time
 import zlib
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
 
 from api.core.config import Settings
 from api.models import Order
+from api.services.convert import utc
 
 API = "/api/v1"
 URL = f"{API}/place-proposals"
@@ -197,18 +202,22 @@ def test_accept_move_reject(client: TestClient, login: Login, accounts: dict[str
     assert r.status_code == 409 and "accepted" in r.json()["detail"]
     fixes = client.get(f"{API}/places/corrections", headers=dayao).json()
     assert fixes["total"] == 1
-    # the other proposal of the place stays proposed; new ones are refused (located)
-    assert client.get(f"{URL}?status=proposed", headers=dayao).json()["total"] == 2
+    # the other proposal of the place is superseded; new ones are refused (located)
+    waiting = client.get(f"{URL}?status=proposed", headers=dayao).json()["items"]
+    assert [i["id"] for i in waiting] == [township["id"]]
+    [gone] = client.get(f"{URL}?status=superseded", headers=dayao).json()["items"]
+    assert gone["id"] == second["id"] and f"#{first['id']}" in gone["review_note"]
     assert _propose(client, login("courier2")).status_code == 409
 
     # reject with a note (a note is needed)
-    url = f"{URL}/{second['id']}/reject"
+    other = client.post(URL, json={"place_id": WANBI, **AT_WANBI}, headers=login("courier2")).json()
+    url = f"{URL}/{other['id']}/reject"
     assert client.post(url, json={}, headers=dayao).status_code == 422
     assert client.post(url, json={"note": "  "}, headers=dayao).status_code == 422
     r = client.post(url, json={"note": "重复"}, headers=dayao)
     assert r.status_code == 200 and r.json()["status"] == "rejected"
     assert r.json()["review_note"] == "重复" and r.json()["correction_id"] is None
-    assert client.post(f"{URL}/{second['id']}/accept", json={}, headers=dayao).status_code == 409
+    assert client.post(f"{URL}/{other['id']}/accept", json={}, headers=dayao).status_code == 409
 
     # an admin accepts at the proposed point
     r = client.post(f"{URL}/{township['id']}/accept", json={}, headers=login("admin"))
@@ -217,6 +226,12 @@ def test_accept_move_reject(client: TestClient, login: Login, accounts: dict[str
     assert (got["lon"], got["lat"]) == (101.33, 25.74)
     assert got["correction"]["corrected_by_username"] == "admin"
     assert "moved" not in got["correction"]["source"]
+    # a rejected proposal of the place stays rejected (only waiting ones are superseded)
+    mine = client.get(URL, headers=login("courier2")).json()["items"]
+    assert {p["id"]: p["status"] for p in mine} == {
+        second["id"]: "superseded",
+        other["id"]: "rejected",
+    }
 
 
 def test_photo(client: TestClient, login: Login, settings: Settings) -> None:
@@ -293,8 +308,8 @@ def test_accepted_village_is_served_by_the_next_plan(
             weight_kg=5.0,
             volume_m3=0.02,
             pieces=1,
-            ready_at=datetime.fromisoformat("2026-09-15T06:00:00+08:00"),
-            due_at=datetime.fromisoformat("2026-09-15T18:00:00+08:00"),
+            ready_at=utc(datetime.fromisoformat("2026-09-15T06:00:00+08:00")),
+            due_at=utc(datetime.fromisoformat("2026-09-15T18:00:00+08:00")),
         )
     )
     session.commit()
@@ -314,3 +329,320 @@ def test_accepted_village_is_served_by_the_next_plan(
         visited += [(sheet["echelon"], (s.get("place") or {}).get("id")) for s in got["stops"]]
     assert ("county", YINGTA) in visited, visited
     assert ("county", "532326101") not in visited  # not held at the township station
+
+
+# ---- one waiting proposal per user and place; superseded ones ------------------------------
+def test_one_waiting_proposal_per_user_and_place(client: TestClient, login: Login) -> None:
+    courier, dayao = login("courier1"), login("dayao")
+    first = _propose(client, courier, client_id="w-1")
+    assert first.status_code == 201, first.text
+    pid = first.json()["id"]
+    # another proposal of the same place while the first waits: 409 naming it
+    for extra in ({"client_id": "w-2"}, {}):
+        r = _propose(client, courier, note="第二次", **extra)
+        assert r.status_code == 409, r.text
+        assert f"proposal {pid}" in r.json()["detail"] and "waiting" in r.json()["detail"]
+    # a retry of the first (its client id) still answers it
+    again = _propose(client, courier, client_id="w-1")
+    assert again.status_code == 200 and again.json()["id"] == pid
+    # other users, and other places, are not held up
+    assert _propose(client, login("courier2"), client_id="w-2").status_code == 201
+    assert _propose(client, dayao).status_code == 201
+    assert _propose(client, courier, place=WANBI, client_id="w-3").status_code == 201
+    mine = client.get(f"{URL}?status=proposed", headers=courier).json()["items"]
+    assert sorted(p["place"]["id"] for p in mine) == sorted([YINGTA, WANBI])
+    # once the first is reviewed (rejected), the courier may propose the place again
+    r = client.post(f"{URL}/{pid}/reject", json={"note": "不在这里"}, headers=dayao)
+    assert r.status_code == 200
+    r = _propose(client, courier, client_id="w-4")
+    assert r.status_code == 201 and r.json()["id"] != pid
+
+
+def test_accept_supersedes_the_other_waiting_proposals(
+    client: TestClient, login: Login, accounts: dict[str, int]
+) -> None:
+    dayao = login("dayao")
+    one = _propose(client, login("courier1")).json()
+    two = _propose(client, login("courier2")).json()
+    three = _propose(client, dayao).json()
+    refused = _propose(client, login("admin")).json()
+    elsewhere = client.post(
+        URL, json={"place_id": WANBI, **AT_WANBI}, headers=login("courier1")
+    ).json()
+    r = client.post(f"{URL}/{refused['id']}/reject", json={"note": "重复"}, headers=dayao)
+    assert r.status_code == 200
+
+    r = client.post(f"{URL}/{two['id']}/accept", json={}, headers=dayao)
+    assert r.status_code == 200, r.text
+    accepted = r.json()
+    items = {p["id"]: p for p in client.get(URL, headers=login("admin")).json()["items"]}
+    assert items[two["id"]]["status"] == "accepted"
+    for pid in (one["id"], three["id"]):  # the same transaction, the same reviewer and time
+        p = items[pid]
+        assert p["status"] == "superseded", p
+        assert p["reviewed_by"] == accounts["dayao"] and p["reviewed_at"] == accepted["reviewed_at"]
+        assert f"#{two['id']}" in p["review_note"] and p["correction_id"] is None
+        assert p["place"]["located"] is True
+    assert items[refused["id"]]["status"] == "rejected"  # reviewed already: as it was
+    assert items[refused["id"]]["review_note"] == "重复"
+    assert items[elsewhere["id"]]["status"] == "proposed"  # another place
+    listed = client.get(f"{URL}?status=superseded", headers=dayao).json()
+    assert sorted(p["id"] for p in listed["items"]) == sorted([one["id"], three["id"]])
+    # the courier sees theirs superseded
+    own = client.get(URL, headers=login("courier1")).json()["items"]
+    assert {p["id"]: p["status"] for p in own}[one["id"]] == "superseded"
+
+    # a superseded proposal is not accepted (nor rejected) later: the place stays put
+    for action, body in (("accept", {}), ("accept", {"lon": 101.34, "lat": 25.75})):
+        r = client.post(f"{URL}/{one['id']}/{action}", json=body, headers=login("admin"))
+        assert r.status_code == 409 and "superseded" in r.json()["detail"], r.text
+    r = client.post(f"{URL}/{three['id']}/reject", json={"note": "晚了"}, headers=dayao)
+    assert r.status_code == 409 and "superseded" in r.json()["detail"]
+    fixes = client.get(f"{API}/places/corrections", headers=dayao).json()
+    assert fixes["total"] == 1 and fixes["items"][0]["id"] == accepted["correction_id"]
+    place = client.get(f"{API}/places/{YINGTA}", headers=dayao).json()
+    assert (place["lon"], place["lat"]) == (two["lon"], two["lat"])
+
+
+def test_the_database_refuses_a_second_waiting_row(
+    session: Session, accounts: dict[str, int]
+) -> None:
+    """Written straight to the database (SQLite), past the service's checks."""
+    from sqlalchemy.exc import IntegrityError
+
+    from api.models import PointProposal, now
+
+    def row(status: str, who: str = "courier1", place: str = YINGTA) -> PointProposal:
+        return PointProposal(
+            place_id=place,
+            county_code="532326",
+            lon=101.33,
+            lat=25.742,
+            source="field",
+            status=status,
+            proposed_by=accounts[who],
+            proposed_at=now(),
+        )
+
+    # reviewed ones, another user's, another place's: allowed next to a waiting one
+    for status, who, place in (
+        ("proposed", "courier1", YINGTA),
+        ("rejected", "courier1", YINGTA),
+        ("superseded", "courier1", YINGTA),
+        ("superseded", "courier1", YINGTA),
+        ("proposed", "courier2", YINGTA),
+        ("proposed", "courier1", WANBI),
+    ):
+        session.add(row(status, who, place))
+        session.commit()
+    for bad in (row("proposed"), row("maybe", place=WANBI)):
+        session.add(bad)
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+        else:
+            raise AssertionError(f"stored {bad.status} twice")
+
+
+def test_a_concurrent_second_proposal_is_caught_by_the_index(
+    client: TestClient, login: Login, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another request stored the user's waiting proposal between our look-up and insert:
+    the index refuses ours, and the answer names theirs (409)."""
+    import api.services.proposals as service
+
+    courier = login("courier1")
+    stored = _propose(client, courier, client_id="race-a").json()["id"]
+    real = service._waiting
+    calls = {"n": 0}
+
+    def late(s: Session, user: Any, place_id: str) -> Any:
+        calls["n"] += 1  # not there at the look-up, there after the insert failed
+        return None if calls["n"] == 1 else real(s, user, place_id)
+
+    monkeypatch.setattr(service, "_waiting", late)
+    r = _propose(client, courier, client_id="race-b")
+    assert r.status_code == 409 and f"proposal {stored}" in r.json()["detail"], r.text
+    assert calls["n"] == 2
+    assert client.get(URL, headers=courier).json()["total"] == 1
+
+
+def test_migration_0007_tidies_the_waiting_rows(tmp_path: Path) -> None:
+    """Rows from before 0007: a user's older waiting duplicates and the waiting rows of a
+    place with an accepted proposal are superseded; down again, superseded reads rejected."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+
+    from api.core.db import MIGRATIONS, engine_for
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url)
+    command.upgrade(cfg, "0006")
+    engine = engine_for(url)
+    rows = [  # id, place, user, status
+        (1, YINGTA, 1, "proposed"),
+        (2, YINGTA, 1, "proposed"),
+        (3, YINGTA, 2, "proposed"),
+        (4, WANBI, 1, "accepted"),
+        (5, WANBI, 2, "proposed"),
+        (6, WANBI, 1, "proposed"),
+        (7, YONGXING, 1, "rejected"),
+    ]
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO users (id, username, password_hash, role, active) VALUES "
+                "(1, 'a', 'x', 'courier', 1), (2, 'b', 'x', 'courier', 1)"
+            )
+        )
+        for pid, place, who, status in rows:
+            conn.execute(
+                text(
+                    "INSERT INTO point_proposals (id, place_id, county_code, lon, lat, note, "
+                    "source, status, proposed_by, review_note) VALUES "
+                    "(:id, :place, '532326', 101.33, 25.74, '', 'field', :status, :who, '')"
+                ),
+                {"id": pid, "place": place, "status": status, "who": who},
+            )
+    command.upgrade(cfg, "head")
+
+    def states() -> dict[int, tuple[str, str]]:
+        with engine.connect() as conn:
+            got = conn.execute(text("SELECT id, status, review_note FROM point_proposals"))
+            return {pid: (status, note) for pid, status, note in got}
+
+    after = states()
+    assert {k: v[0] for k, v in after.items()} == {
+        1: "superseded",
+        2: "proposed",
+        3: "proposed",
+        4: "accepted",
+        5: "superseded",
+        6: "superseded",
+        7: "rejected",
+    }
+    assert "#2" in after[1][1] and "#4" in after[5][1] and "#4" in after[6][1]
+    command.downgrade(cfg, "0006")
+    assert {k: v[0] for k, v in states().items()}[1] == "rejected"
+    engine.dispose()
+
+
+# ---- races on PostgreSQL ---------------------------------------------------------------------
+def _pg_people(engine: Engine) -> tuple[int, list[int]]:
+    """A 大姚 dispatcher and eight couriers on the PostgreSQL schema: their ids."""
+    from api.services.users import create_organisation, create_user
+
+    with Session(engine) as s:
+        hub = create_organisation(s, name="大姚县物流中心", kind="county_hub", county_code="532326")
+        boss = create_user(
+            s, username="dayao", password="not used here", role="dispatcher", org_id=hub.id,
+            county_code="532326",
+        )  # fmt: skip
+        couriers = [
+            create_user(
+                s, username=f"c{n}", password="not used here", role="courier", org_id=hub.id
+            )
+            for n in range(8)
+        ]
+        return boss.id or 0, [c.id or 0 for c in couriers]
+
+
+def _race(engine: Engine, work: list[Callable[[Session], Any]]) -> list[Any]:
+    """Run each piece of work in its own thread and session, all at once: each result
+    or the exception it raised."""
+    barrier = threading.Barrier(len(work))
+    results: list[Any] = [None] * len(work)
+
+    def run(i: int) -> None:
+        with Session(engine) as s:
+            barrier.wait()
+            try:
+                results[i] = work[i](s)
+            except Exception as e:  # kept for the test to look at
+                results[i] = e
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(work))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return results
+
+
+def test_concurrent_proposals_of_one_user_one_wins_on_postgresql(pg: Engine) -> None:
+    from api.errors import Conflict
+    from api.models import PointProposal, User
+    from api.schemas.proposals import ProposalIn
+    from api.services.proposals import propose
+    from api.services.reference import places_by_id
+
+    _, couriers = _pg_people(pg)
+    me = couriers[0]
+
+    def attempt(n: int) -> Callable[[Session], Any]:
+        def go(s: Session) -> Any:
+            user = s.get(User, me)
+            assert user is not None
+            body = ProposalIn.model_validate(
+                {"place_id": YINGTA, "client_id": f"pg-{n}", **AT_YINGTA}
+            )
+            return propose(s, user, body)
+
+        return go
+
+    places_by_id()  # load the network once, before the threads
+    results = _race(pg, [attempt(n) for n in range(12)])
+    wins = [r for r in results if isinstance(r, tuple)]
+    losses = [r for r in results if isinstance(r, Conflict)]
+    assert len(wins) == 1 and len(losses) == 11, results
+    out, created = wins[0]
+    assert created is True
+    assert all(f"proposal {out.id}" in e.detail for e in losses)
+    with Session(pg) as s:
+        rows = s.exec(select(PointProposal)).all()
+    assert [r.id for r in rows] == [out.id]
+
+
+def test_concurrent_accepts_of_one_place_one_wins_on_postgresql(pg: Engine) -> None:
+    """Eight couriers' proposals of one place accepted at once by two reviewers each:
+    one acceptance, one correction, the other seven superseded by it."""
+    from api.errors import Conflict
+    from api.models import PlaceCorrection, PointProposal, User
+    from api.schemas.proposals import AcceptIn, ProposalIn
+    from api.services.proposals import accept, propose
+
+    boss, couriers = _pg_people(pg)
+    ids = []
+    with Session(pg) as s:
+        for n, who in enumerate(couriers):
+            user = s.get(User, who)
+            assert user is not None
+            lon = AT_YINGTA["lon"] + n / 10_000
+            out, _ = propose(s, user, ProposalIn(place_id=YINGTA, lon=lon, lat=AT_YINGTA["lat"]))
+            ids.append(out.id)
+
+    def attempt(pid: int) -> Callable[[Session], Any]:
+        def go(s: Session) -> Any:
+            user = s.get(User, boss)
+            assert user is not None
+            return accept(s, user, pid, AcceptIn())
+
+        return go
+
+    results = _race(pg, [attempt(pid) for pid in ids + ids])
+    wins = [r for r in results if not isinstance(r, Exception)]
+    assert len(wins) == 1, results
+    assert all(isinstance(r, Conflict) for r in results if r is not wins[0]), results
+    with Session(pg) as s:
+        rows = {r.id: r for r in s.exec(select(PointProposal)).all()}
+        [fix] = s.exec(select(PlaceCorrection)).all()
+    winner = rows[wins[0].id]
+    assert winner.status == "accepted" and winner.correction_id == fix.id
+    assert (fix.lon, fix.lat) == (winner.lon, winner.lat)
+    others = [r for r in rows.values() if r.id != winner.id]
+    assert {r.status for r in others} == {"superseded"}
+    assert all(f"#{winner.id}" in r.review_note for r in others)

@@ -4,6 +4,12 @@ by Playwright through Debian's Chromium.
 Where Chromium or Playwright is missing the tests skip, saying so; under ``CI=true`` they
 fail instead. Each page fixture fails its test on a console error, an uncaught page error
 or a request to any host but the service. Screenshots go to ``test-output/screenshots``.
+
+The demo is shared by the whole session, so each test file keeps to demo couriers of its
+own (their sheets and proposals must not meet): test_board_page dayao-1, dayao-4,
+wuding-3; test_closures_page dayao-3; test_courier_app mouding-1, yaoan-2, yaoan-3;
+test_every_page yongren-1; test_monitor_page dayao-2, yongren-2; test_places_page
+wuding-2, wuding-3 (proposals only). Pick an unused one for a new test and add it here.
 """
 
 from __future__ import annotations

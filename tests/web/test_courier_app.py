@@ -1,6 +1,10 @@
 """The courier app on a phone (390 x 844), offline: record 3 events and a photo without a
 connection, reload (the sheet still shows, the outbox holds them), go back online (the
-server gets exactly those events, once, and the photo), then a conflict is shown."""
+server gets exactly those events, once, and the photo), then a conflict is shown; a
+village's service point proposed offline and located on the server meanwhile is a
+conflict too.
+
+Demo couriers used here (no other test file uses them): mouding-1, yaoan-2, yaoan-3."""
 
 from __future__ import annotations
 
@@ -304,6 +308,93 @@ def test_village_service_point_from_the_app(browser: Any, demo: Demo) -> None:
         refused = page.wait_for_selector("#points-list .fix.error")
         assert "拒绝了定位权限" in str(refused.text_content())
         assert _count(page) == "0"
+    finally:
+        context.close()
+    watch.check()
+
+
+def test_point_of_a_village_located_meanwhile_is_a_readable_conflict(
+    browser: Any, demo: Demo
+) -> None:
+    """yaoan-3 records a village's service point offline; meanwhile the 姚安 dispatcher's
+    own proposal of that village is accepted (the village is located). Back online the
+    app sends it once, shows the server's 409 as a conflict the courier reads, empties the
+    outbox, and the server kept no proposal of theirs."""
+    village, fixture = _fixture_village(demo)
+    context = browser.new_context(
+        viewport=PHONE,
+        service_workers="allow",
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+        geolocation=fixture,
+        permissions=["geolocation"],
+    )
+    watch = Watch(demo.url, refused=(409,))
+    page = context.new_page()
+    watch.attach(page)
+    item = f'.point[data-place="{village["id"]}"]'
+    try:
+        page.goto(f"{demo.url}/login?next=/app")
+        page.fill("input[name=username]", "yaoan-3")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{demo.url}/app*")
+        page.wait_for_selector("body[data-app-ready]")
+        page.click("#points-open")
+        page.fill("#points-q", village["name_zh"])
+        page.wait_for_selector(item)
+
+        # ---- offline: the courier records the point ----
+        context.set_offline(True)
+        page.wait_for_selector('#net[data-online="0"]')
+        page.click(f'{item} button[data-act="here"]')
+        page.wait_for_selector(f"{item} .fix.ok")
+        page.fill(f"{item} .point-note", "村口（测试）")
+        page.click(f'{item} button[data-act="point-save"]')
+        _wait_count(page, 1)
+        page.wait_for_selector('.proposal[data-status="waiting"]')
+
+        # ---- meanwhile: the dispatcher's own proposal of the village is accepted ----
+        at = {"lon": fixture["longitude"], "lat": round(fixture["latitude"] + 0.001, 6)}
+        with demo.client("yaoan") as dispatcher:
+            r = dispatcher.post("/place-proposals", json={"place_id": village["id"], **at})
+            assert r.status_code == 201, r.text
+            theirs = r.json()["id"]
+            r = dispatcher.post(f"/place-proposals/{theirs}/accept", json={})
+            assert r.status_code == 200 and r.json()["place"]["located"], r.text
+
+        # ---- online: sent once, refused (409), shown, not retried ----
+        context.set_offline(False)
+        _wait_count(page, 0)
+        conflict = page.wait_for_selector(
+            f'#point-conflicts:not([hidden]) li[data-place="{village["id"]}"]'
+        )
+        words = str(conflict.text_content())
+        assert "冲突" in words and village["name_zh"] in words, words
+        assert "located already" in words, words  # the server's reason, as it gave it
+        assert page.locator('.proposal[data-status="waiting"]').count() == 0
+        page.locator("#point-conflicts").scroll_into_view_if_needed()
+        shot(page, "app-phone-point-conflict")
+        page.screenshot(path=str(SHOTS / "app-phone-point-conflict-view.png"))
+
+        page.wait_for_timeout(1500)  # another pass of the loop: nothing goes out again
+        page.evaluate("() => window.dispatchEvent(new Event('online'))")
+        page.wait_for_timeout(1500)
+        assert _count(page) == "0"
+        with demo.client("yaoan-3") as courier:
+            mine = courier.get("/place-proposals").json()["items"]
+        assert [p for p in mine if p["place"]["id"] == village["id"]] == []
+        with demo.client("yaoan") as dispatcher:
+            rows = dispatcher.get("/place-proposals", params={"county": YAOAN}).json()["items"]
+        of_village = [p for p in rows if p["place"]["id"] == village["id"]]
+        assert [(p["id"], p["status"]) for p in of_village] == [(theirs, "accepted")]
+
+        # the conflict stays until the courier dismisses it, also after a reload
+        page.reload()
+        page.wait_for_selector("body[data-app-ready]")
+        page.wait_for_selector(f'#point-conflict-list li[data-place="{village["id"]}"]')
+        page.click(f'#point-conflict-list li[data-place="{village["id"]}"] button')
+        page.wait_for_selector("#point-conflicts", state="hidden")
     finally:
         context.close()
     watch.check()

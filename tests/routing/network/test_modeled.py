@@ -124,3 +124,30 @@ def test_save_and_read_round_trip(network: RoadNetwork, tmp_path: Path) -> None:
     assert copy.places == network.places
     assert np.array_equal(copy.edge_length_m, network.edge_length_m)
     assert copy.meta == network.meta
+
+
+def test_saving_the_same_network_from_many_threads_at_once(
+    network: RoadNetwork, tmp_path: Path
+) -> None:
+    """Writers never rename each other's temporary file away (the API's threads load a new
+    network at once on its first plan); the file left is whole."""
+    import threading
+
+    target = tmp_path / "same.npz"
+    errors: list[BaseException] = []
+
+    def save() -> None:
+        try:
+            for _ in range(4):
+                network.save(target)
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=save) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert [p.name for p in tmp_path.iterdir()] == ["same.npz"]
+    assert read_network(target).n_edges == network.n_edges

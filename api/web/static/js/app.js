@@ -200,7 +200,7 @@
     return { sheet_id: item.sheet_id, seq: item.seq, what: item.kind === "event" ? item.body.type : "photo", status, detail, at: nowIso() };
   }
 
-  /** Send one item; true to go on with the next, false to stop for now. */
+  /** Send one item: "sent", "refused" (kept as a conflict), or null to stop for now. */
   async function sendOne(item) {
     let r;
     try {
@@ -210,13 +210,13 @@
         r = await post({ ...item, client_event_id: null });
       }
     } catch (e) {
-      return false; // no connection: try again later
+      return null; // no connection: try again later
     }
     if (r.status === 401) {
       signedOut();
-      return false;
+      return null;
     }
-    if (r.status >= 500) return false;
+    if (r.status >= 500) return null;
     const data = await r.json().catch(() => null);
     if (r.ok) {
       if (item.kind === "event" && data && data.stop) mergeStop(item.sheet_id, data.stop, data.sheet_status);
@@ -225,26 +225,29 @@
       await add("conflicts", conflictOf(item, r.status, detail));
     }
     await remove("outbox", item.key);
-    return true;
+    return r.ok ? "sent" : "refused";
   }
 
   async function sync() {
     if (state.syncing || !navigator.onLine) return;
     state.syncing = true;
     let sent = 0;
+    let refused = 0;
     try {
       state.signedOut = false;
       $("#signin").hidden = true;
       for (const item of await all("outbox")) {
-        if (!(await sendOne(item))) break;
-        sent += 1;
+        const outcome = await sendOne(item);
+        if (!outcome) break;
+        if (outcome === "sent") sent += 1;
+        else refused += 1;
       }
     } finally {
       state.syncing = false;
     }
     await reloadQueues();
-    if (sent) {
-      flash(t("app_sent", { n: sent }));
+    if (sent || refused) {
+      if (sent) flash(t("app_sent", { n: sent }));
       await refresh();
     } else {
       render();
@@ -519,7 +522,7 @@
         el("div", { class: "muted" }, t("app_point_accuracy", { m: C.num(i.body.accuracy_m, 0) })))),
       ...state.proposals.map((p) => el("li", { class: "proposal", dataset: { status: p.status, id: p.id } },
         el("strong", {}, C.placeName(p.place)), " ",
-        el("span", { class: "badge " + ({ accepted: "ok", rejected: "bad" }[p.status] || "") }, t("prop_" + p.status)),
+        el("span", { class: "badge " + ({ accepted: "ok", rejected: "bad", superseded: "" }[p.status] || "") }, t("prop_" + p.status)),
         el("div", { class: "muted" }, C.dateTime(p.proposed_at),
           p.accuracy_m !== null ? " · " + t("app_point_accuracy", { m: C.num(p.accuracy_m, 0) }) : "",
           p.review_note ? " · " + p.review_note : ""))),

@@ -3,7 +3,8 @@
    drag to adjust, confirm (PATCH /api/v1/places/{id}); recent corrections with who and
    when (GET /api/v1/places/corrections). Service points proposed from the field
    (GET /api/v1/place-proposals) are listed and drawn with their accuracy circles, and
-   reviewed: accept, move then accept, reject with a note (POST .../accept, .../reject).
+   reviewed: accept, move then accept, reject with a note (POST .../accept, .../reject);
+   accepting one supersedes the place's other waiting ones (listed with the reviewed).
    The API decides who may place, propose and review what. */
 "use strict";
 
@@ -241,7 +242,9 @@
     const data = await api(`/place-proposals?county=${state.county}&limit=200`);
     const waiting = data.items.filter((p) => p.status === "proposed");
     const reviewed = data.items.filter((p) => p.status !== "proposed");
-    renderWaiting(waiting);
+    const perPlace = new Map();
+    for (const p of waiting) perPlace.set(p.place.id, (perPlace.get(p.place.id) || 0) + 1);
+    renderWaiting(waiting, perPlace);
     renderReviewed(reviewed);
     drawProposals(waiting);
   }
@@ -252,19 +255,20 @@
       el("img", { class: "thumb", src: p.photo_url, alt: t("proposals_photo") + " · " + C.placeName(p.place), loading: "lazy" }));
   }
 
-  function placeCell(p) {
+  function placeCell(p, extra) {
     const town = p.place.kind === "township" ? "" : boot.lang === "en" ? p.place.township_pinyin : p.place.township_zh;
-    return el("td", {}, C.placeName(p.place), el("div", { class: "hint" }, [town, p.place.id].filter(Boolean).join(" · ")));
+    return el("td", {}, C.placeName(p.place), el("div", { class: "hint" }, [town, p.place.id].filter(Boolean).join(" · ")), extra || null);
   }
 
-  function renderWaiting(items) {
+  function renderWaiting(items, perPlace) {
     const body = $("#proposals tbody");
     body.replaceChildren();
     for (const p of items) {
       const accuracy = p.accuracy_m === null ? "–" : t("proposals_accuracy_m", { m: Math.round(p.accuracy_m) });
+      const others = (perPlace.get(p.place.id) || 1) - 1;
       const row = el("tr", { dataset: { proposal: p.id, place: p.place.id } },
         el("td", {}, thumb(p)),
-        placeCell(p),
+        placeCell(p, others ? el("div", { class: "hint others" }, t("proposals_others", { n: others })) : null),
         el("td", {}, el("span", { class: "by" }, p.proposed_by_username || "–"), " ",
           el("span", { class: "badge" }, t("proposal_source_" + p.source)),
           el("div", { class: "hint nowrap" }, C.dateTime(p.proposed_at))),
@@ -298,7 +302,7 @@
     for (const p of items.slice(0, 50)) {
       body.append(el("tr", { dataset: { proposal: p.id, place: p.place.id, status: p.status } },
         placeCell(p),
-        el("td", {}, el("span", { class: "badge " + (p.status === "accepted" ? "ok" : "bad") }, t("proposal_status_" + p.status))),
+        el("td", {}, el("span", { class: "badge " + ({ accepted: "ok", rejected: "bad" }[p.status] || "") }, t("proposal_status_" + p.status))),
         el("td", {}, p.proposed_by_username || "–", el("div", { class: "hint nowrap" }, C.dateTime(p.proposed_at))),
         el("td", { class: "by" }, p.reviewed_by_username || "–", el("div", { class: "hint nowrap" }, C.dateTime(p.reviewed_at))),
         el("td", {}, p.review_note || "–"),
