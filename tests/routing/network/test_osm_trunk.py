@@ -107,3 +107,19 @@ def test_network_info_shows_real_and_modeled_km(capsys: pytest.CaptureFixture[st
     assert km["osm"] > 0 and km["published"] > 0 and km["modeled"] > 0
     assert sum(km.values()) == pytest.approx(doc["km"], abs=0.5)
     assert doc["osm_trunk"]["links_on_osm"] >= 3
+
+
+def test_a_trunk_route_to_shuangbai_is_drawn_on_the_real_road(network: RoadNetwork) -> None:
+    """What the console draws: a route sheet's geometry follows the OSM road between the
+    warehouse and 双柏's hub (many points, none far from the OSM nodes), not a straight
+    line."""
+    from routing.network import resolve, shortest_route
+
+    a, b = resolve(network, ["WH-CX", "HUB-532322"])
+    coords = np.asarray(shortest_route(network, a, b, "truck").geometry["coordinates"])
+    assert len(coords) > 10
+    osm = load_osm_trunk()
+    assert osm is not None
+    inner = coords[1:-1]  # the two ends are the places themselves
+    near = [float(np.min(np.hypot(osm.lon - x, osm.lat - y))) for x, y in inner]
+    assert max(near) < 1e-6  # every inner point is an OSM node
