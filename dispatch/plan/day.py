@@ -175,6 +175,12 @@ def _by_party(paths: Mapping[str, OrderPath]) -> dict[str | None, list[OrderPath
     return by_party
 
 
+# Shares of the time budget: trunk down 0.25, county echelons 0.6 (less the last mile's
+# 0.05 when villages may go via their stations), trunk up 0.15.
+COUNTY_SHARE = 0.6
+LAST_MILE_SHARE = 0.05
+
+
 @dataclass
 class _Phases:
     """The three solving phases of a day, in order: trunk down, county echelons, trunk up.
@@ -259,7 +265,9 @@ class _Phases:
                     stages.append(self._numbered(run, alt))
                     via_of[(run.name, county)] = via
         solved: dict[tuple[str, str, bool], StageResult] = {}
-        for run, result in self._solve(stages, 0.55, "county echelons"):
+        # the last mile's share of the budget only when there is a last mile to plan
+        share = COUNTY_SHARE - (LAST_MILE_SHARE if via_of else 0.0)
+        for run, result in self._solve(stages, share, "county echelons"):
             is_via = result.stage.key.endswith(VIA_SUFFIX)
             solved[(run.name, result.stage.county or "", is_via)] = result
         last_miles = self._last_miles(runs, via_of, solved)
@@ -291,7 +299,7 @@ class _Phases:
                     stages.append(self._numbered(run, stage))
         out: dict[tuple[str, str], list[StageResult]] = defaultdict(list)
         if stages:
-            for run, result in self._solve(stages, 0.05, "village last mile"):
+            for run, result in self._solve(stages, LAST_MILE_SHARE, "village last mile"):
                 out[(run.name, result.stage.county or "")].append(result)
         return out
 
