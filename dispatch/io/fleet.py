@@ -30,7 +30,9 @@ PARTY_COLUMNS = ("id", "kind", "name_zh", "name_en", "notes")
 FLEET_COLUMNS = tuple(f.name for f in fields(VehicleSpec))
 PROFILES = ("truck", "van", "motorbike")  # the profiles of data/road_network/speeds.toml
 OWNER_KINDS = ("carrier", "hub")  # shippers hand over goods; they run no vehicles here
-DEPOT_KINDS = ("warehouse", "hub")
+# where vehicles are based: the warehouse, the county hubs, and township stations (their
+# own small vehicles run a last mile to the villages, dispatch.plan.lastmile)
+DEPOT_KINDS = ("warehouse", "hub", "township")
 
 _TRUE = ("true", "1", "yes", "y")
 _FALSE = ("false", "0", "no", "n")

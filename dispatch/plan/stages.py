@@ -245,7 +245,9 @@ def station_vehicles(
         if p.county != county or p.held:
             continue
         place = network.place(p.stop)
-        if place.kind == "village" and place.township_code in depots:
+        if place.kind != "village" or place.township_code not in depots:
+            continue
+        if network.place(place.township_code).located:  # the station has a point to start
             out[place.id] = place.township_code
     return out
 

@@ -116,7 +116,7 @@ def test_good_rows_load(tmp_path: Path) -> None:
         ("owner", "ACME", "unknown owner 'ACME'"),
         ("owner", "coop-honey", "is a shipper"),
         ("depot", "HUB-999999", "unknown depot"),
-        ("depot", "532329101", "unknown depot"),
+        ("depot", "532329101001", "unknown depot"),  # a village has no depot
         ("profile", "bicycle", "not one of truck, van, motorbike"),
         ("capacity_kg", "1.5t", "not a whole number"),
         ("capacity_kg", "0", "must be > 0"),
@@ -175,3 +175,10 @@ def test_bad_parties(tmp_path: Path) -> None:
     assert e.value.field == "parties.csv line 2, column kind"
     with pytest.raises(InputError, match="cannot read"):
         load_parties(tmp_path / "nope.csv")
+
+
+def test_a_township_station_may_base_vehicles(tmp_path: Path) -> None:
+    """A township station's own tricycle (for a last mile to its villages)."""
+    row = {**GOOD, "id": "ST1", "depot": "532329101", "profile": "motorbike", "kind": "motorbike"}
+    (vehicle,) = load_fleet(write_fleet(tmp_path / "fleet.csv", [row]))
+    assert vehicle.depot == "532329101"
