@@ -20,7 +20,7 @@ from api.models import User, Vehicle
 from api.schemas.common import bad_text
 from api.schemas.vehicles import ImportOut, VehicleIn, VehicleOut, VehiclePatch
 from api.services import vehicles
-from api.services.convert import depot_county
+from api.services.convert import WAREHOUSE, depot_county
 from api.services.reference import network, parties, served
 from api.services.users import carrier_party
 from dispatch.io.fleet import DEPOT_KINDS, owner_problem
@@ -61,10 +61,11 @@ def _visible(session: Session, user: User, vehicle_id: str) -> Vehicle:
 
 
 def _depots() -> set[str]:
-    """WH-CX and the hubs of the served counties."""
+    """WH-CX, the hubs of the served counties and their located township stations (whose
+    own vehicles run a last mile to the villages)."""
     out = set()
     for place in network().places:
-        if place.kind not in DEPOT_KINDS:
+        if place.kind not in DEPOT_KINDS or (place.kind == "township" and not place.located):
             continue
         if place.kind == "warehouse" or depot_county(place.id) in served():
             out.add(place.id)
@@ -78,15 +79,19 @@ def _check(session: Session, user: User, values: dict[str, Any]) -> None:
         raise invalid(["body", "owner"], problem)
     depots = _depots()
     if values["depot"] not in depots:
+        hubs = ", ".join(sorted(d for d in depots if not d.isdigit()))
         raise invalid(
             ["body", "depot"],
-            f"unknown depot {values['depot']!r}; one of {', '.join(sorted(depots))}",
+            f"unknown depot {values['depot']!r}; one of {hubs}, or a located township "
+            "station of a served county (its 9-digit code)",
         )
-    if user.role == "dispatcher" and values["depot"] != f"HUB-{user.county_code}":
+    if user.role == "dispatcher" and (
+        values["depot"] == WAREHOUSE or depot_county(values["depot"]) != user.county_code
+    ):
         raise invalid(
             ["body", "depot"],
             f"a dispatcher of county {user.county_code} manages the vehicles at "
-            f"HUB-{user.county_code} only",
+            f"HUB-{user.county_code} and its township stations only",
         )
     if values["shift_end"] <= values["shift_start"]:
         raise invalid(

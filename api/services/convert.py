@@ -25,8 +25,14 @@ HUB_PREFIX = "HUB-"
 
 
 def depot_county(depot: str) -> str | None:
-    """The county a depot serves: ``HUB-532326`` -> ``532326``; the warehouse -> None."""
-    return depot[len(HUB_PREFIX) :] if depot.startswith(HUB_PREFIX) else None
+    """The county a depot serves: ``HUB-532326`` -> ``532326``, a township station
+    ``532326101`` -> ``532326`` (the first six digits of its official code); the warehouse
+    -> None."""
+    if depot.startswith(HUB_PREFIX):
+        return depot[len(HUB_PREFIX) :]
+    if len(depot) == 9 and depot.isdigit():
+        return depot[:6]
+    return None
 
 
 def clock_text(moment: time) -> str:

@@ -5,9 +5,10 @@ replan: a vehicle out on its route starts from the last stop its courier reporte
 parcels it still carries (they can only leave it at their stops) and the produce it has
 picked up (which it brings to the hub); vehicles still at the hub, parcels still at the
 hub and produce not yet collected are planned afresh. The trunk routes are kept as
-published: a trunk truck is out of the county's reach once it has left; so are the last-mile
-routes of the township stations (``dispatch.plan.lastmile``): what a station's vehicle
-carries stays on it, and the replan routes villages on the county routes.
+published: a trunk truck is out of the county's reach once it has left. A replan plans
+the county routes only: villages go on the county routes again (the last-mile routes of
+the township stations, ``dispatch.plan.lastmile``, are not replanned), and what a station's
+vehicle already carries is left to it.
 """
 
 from __future__ import annotations

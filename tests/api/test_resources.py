@@ -246,6 +246,17 @@ def test_vehicle_crud_and_scope(client: TestClient, login: Login, accounts) -> N
     r = client.patch(url, json={"active": True}, headers=dayao)
     assert r.json()["active"] is True
 
+    # a township station's own vehicle (a last mile to its villages): its county's
+    # dispatcher registers it, another county's cannot
+    station = new_vehicle(id="ST-532326101-M01", depot="532326101", profile="motorbike")
+    r = client.post(f"{API}/vehicles", json=station, headers=dayao)
+    assert r.status_code == 201, r.text
+    assert r.json()["county_code"] == "532326" and r.json()["depot"] == "532326101"
+    other = new_vehicle(id="ST-532327101-M01", depot="532327101", profile="motorbike")
+    r = client.post(f"{API}/vehicles", json=other, headers=dayao)
+    assert r.status_code == 422 and "532326" in r.json()["detail"][0]["msg"]
+    assert client.post(f"{API}/vehicles", json=other, headers=yongren).status_code == 201
+
 
 VEHICLE_ERRORS: list[tuple[dict[str, Any], str]] = [
     ({"profile": "bicycle"}, "profile"),
@@ -258,7 +269,8 @@ VEHICLE_ERRORS: list[tuple[dict[str, Any], str]] = [
     ({"max_shift_h": 6, "max_driving_h": 8}, "max_driving_h"),
     ({"max_shift_h": 30}, "max_shift_h"),
     ({"depot": "HUB-532301"}, "depot"),
-    ({"depot": "532326101"}, "depot"),
+    ({"depot": "532326101001"}, "depot"),  # a village is no depot
+    ({"depot": "532326206"}, "depot"),  # 湾碧: a township station without a point
     ({"owner": "coop-dayao-walnut"}, "owner"),
     ({"owner": "NOBODY"}, "owner"),
     ({"id": "has space"}, "id"),
