@@ -82,20 +82,17 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
             return JSONResponse(doc)
         return JSONResponse(doc, status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)})
 
-    app.add_api_route(
-        "/readyz",
-        ready,
-        methods=["GET"],
-        tags=["service"],
-        summary="ready: the database and Redis each answer within 2 s (else 503, named)",
-        responses={503: {"description": "a dependency is not ready; Retry-After says when"}},
-    )
-    app.add_api_route(
-        "/healthz",
-        ready,
-        methods=["GET"],
-        tags=["service"],
-        summary="the same as /readyz (kept for existing monitors)",
-    )
+    for path, summary in (
+        ("/readyz", "ready: the database and Redis each answer within 2 s (else 503, named)"),
+        ("/healthz", "the same as /readyz (kept for existing monitors)"),
+    ):
+        app.add_api_route(
+            path,
+            ready,
+            methods=["GET"],
+            tags=["service"],
+            summary=summary,
+            responses={503: {"description": "a dependency is not ready; Retry-After says when"}},
+        )
 
     return app

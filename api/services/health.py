@@ -70,9 +70,8 @@ def _timed(check: Callable[[], None]) -> dict[str, Any]:
     except concurrent.futures.TimeoutError:
         status = f"no answer within {CHECK_TIMEOUT_S:g} s"
     except Exception as e:  # a dependency's failure is the answer, not a crash
-        status = f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}".rstrip(
-            ": "
-        )
+        first = str(e).splitlines()[0][:200] if str(e) else ""
+        status = f"{type(e).__name__}: {first}" if first else type(e).__name__
     return {"status": status, "ms": round(1000 * (time.perf_counter() - started))}
 
 

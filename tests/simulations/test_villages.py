@@ -19,7 +19,7 @@ from dispatch.io.fleet import load_fleet, load_parties
 from dispatch.plan.day import Plan, PlanOptions, check_synchronisation, plan_day
 from dispatch.report.summary import summary
 from routing.errors import InputError
-from routing.network import RoadNetwork, load_network
+from routing.network import PlaceFix, RoadNetwork, load_network
 from routing.network.geometry import haversine_m
 from routing.network.snap import load_boundary
 from simulations.sample_day import generate_day
@@ -85,9 +85,12 @@ def test_a_bad_share_is_refused_naming_it(network: RoadNetwork, share: object) -
     assert err.value.field == "share"
 
 
-def test_a_generated_day_reaches_synthetic_villages_in_sync(network: RoadNetwork) -> None:
+def _scenario(
+    network: RoadNetwork, *, last_mile: str = "auto", station_vans: bool = False
+) -> tuple[RoadNetwork, Plan, list[PlaceFix]]:
+    """A generated 姚安 day with half its villages located (synthetic), planned with
+    ``last_mile``; ``station_vans``: a 1.2 t van at every township station."""
     fixes = synthetic_village_points(network, 0.5, seed=11, counties=[COUNTY])
-    assert fixes and {network.place(f.id).county_code for f in fixes} == {COUNTY}
     with_points = load_network(fixes=fixes)
     parties = load_parties()
     day_date = date(2026, 10, 12)
@@ -97,10 +100,19 @@ def test_a_generated_day_reaches_synthetic_villages_in_sync(network: RoadNetwork
         if with_points.place(_where(o)).county_code == COUNTY
     ]
     fleet = load_fleet(parties=parties, place_ids={p.id for p in with_points.places})
-    day = Day(day_date, parties, orders, fleet)
-    plan = plan_day(
-        day, with_points, PlanOptions(time_limit=4.0, workers=1, seed=1, counties=(COUNTY,))
+    if station_vans:
+        fleet += station_fleet(with_points, [COUNTY], kind="van")
+    options = PlanOptions(
+        time_limit=4.0, workers=1, seed=1, counties=(COUNTY,), last_mile=last_mile
     )
+    plan = plan_day(Day(day_date, parties, orders, fleet), with_points, options)
+    return with_points, plan, fixes
+
+
+def test_a_generated_day_reaches_synthetic_villages_in_sync(network: RoadNetwork) -> None:
+    with_points, plan, fixes = _scenario(network)
+    assert fixes and {network.place(f.id).county_code for f in fixes} == {COUNTY}
+    orders = plan.day.orders
     doc = summary(plan, with_points)
 
     assert check_synchronisation(plan) == []
@@ -132,30 +144,10 @@ def test_a_generated_day_reaches_synthetic_villages_in_sync(network: RoadNetwork
     assert all(is_synthetic(with_points.place(f.id)) for f in fixes)
 
 
-def _scenario(network: RoadNetwork, *, last_mile: str) -> tuple[RoadNetwork, Plan]:
-    """姚安 with half its villages located (synthetic) and a 1.2 t van at every township
-    station, planned with ``last_mile``."""
-    fixes = synthetic_village_points(network, 0.5, seed=11, counties=[COUNTY])
-    with_points = load_network(fixes=fixes)
-    parties = load_parties()
-    day_date = date(2026, 10, 12)
-    orders = [
-        o
-        for o in generate_day(day_date, seed=5, scale=0.6, places=list(with_points.places))
-        if with_points.place(_where(o)).county_code == COUNTY
-    ]
-    fleet = load_fleet(parties=parties, place_ids={p.id for p in with_points.places})
-    fleet += station_fleet(with_points, [COUNTY], kind="van")
-    options = PlanOptions(
-        time_limit=4.0, workers=1, seed=1, counties=(COUNTY,), last_mile=last_mile
-    )
-    return with_points, plan_day(Day(day_date, parties, orders, fleet), with_points, options)
-
-
 def test_a_last_mile_from_the_township_stations_hands_over_in_sync(
     network: RoadNetwork,
 ) -> None:
-    net, plan = _scenario(network, last_mile="stations")
+    net, plan, _ = _scenario(network, last_mile="stations", station_vans=True)
     doc = summary(plan, net)
     assert check_synchronisation(plan) == []
     choice = doc["village_last_mile"][COUNTY]
@@ -188,7 +180,7 @@ def test_a_last_mile_from_the_township_stations_hands_over_in_sync(
 
 
 def test_auto_keeps_the_way_that_serves_more_then_costs_less(network: RoadNetwork) -> None:
-    net, plan = _scenario(network, last_mile="auto")
+    net, plan, _ = _scenario(network, station_vans=True)
     choice = summary(plan, net)["village_last_mile"][COUNTY]
     direct, via = choice["direct"], choice["via_stations"]
     wins = (-via["served"], via["cost_fen"]) < (-direct["served"], direct["cost_fen"])
