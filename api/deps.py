@@ -20,6 +20,7 @@ from api.core.db import engine_for
 from api.core.security import TokenError, read_token
 from api.models import User
 from api.services.idempotency import perhaps_once, request_hash, scope_of
+from api.services.throttle import Throttle
 
 # database ids in paths: positive 32-bit integers (a larger number can name nothing)
 Id = Annotated[int, Path(ge=1, le=2**31 - 1, description="numeric id")]
@@ -78,22 +79,56 @@ def current_user(
             )
     if not token:
         raise _unauthorized("not signed in: send 'Authorization: Bearer <token>'")
-    return user_of_token(session, settings, token)
+    return user_of_token(session, settings, token, request.url.path)
 
 
-def user_of_token(session: Session, settings: Settings, token: str) -> User:
+#: What an account that must change its password (after an admin's reset) may still do.
+PASSWORD_CHANGE_PATHS = frozenset({"/api/v1/me", "/api/v1/me/password"})
+
+
+def user_of_token(
+    session: Session, settings: Settings, token: str, path: str | None = None
+) -> User:
+    """The active account a token names, if the token is still of its current version
+    (a password change, a reset, a deactivation or a role change revokes older ones).
+    With ``path``: an account that must change its password reaches only that change."""
     try:
         claims = read_token(token, settings.secret_key)
     except TokenError as e:
         raise _unauthorized(str(e)) from None
     try:
         user_id = int(claims["sub"])
+        version = int(claims.get("ver", 0))
     except (TypeError, ValueError):
         raise _unauthorized("invalid token") from None
     user = session.get(User, user_id)
     if user is None or not user.active:
         raise _unauthorized("the account no longer exists or is disabled")
+    if version != user.token_version:
+        raise _unauthorized("token revoked (the password or the account changed): sign in again")
+    if path is not None and user.must_change_password and path not in PASSWORD_CHANGE_PATHS:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail="choose a new password first: POST /api/v1/me/password",
+        )
     return user
+
+
+def throttle_of(request: Request) -> Throttle:
+    """The app's sign-in throttle (made on first use: Redis when configured)."""
+    throttle: Throttle | None = getattr(request.app.state, "throttle", None)
+    if throttle is None:
+        throttle = request.app.state.throttle = Throttle(settings_of(request))
+    return throttle
+
+
+def client_address(request: Request) -> str:
+    """The client's address (behind a proxy: uvicorn's ``--forwarded-allow-ips`` makes it
+    the forwarded one)."""
+    return request.client.host if request.client is not None else "unknown"
+
+
+ThrottleDep = Annotated[Throttle, Depends(throttle_of)]
 
 
 UserDep = Annotated[User, Depends(current_user)]

@@ -66,6 +66,35 @@ class User(SQLModel, table=True):
     county_code: str | None = None  # a dispatcher's county
     active: bool = True
     created_at: datetime | None = _ts()
+    display_name: str = ""
+    phone: str | None = None
+    # tokens carry the version they were issued at: a password change, a reset, a
+    # deactivation or a role change bumps it, and every older token stops working
+    token_version: int = 0
+    password_changed_at: datetime | None = _ts()
+    must_change_password: bool = False  # after an admin's reset: only /me/password works
+    totp_secret: str | None = None  # base32; the second factor is on when totp_enabled
+    totp_enabled: bool = False
+    totp_last_step: int | None = None  # the last accepted 30 s step (a code works once)
+
+
+class AuditEntry(SQLModel, table=True):
+    """One change that matters, with who made it, when, and the values before and after.
+    Append-only: the database refuses UPDATE and DELETE on this table (triggers)."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False, index=True))
+    actor_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+    actor: str = ""  # the actor's username at the time (kept if the account is renamed)
+    action: str = Field(index=True)  # e.g. "user.role", "vehicle.update", "plan.publish"
+    entity: str = Field(index=True)  # "user", "vehicle", "route_sheet", "place", "plan", …
+    entity_id: str = Field(index=True)
+    before: dict[str, Any] | None = _json()
+    after: dict[str, Any] | None = _json()
+    request_id: str | None = None
+    client: str | None = None  # the client's address
 
 
 class PlaceCorrection(SQLModel, table=True):

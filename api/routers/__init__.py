@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.routers import (
+    audit,
     auth,
     closures,
     compare,
@@ -29,6 +30,7 @@ from api.routers import (
 ROUTERS: tuple[APIRouter, ...] = (
     auth.router,
     users.router,
+    audit.router,
     places.router,
     proposals.router,
     vehicles.router,

@@ -40,7 +40,7 @@ from api.schemas.ledger import (
     StateIn,
     StateOut,
 )
-from api.services import ledger
+from api.services import audit, ledger
 from routing.errors import InputError
 
 router = APIRouter(tags=["settlement"], route_class=SafeRoute)
@@ -408,10 +408,24 @@ def settle_plan(plan_id: Id, session: SessionDep, user: UserDep, response: Respo
     with _ledger_errors("path"):
         result = ledger.settle_plan(session, plan_id, by_user=user.id)
     created = sum(1 for _, new in (*result.charges, *result.reversals) if new)
-    if created:
-        response.status_code = status.HTTP_201_CREATED
     entries = [e for e, _ in result.charges]
     reversals = [e for e, _ in result.reversals]
+    if created:
+        response.status_code = status.HTTP_201_CREATED
+        # the entries carry who made them; the audit row says the plan was billed
+        audit.record(
+            session,
+            actor=user,
+            action="plan.settle",
+            entity="plan",
+            entity_id=plan_id,
+            after={
+                "created": created,
+                "total_fen": sum(e.amount_fen for e in entries),
+                "reversed_fen": sum(e.amount_fen for e in reversals),
+            },
+        )
+        session.commit()
     return SettleOut(
         plan_id=plan_id,
         created=created,

@@ -137,7 +137,7 @@ def plan_sheets(plan_id: Id, session: SessionDep, user: UserDep) -> list[dict[st
 )
 def publish(plan_id: Id, body: PublishIn, session: SessionDep, user: UserDep) -> Any:
     plan = plans.get_plan(session, user=user, plan_id=plan_id, change=True)
-    return _out(plans.publish(session, plan=plan, assignments=body.assignments))
+    return _out(plans.publish(session, plan=plan, assignments=body.assignments, actor=user))
 
 
 @router.post(
@@ -162,6 +162,7 @@ def replan(
         at=shanghai(body.at or now()),
         time_limit=body.time_limit,
         created_by=user.id,
+        actor=user,
     )
     response.headers["Location"] = f"/api/v1/plans/{plan.id}"
     return _out(plan)

@@ -19,7 +19,7 @@ from api.errors import NotFound
 from api.models import User, Vehicle
 from api.schemas.common import bad_text
 from api.schemas.vehicles import ImportOut, VehicleIn, VehicleOut, VehiclePatch
-from api.services import vehicles
+from api.services import audit, vehicles
 from api.services.convert import WAREHOUSE, depot_county
 from api.services.reference import network, parties, served
 from api.services.users import carrier_party
@@ -178,6 +178,14 @@ def new_vehicle(
         )
     row = Vehicle(**values, county_code=depot_county(body.depot), active=True)
     session.add(row)
+    audit.record(
+        session,
+        actor=user,
+        action="vehicle.create",
+        entity="vehicle",
+        entity_id=row.id,
+        after=row.model_dump(),
+    )
     session.commit()
     session.refresh(row)
     return row
@@ -201,10 +209,22 @@ def change_vehicle(
             raise invalid(["body", name], "may not be null")
     values = {**row.model_dump(), **changes}
     _check(session, user, values)
+    before = row.model_dump()
     for name, value in changes.items():
         setattr(row, name, value)
     row.county_code = depot_county(row.depot)
     session.add(row)
+    old, new = audit.changed(before, row.model_dump())
+    if new:
+        audit.record(
+            session,
+            actor=user,
+            action="vehicle.update",
+            entity="vehicle",
+            entity_id=row.id,
+            before=old,
+            after=new,
+        )
     session.commit()
     session.refresh(row)
     return row
@@ -219,6 +239,16 @@ def retire_vehicle(
     vehicle_id: VehicleId, session: SessionDep, user: Annotated[User, require(*WRITERS)]
 ) -> Any:
     row = _visible(session, user, vehicle_id)
+    if row.active:
+        audit.record(
+            session,
+            actor=user,
+            action="vehicle.delete",
+            entity="vehicle",
+            entity_id=row.id,
+            before={"active": True},
+            after={"active": False},
+        )
     row.active = False
     session.add(row)
     session.commit()
@@ -232,8 +262,7 @@ def retire_vehicle(
     summary="load the bundled fleet (data/dispatch/fleet.csv) into the table (admin)",
     description="Adds every vehicle of the bundled fleet file and updates those that exist "
     "(by id), keeping their courier and whether they are retired.",
-    dependencies=[require("admin")],
 )
-def import_bundled(session: SessionDep) -> Any:
-    imported, created, updated = vehicles.import_bundled(session)
+def import_bundled(session: SessionDep, admin: Annotated[User, require("admin")]) -> Any:
+    imported, created, updated = vehicles.import_bundled(session, actor=admin)
     return ImportOut(imported=imported, created=created, updated=updated)

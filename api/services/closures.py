@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from api.errors import Forbidden, NotFound
 from api.models import Plan, RoadClosure, RouteSheet, User, aware, now
+from api.services import audit
 from api.services.convert import utc
 from dispatch.domain import TZ
 from routing.errors import InputError
@@ -171,6 +172,14 @@ def create(
     session.add(closure)
     session.flush()
     flagged = flag_plans(session, closure)
+    audit.record(
+        session,
+        actor=user,
+        action="closure.create",
+        entity="closure",
+        entity_id=closure.id,
+        after={**_audited(closure), "flagged_plans": flagged},
+    )
     session.commit()
     session.refresh(closure)
     return closure, flagged
@@ -190,5 +199,19 @@ def delete(session: Session, *, user: User, closure_id: int) -> None:
                 if not (isinstance(f, dict) and f.get("closure_id") == closure_id)
             ]
             session.add(plan)
+    audit.record(
+        session,
+        actor=user,
+        action="closure.delete",
+        entity="closure",
+        entity_id=closure_id,
+        before=_audited(closure),
+    )
     session.delete(closure)
     session.commit()
+
+
+def _audited(closure: RoadClosure) -> dict[str, Any]:
+    return audit.snapshot(
+        closure, ("from_place", "to_place", "county_code", "starts_at", "ends_at", "reason")
+    )

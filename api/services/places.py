@@ -27,6 +27,7 @@ from api.schemas.places import (
     PlaceRef,
     PointOut,
 )
+from api.services import audit
 from api.services.basemap import counties
 from api.services.convert import local
 from api.services.reference import network, places_by_id
@@ -243,11 +244,27 @@ def add_correction(
 ) -> PlaceCorrection:
     """A new correction of ``place_id`` by ``user``, flushed in the caller's transaction
     (the newest correction of a place wins; the next plan routes it)."""
+    previous = session.exec(
+        select(PlaceCorrection)
+        .where(PlaceCorrection.place_id == place_id)
+        .order_by(col(PlaceCorrection.id).desc())
+    ).first()
     fix = PlaceCorrection(
         place_id=place_id, lon=lon, lat=lat, source=source, corrected_by=user.id, created_at=now()
     )
     session.add(fix)
     session.flush()
+    audit.record(
+        session,
+        actor=user,
+        action="place.correct",
+        entity="place",
+        entity_id=place_id,
+        before={"lon": previous.lon, "lat": previous.lat, "source": previous.source}
+        if previous is not None
+        else None,
+        after={"lon": lon, "lat": lat, "source": source, "correction_id": fix.id},
+    )
     return fix
 
 

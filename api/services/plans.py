@@ -18,7 +18,7 @@ Invariants, each held by the database or checked in the transaction that changes
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -28,6 +28,7 @@ from sqlmodel import Session, col, delete, select
 from api.core.config import Settings
 from api.errors import Conflict, Forbidden, NotFound, Unavailable
 from api.models import Plan, PlanClaim, RouteSheet, User, Vehicle, now
+from api.services import audit
 from api.services.queue import enqueue_plan
 from api.services.users import courier_county
 from dispatch.io.day import served_counties
@@ -120,8 +121,10 @@ def start_plan(
     options: dict[str, Any],
     created_by: int | None,
     message: str = "queued",
+    before_commit: Callable[[Plan], object] | None = None,
 ) -> Plan:
-    """Queue a planning job for ``counties`` on ``plan_date`` (see the module's rules)."""
+    """Queue a planning job for ``counties`` on ``plan_date`` (see the module's rules);
+    ``before_commit`` adds to the transaction that creates it (an audit row)."""
     # claims of jobs that ended without releasing them (a crash between two commits)
     # must not block the day: free them first
     ended = select(col(Plan.id)).where(col(Plan.status).not_in(ACTIVE))
@@ -145,6 +148,8 @@ def start_plan(
         assert plan.id is not None
         for county in counties:
             session.add(PlanClaim(plan_date=plan_date, county_code=county, plan_id=plan.id))
+        if before_commit is not None:
+            before_commit(plan)
         session.commit()
     except IntegrityError:
         session.rollback()
@@ -186,6 +191,7 @@ def replan(
     at: datetime,
     time_limit: float | None,
     created_by: int | None,
+    actor: User | None = None,
 ) -> Plan:
     """Queue a replan of a published plan from the moment ``at`` (tz-aware)."""
     if parent.status != "published":
@@ -203,11 +209,25 @@ def replan(
         options=options,
         created_by=created_by,
         message=f"queued: replan of plan {parent.id}",
+        before_commit=lambda plan: audit.record(
+            session,
+            actor=actor,
+            action="plan.replan",
+            entity="plan",
+            entity_id=parent.id,
+            after={"replan": plan.id, "at": at.isoformat()},
+        ),
     )
 
 
 # ---- publishing and couriers ------------------------------------------------------------------
-def publish(session: Session, *, plan: Plan, assignments: Mapping[str, int]) -> Plan:
+def publish(
+    session: Session,
+    *,
+    plan: Plan,
+    assignments: Mapping[str, int],
+    actor: User | None = None,
+) -> Plan:
     """Publish a finished plan: each route sheet goes to its courier (``assignments``:
     route id -> courier user id; other routes take the courier of the same vehicle in
     the plan this one replans, else the vehicle's own courier, else none). A replan
@@ -236,6 +256,16 @@ def publish(session: Session, *, plan: Plan, assignments: Mapping[str, int]) -> 
         sheet.status = "assigned" if sheet.courier_id else "draft"
         session.add(sheet)
         init_stops(session, sheet)
+        if sheet.courier_id is not None:
+            audit.record(
+                session,
+                actor=actor,
+                action="route_sheet.assign",
+                entity="route_sheet",
+                entity_id=sheet.id,
+                before={"courier_id": None},
+                after={"courier_id": sheet.courier_id, "route_id": sheet.route_id},
+            )
     if parent is not None and parent.status == "published":  # the replan takes over
         parent.status = "superseded"
         session.add(parent)
@@ -246,6 +276,20 @@ def publish(session: Session, *, plan: Plan, assignments: Mapping[str, int]) -> 
         ).all():
             old.status = "superseded"
             session.add(old)
+    audit.record(
+        session,
+        actor=actor,
+        action="plan.publish",
+        entity="plan",
+        entity_id=plan.id,
+        before={"status": plan.status},
+        after={
+            "status": "published",
+            "sheets": len(sheets),
+            "assigned": sum(1 for c in chosen.values() if c is not None),
+            "supersedes": parent.id if parent is not None else None,
+        },
+    )
     plan.status = "published"
     plan.published_at = now()
     session.add(plan)
@@ -254,7 +298,9 @@ def publish(session: Session, *, plan: Plan, assignments: Mapping[str, int]) -> 
     return plan
 
 
-def assign_courier(session: Session, *, sheet: RouteSheet, courier_id: int | None) -> RouteSheet:
+def assign_courier(
+    session: Session, *, sheet: RouteSheet, courier_id: int | None, actor: User | None = None
+) -> RouteSheet:
     """Give a published route sheet to a courier, hand it to another, or (before any stop
     was reported) take it back (``courier_id`` None)."""
     plan = session.get(Plan, sheet.plan_id)
@@ -266,6 +312,7 @@ def assign_courier(session: Session, *, sheet: RouteSheet, courier_id: int | Non
         )
     if sheet.status not in ("draft", *_DRIVING):
         raise Conflict(f"route sheet {sheet.route_id} is {sheet.status}")
+    before = {"courier_id": sheet.courier_id, "status": sheet.status}
     if courier_id is None:
         if sheet.status == "in_progress":
             raise Conflict(f"route sheet {sheet.route_id} is under way: hand it to a courier")
@@ -277,6 +324,17 @@ def assign_courier(session: Session, *, sheet: RouteSheet, courier_id: int | Non
         sheet.courier_id = courier_id
         if sheet.status == "draft":
             sheet.status = "assigned"
+    old, new = audit.changed(before, {"courier_id": sheet.courier_id, "status": sheet.status})
+    if new:
+        audit.record(
+            session,
+            actor=actor,
+            action="route_sheet.assign",
+            entity="route_sheet",
+            entity_id=sheet.id,
+            before=old,
+            after={**new, "route_id": sheet.route_id},
+        )
     session.add(sheet)
     session.commit()
     session.refresh(sheet)

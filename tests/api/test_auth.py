@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 
 import jwt
@@ -74,5 +75,9 @@ def test_placeholder_secret_refused_in_production(monkeypatch) -> None:
     monkeypatch.delenv("CODIST_SECRET_KEY")
     with pytest.raises(SettingsError):
         load_settings()
-    monkeypatch.setenv("CODIST_SECRET_KEY", "s" * 40)
+    for weak in ("s" * 40, "ab" * 20, "0123" * 10, "short-but-random-3f9a"):
+        monkeypatch.setenv("CODIST_SECRET_KEY", weak)
+        with pytest.raises(SettingsError, match="CODIST_SECRET_KEY"):
+            load_settings()
+    monkeypatch.setenv("CODIST_SECRET_KEY", secrets.token_hex(32))
     assert load_settings().env == "production"
