@@ -58,7 +58,7 @@ def account_key(username: str) -> str:
 
 
 class Throttle:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, prefix: str = "codist-login") -> None:
         self.account_tiers: tuple[RateLimitItem, ...] = (
             RateLimitItemPerMinute(3),
             RateLimitItemPerSecond(settings.login_account_failures, settings.login_lockout_s),
@@ -73,7 +73,7 @@ class Throttle:
         if settings.redis_url:
             storage = storage_from_string(
                 settings.redis_url,
-                key_prefix="codist-login",
+                key_prefix=prefix,
                 socket_timeout=0.5,
                 socket_connect_timeout=0.5,
             )

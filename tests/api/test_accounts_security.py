@@ -326,3 +326,50 @@ def test_totp_second_factor_for_an_admin(
     r = client.post(f"{API}/me/totp/disable", json={"code": totp.at(clock[0])}, headers=admin)
     assert r.status_code == 200 and r.json()["totp_enabled"] is False
     assert _sign_in(client, "admin", PASSWORD).status_code == 200
+
+
+# ---- the counters' storage -------------------------------------------------------------
+def _redis_up() -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis(host="127.0.0.1", port=6379, socket_timeout=0.5).ping())
+    except Exception:
+        return False
+
+
+def test_workers_share_the_counts_through_redis(settings: Settings) -> None:
+    import os
+    import uuid
+
+    from api.services.throttle import Throttle
+
+    if not _redis_up():
+        if os.environ.get("CI") == "true":
+            pytest.fail("Redis at 127.0.0.1:6379 is not answering")
+        pytest.skip("Redis at 127.0.0.1:6379 is not answering")
+    shared = replace(settings, redis_url="redis://127.0.0.1:6379/0")
+    prefix = f"codist-login-test-{uuid.uuid4().hex}"
+    one, two = Throttle(shared, prefix=prefix), Throttle(shared, prefix=prefix)
+    for worker in (one, two, one):
+        assert worker.check("dayao", "10.0.0.7") is None
+        worker.failed("dayao", "10.0.0.7")
+    blocked = two.check("dayao", "10.0.0.7")  # the third failure came through the other
+    assert blocked is not None and blocked.scope == "account"
+    one.clear("dayao")
+    assert two.check("dayao", "10.0.0.7") is None
+
+
+def test_counts_fall_back_to_memory_when_redis_is_down(settings: Settings) -> None:
+    import socket
+
+    from api.services.throttle import Throttle
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    throttle = Throttle(replace(settings, redis_url=f"redis://127.0.0.1:{port}/0"))
+    for _ in range(3):
+        assert throttle.check("dayao", "10.0.0.8") is None
+        throttle.failed("dayao", "10.0.0.8")
+    assert throttle.check("dayao", "10.0.0.8") is not None  # still counted, in memory
