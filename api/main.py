@@ -6,13 +6,15 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI
-from fastapi.responses import JSONResponse
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.types import ASGIApp
 
 from api.core.config import Settings, get_settings
 from api.core.db import migrate
 from api.deps import known_query
 from api.errors import install
+from api.services.observability import MetricsEndpoint, RequestObservability
 
 log = logging.getLogger("codist.api")
 API = "/api/v1"
@@ -27,6 +29,15 @@ Sign in at `POST /api/v1/auth/token` (OAuth2 password flow) and send the token a
 invalid input a list of `{"loc", "msg", "type"}` naming the field. Money is integer fen,
 times ISO 8601 with their zone (Asia/Shanghai), distances metres.
 """
+
+
+class _App(FastAPI):
+    """FastAPI with the request id, access log and request metrics outermost: around
+    Starlette's error middleware too, so that a 500 it answers carries ``X-Request-ID``,
+    is counted as a 500, and its "unhandled error" log line has the request id."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return RequestObservability(super().build_middleware_stack())
 
 
 def _web(app: FastAPI) -> None:
@@ -54,7 +65,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         reap_stale(settings)
         yield
 
-    app = FastAPI(
+    app = _App(
         title="Chuxiong co-distribution platform",
         version="1.0.0",
         description=DESCRIPTION,
@@ -94,5 +105,20 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
             summary=summary,
             responses={503: {"description": "a dependency is not ready; Retry-After says when"}},
         )
+
+    metrics = MetricsEndpoint(settings)
+
+    @app.get(
+        "/metrics",
+        tags=["service"],
+        summary="Prometheus metrics: requests, planning jobs, queue depth (text exposition)",
+        response_class=Response,
+        responses={
+            200: {"content": {"text/plain": {}}, "description": "the metrics"},
+            401: {"description": "CODIST_METRICS_TOKEN is set: send it as a Bearer token"},
+        },
+    )
+    def prometheus_metrics(request: Request) -> Response:
+        return metrics(request.headers.get("authorization"))
 
     return app

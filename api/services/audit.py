@@ -22,15 +22,14 @@ Passwords, hashes and TOTP secrets are never written here.
 
 from __future__ import annotations
 
-import contextvars
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from sqlmodel import Session
 
 from api.models import AuditEntry, User, now
+from api.services.observability import current_client, current_request_id
 
 ACTIONS = (
     "user.create", "user.update", "user.deactivate", "user.reactivate",
@@ -44,23 +43,6 @@ ACTIONS = (
 )  # fmt: skip
 ENTITIES = ("user", "vehicle", "route_sheet", "place", "plan", "closure")
 _SECRET_FIELDS = frozenset({"password", "password_hash", "totp_secret"})
-
-
-@dataclass(frozen=True)
-class Origin:
-    """Where the current request comes from (set by the app for each request)."""
-
-    request_id: str | None = None
-    client: str | None = None
-
-
-_origin: contextvars.ContextVar[Origin | None] = contextvars.ContextVar(
-    "codist_origin", default=None
-)
-
-
-def set_origin(origin: Origin | None) -> contextvars.Token[Origin | None]:
-    return _origin.set(origin)
 
 
 def _plain(value: Any) -> Any:
@@ -100,7 +82,6 @@ def record(
     """Add one audit row to ``session`` (the caller commits it with the change)."""
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
-    origin = _origin.get() or Origin()
     entry = AuditEntry(
         at=now(),
         actor_id=actor.id if actor is not None else None,
@@ -110,8 +91,8 @@ def record(
         entity_id=str(entity_id),
         before=_plain(dict(before)) if before is not None else None,
         after=_plain(dict(after)) if after is not None else None,
-        request_id=origin.request_id,
-        client=origin.client,
+        request_id=current_request_id(),
+        client=current_client(),
     )
     session.add(entry)
     return entry

@@ -15,7 +15,10 @@ that ends (succeeded or failed) releases its date and county claims (``plan_clai
 the same transaction (:func:`release_claims`).
 
 The job body is named, not imported (``JOB``), as RQ itself names jobs: the service layer
-does not depend on the worker.
+does not depend on the worker. Both queues run it through :func:`run_job`, which logs each
+job's start, end (with its outcome) or failure, with ``plan_id`` and ``duration_s``, on
+``codist.jobs`` (structured: the fields are ``extra=``, so the JSON log lines carry them);
+the reaper logs there too when it requeues or fails a job whose worker died.
 """
 
 from __future__ import annotations
@@ -37,9 +40,12 @@ from api.core.db import engine_for
 from api.models import Plan, PlanClaim, aware, now
 
 log = logging.getLogger("codist.queue")
+jobs_log = logging.getLogger("codist.jobs")
 
 #: The job body (``api.worker.jobs.run_plan_job``), as RQ names it.
 JOB = "api.worker.jobs.run_plan_job"
+#: What a worker runs: :func:`run_job`, the job body with its start and end logged.
+RUNNER = "api.services.queue.run_job"
 #: A queued job older than this without a trace in the queue is enqueued again.
 LOST_AFTER = timedelta(seconds=30)
 
@@ -56,6 +62,78 @@ def _run_named(name: str, *args: Any) -> Any:
     return getattr(importlib.import_module(module), func)(*args)
 
 
+def run_job(
+    plan_id: int,
+    database_url: str | None = None,
+    service: Settings | None = None,
+    log_setup: tuple[str, bool] | None = None,
+) -> Any:
+    """Run the job body ``JOB`` for a plan (what RQ and the in-process queue run): its
+    start, its end with the outcome (``succeeded``, or ``skipped`` when another copy had
+    claimed it) and its failure are logged on ``codist.jobs`` with the plan id and the
+    duration. Returns what the body returns and raises what it raises. ``log_setup``
+    (level, JSON or not): how the service logs, for its child process to do the same."""
+    if log_setup is not None:
+        _adopt_logging(*log_setup)
+    fields: dict[str, Any] = {"plan_id": plan_id}
+    jobs_log.info("plan %s: job started", plan_id, extra={**fields, "event": "job_started"})
+    started = time.monotonic()
+    try:
+        outcome = _run_named(JOB, plan_id, database_url, service)
+    except Exception as e:
+        duration = round(time.monotonic() - started, 3)
+        jobs_log.error(
+            "plan %s: job failed after %.1f s",
+            plan_id,
+            duration,
+            # the body logged the traceback of a plan that failed (PlanFailed) already
+            exc_info=type(e).__name__ != "PlanFailed",
+            extra={
+                **fields,
+                "event": "job_failed",
+                "outcome": "failed",
+                "duration_s": duration,
+                "error": f"{type(e).__name__}: {e}"[:500],
+            },
+        )
+        raise
+    duration = round(time.monotonic() - started, 3)
+    jobs_log.info(
+        "plan %s: job %s after %.1f s",
+        plan_id,
+        outcome,
+        duration,
+        extra={**fields, "event": "job_finished", "outcome": str(outcome), "duration_s": duration},
+    )
+    return outcome
+
+
+def _log_setup() -> tuple[str, bool] | None:
+    """How this process logs (root level, JSON lines or not) when its logging is the
+    service's (``configure_logging``); None otherwise."""
+    from api.services.observability import JsonFormatter, TextFormatter
+
+    root = logging.getLogger()
+    formats = [type(h.formatter) for h in root.handlers]
+    if JsonFormatter not in formats and TextFormatter not in formats:
+        return None
+    return logging.getLevelName(root.getEffectiveLevel()).lower(), JsonFormatter in formats
+
+
+def _adopt_logging(level: str, json_logs: bool) -> None:
+    """In the service's child process: log as the service does, once."""
+    if logging.getLogger().handlers:
+        return
+    from logging.config import dictConfig
+
+    from api.services.observability import configure_logging
+
+    try:
+        dictConfig(configure_logging(level, json_logs))
+    except ValueError:  # a level of the service's own making: the job runs all the same
+        dictConfig(configure_logging("info", json_logs))
+
+
 def enqueue_plan(settings: Settings, plan_id: int) -> str | None:
     """Hand a queued plan to a worker; returns the RQ job id (None when in-process).
     Raises when the queue cannot be reached."""
@@ -65,7 +143,7 @@ def enqueue_plan(settings: Settings, plan_id: int) -> str | None:
 
         queue = Queue(settings.queue, connection=Redis.from_url(settings.redis_url))
         job = queue.enqueue(
-            JOB,
+            RUNNER,
             plan_id,
             settings.database_url,
             job_timeout=max(600, int(settings.plan_time_limit * 20)),
@@ -86,12 +164,39 @@ def enqueue_plan(settings: Settings, plan_id: int) -> str | None:
                 max_workers=1, mp_context=multiprocessing.get_context("spawn")
             )
         try:
-            _local.submit(_run_named, JOB, plan_id, settings.database_url, settings)
+            _local.submit(run_job, plan_id, settings.database_url, settings, _log_setup())
         except BrokenProcessPool:  # the child died: start a fresh one
             _local = None
             return enqueue_plan(settings, plan_id)
         _submitted.add(plan_id)
     return None
+
+
+def _log_reaped(plan: Plan, status: str) -> None:
+    """A running job whose worker stopped beating was queued again or failed."""
+    started = aware(plan.started_at)
+    fields: dict[str, Any] = {"plan_id": plan.id, "attempts": plan.attempts}
+    if status == "failed":
+        duration = round((now() - started).total_seconds(), 3) if started else None
+        jobs_log.error(
+            "plan %s: its worker stopped %s times; the job failed",
+            plan.id,
+            plan.attempts,
+            extra={
+                **fields,
+                "event": "job_failed",
+                "outcome": "failed",
+                "duration_s": duration,
+                "error": "the worker stopped beating (killed or lost)",
+            },
+        )
+    else:
+        jobs_log.warning(
+            "plan %s: its worker stopped during attempt %s; queued again",
+            plan.id,
+            plan.attempts,
+            extra={**fields, "event": "job_requeued"},
+        )
 
 
 def release_claims(session: Session, plan_id: int) -> None:
@@ -136,6 +241,8 @@ def reap_stale(settings: Settings) -> int:
                 release_claims(session, plan.id or 0)
             elif result.rowcount:
                 requeue.append(plan.id or 0)
+            if result.rowcount:
+                _log_reaped(plan, values["status"])
             touched += result.rowcount
         session.commit()
     for plan_id in requeue:

@@ -232,3 +232,16 @@ def test_the_log_is_append_only_on_sqlite(session: Session) -> None:
 
 def test_the_log_is_append_only_on_postgresql(pg: Engine) -> None:
     _append_only(pg)
+
+
+def test_a_row_names_the_request_and_the_client(
+    client: TestClient, login: Login, accounts: dict[str, int]
+) -> None:
+    r = client.patch(
+        f"{API}/users/{accounts['courier1']}",
+        json={"display_name": "配送员 一"},
+        headers={**login("admin"), "X-Request-ID": "req-audit-42"},
+    )
+    assert r.status_code == 200 and r.headers["X-Request-ID"] == "req-audit-42"
+    row = _rows(client, login, action="user.update")[0]
+    assert row["request_id"] == "req-audit-42" and row["client"] == "testclient"
