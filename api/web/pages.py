@@ -19,23 +19,28 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from api.core.config import Settings
-from api.core.security import issue_token
+from api.core.security import TokenError, issue_token, read_token, totp_uri
 from api.deps import (
     CSRF_COOKIE,
+    CSRF_HEADER,
     SESSION_COOKIE,
     SessionDep,
     SettingsDep,
+    client_address,
     csrf_ok,
+    throttle_of,
     user_of_token,
 )
-from api.models import User
+from api.models import ROLES, User
 from api.schemas.common import TZ as SHANGHAI
-from api.services import plans
+from api.schemas.users import PasswordChange
+from api.services import audit, plans, qrcode
+from api.services import users as accounts
 from api.services.basemap import counties
-from api.services.users import authenticate
+from api.services.passwords import MIN_LENGTH
 from api.web.i18n import LANG_COOKIE, LANGS, lang_of, strings
 
 HERE = Path(__file__).parent
@@ -49,6 +54,8 @@ CONSOLE_PAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("closures", ("admin", "dispatcher")),
     ("monitor", ("admin", "dispatcher")),
     ("places", ("admin", "dispatcher")),
+    ("users", ("admin",)),
+    ("audit", ("admin",)),
 )
 _CONSOLE = dict(CONSOLE_PAGES)
 
@@ -124,7 +131,7 @@ def render(
     nav = [
         {"page": name, "href": f"/console/{name}", "label": words.get(f"nav_{name}", name)}
         for name, roles in CONSOLE_PAGES
-        if user is not None and user.role in roles
+        if user is not None and user.role in roles and not user.must_change_password
     ]
     response = templates.TemplateResponse(
         request,
@@ -184,33 +191,72 @@ def login(
     session: SessionDep,
     settings: SettingsDep,
     username: Annotated[str, Form(max_length=150)] = "",
-    password: Annotated[str, Form(max_length=200)] = "",
+    password: Annotated[str, Form(max_length=256)] = "",
+    totp: Annotated[str, Form(max_length=16)] = "",
+    pending: Annotated[str, Form(max_length=1000)] = "",
     csrf: Annotated[str, Form(max_length=100)] = "",
     next: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
+    """The same sign-in as the API's (throttling, lockout, the second factor)."""
     words = strings(lang_of(request), "login")
     error = None
     user = None
+    ask_totp = False
+    status_code = status.HTTP_401_UNAUTHORIZED
+    headers: dict[str, str] = {}
     if not csrf_ok(request, csrf):
         error = words["login_expired"]
     else:
-        user = authenticate(session, username.strip(), password)
-        if user is None:
-            error = words["login_wrong"]
+        try:
+            half = _pending_user(session, settings, pending) if pending else None
+            if half is not None:
+                user = accounts.second_factor(
+                    session,
+                    throttle_of(request),
+                    user=half,
+                    code=totp,
+                    address=client_address(request),
+                )
+            else:
+                user = accounts.sign_in(
+                    session,
+                    throttle_of(request),
+                    username=username.strip(),
+                    password=password,
+                    address=client_address(request),
+                    totp=totp or None,
+                )
+        except accounts.SignInRefused as e:
+            error = words[f"login_{e.reason}"].format(
+                seconds=e.retry_after, minutes=-(-(e.retry_after or 0) // 60)
+            )
+            ask_totp = e.reason in ("totp_required", "totp_wrong")
+            status_code = e.status_code
+            if e.retry_after is not None:
+                headers["Retry-After"] = str(e.retry_after)
     if user is None:
-        return render(
+        response = render(
             request,
             "login.html",
             settings=settings,
             user=None,
             page="login",
-            status_code=status.HTTP_401_UNAUTHORIZED,
+            status_code=status_code,
             error=error,
             username=username,
             next_path=next,
+            ask_totp=ask_totp,
+            pending=_pending_token(session, settings, username.strip(), pending)
+            if ask_totp
+            else "",
         )
-    token = issue_token(str(user.id), settings.secret_key, settings.token_minutes, role=user.role)
-    response = RedirectResponse(_safe_next(next, _home(user)), status.HTTP_303_SEE_OTHER)
+        response.headers.update(headers)
+        return response
+    token = issue_token(
+        str(user.id), settings.secret_key, settings.token_minutes, **accounts.token_claims(user)
+    )
+    target = "/me" if user.must_change_password else _safe_next(next, _home(user))
+    response = RedirectResponse(target, status.HTTP_303_SEE_OTHER)
     response.set_cookie(
         SESSION_COOKIE,
         token,
@@ -221,6 +267,33 @@ def login(
         path="/",
     )
     return response
+
+
+PENDING_MINUTES = 5
+
+
+def _pending_token(session: Session, settings: Settings, username: str, pending: str) -> str:
+    """A short-lived signed proof that the password step passed (for the code's page),
+    so the password is never written back into the page."""
+    if pending:
+        return pending
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None:
+        return ""
+    return issue_token(
+        str(user.id), settings.secret_key, PENDING_MINUTES, purpose="totp", ver=user.token_version
+    )
+
+
+def _pending_user(session: Session, settings: Settings, pending: str) -> User | None:
+    try:
+        claims = read_token(pending, settings.secret_key)
+        user = session.get(User, int(claims["sub"]))
+    except (TokenError, TypeError, ValueError):
+        raise accounts.SignInRefused("wrong") from None
+    if claims.get("purpose") != "totp" or user is None or claims.get("ver") != user.token_version:
+        raise accounts.SignInRefused("wrong")
+    return user
 
 
 @router.post("/logout")
@@ -252,26 +325,121 @@ def console(page: str, request: Request, session: SessionDep, settings: Settings
     user = signed_in(request, session, settings)
     if user is None:
         return _sign_in_first(request)
+    if user.must_change_password:
+        return _change_password_first()
     if user.role not in _CONSOLE[page]:
         return RedirectResponse(_home(user), status.HTTP_303_SEE_OTHER)
-    latest = plans.latest_visible(session, user)
-    boot = {
-        "plan_id": latest.id if latest else None,
-        "plan_date": latest.plan_date.isoformat() if latest else None,
-        "today": datetime.now(SHANGHAI).date().isoformat(),
-        "poll_ms": 2000,
-    }
-    return render(request, f"{page}.html", settings=settings, user=user, page=page, boot=boot)
+    boot: dict[str, Any] = {"today": datetime.now(SHANGHAI).date().isoformat()}
+    if page == "users":
+        boot.update(password_min=MIN_LENGTH, roles=list(ROLES))
+    elif page == "audit":
+        boot.update(actions=list(audit.ACTIONS), entities=list(audit.ENTITIES))
+    else:
+        latest = plans.latest_visible(session, user)
+        boot.update(
+            plan_id=latest.id if latest else None,
+            plan_date=latest.plan_date.isoformat() if latest else None,
+            poll_ms=2000,
+        )
+    return render(
+        request,
+        f"{page}.html",
+        settings=settings,
+        user=user,
+        page=page,
+        boot=boot,
+        password_min=MIN_LENGTH,
+    )
 
 
+def _change_password_first() -> Response:
+    """An account an admin reset reaches only its own page until it chose a password
+    (the API answers 403 to everything else)."""
+    return RedirectResponse("/me", status.HTTP_303_SEE_OTHER)
+
+
+# ---- the account's own page -------------------------------------------------------------
 @router.get("/me")
 def my_page(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
-    """Couriers and carriers: who they are and where their own pages are (the courier
-    app and the trading pages come in later work)."""
+    """Every role: the profile, the password, the second factor; couriers also their
+    route sheets. An account that must change its password sees only that form."""
     user = signed_in(request, session, settings)
     if user is None:
         return _sign_in_first(request)
-    return render(request, "me.html", settings=settings, user=user, page="me")
+    boot = {
+        "must_change_password": user.must_change_password,
+        "home": _home(user),
+        "password_min": MIN_LENGTH,
+    }
+    return render(
+        request,
+        "me.html",
+        settings=settings,
+        user=user,
+        page="me",
+        boot=boot,
+        must_change=user.must_change_password,
+        home=_home(user),
+        password_min=MIN_LENGTH,
+    )
+
+
+@router.post("/me/password")
+def change_my_password(
+    request: Request, body: PasswordChange, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """The page's password change (JSON with the ``X-CSRF-Token`` header): the same rule
+    as ``POST /api/v1/me/password`` (``api.services.users.change_password``), and the
+    session cookie replaced by a token of the new version, as a sign-in sets it: every
+    other session of the account ends, this one goes on."""
+    if not csrf_ok(request, request.headers.get(CSRF_HEADER)):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail=f"missing or wrong {CSRF_HEADER}: reload the page and try again",
+        )
+    user = signed_in(request, session, settings)
+    if user is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="not signed in: sign in again")
+    try:
+        user = accounts.change_password(
+            session,
+            throttle_of(request),
+            user=user,
+            current=body.current_password,
+            new=body.new_password,
+            address=client_address(request),
+        )
+    except accounts.SignInRefused as e:
+        headers = {"Retry-After": str(e.retry_after)} if e.retry_after is not None else None
+        raise HTTPException(e.status_code, detail=e.detail, headers=headers) from None
+    token = issue_token(
+        str(user.id), settings.secret_key, settings.token_minutes, **accounts.token_claims(user)
+    )
+    response = JSONResponse({"home": _home(user), "must_change_password": False})
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=settings.token_minutes * 60,
+        httponly=True,
+        samesite="lax",
+        secure=not settings.development,
+        path="/",
+    )
+    return _secure_headers(response)
+
+
+@router.get("/me/totp.svg")
+def my_totp_qr(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """The QR code of the second factor being set up (after ``POST /api/v1/me/totp``,
+    before it is confirmed), for the authenticator app; 404 at any other time."""
+    user = signed_in(request, session, settings)
+    if user is None or user.must_change_password:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="not signed in")
+    if user.totp_enabled or not user.totp_secret:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no second factor being set up")
+    uri = totp_uri(user.totp_secret, user.username)
+    response = Response(qrcode.svg(uri, title=user.username), media_type="image/svg+xml")
+    return _secure_headers(response)
 
 
 # ---- the courier app ------------------------------------------------------------------
@@ -292,6 +460,8 @@ def courier_app(request: Request, session: SessionDep, settings: SettingsDep) ->
     user = signed_in(request, session, settings)
     if user is None:
         return _sign_in_first(request)
+    if user.must_change_password:
+        return _change_password_first()
     if user.role != "courier":
         return RedirectResponse(_home(user), status.HTTP_303_SEE_OTHER)
     boot = {

@@ -9,7 +9,9 @@ The demo is shared by the whole session, so each test file keeps to demo courier
 own (their sheets and proposals must not meet): test_board_page dayao-1, dayao-4,
 wuding-3; test_closures_page dayao-3; test_courier_app mouding-1, yaoan-2, yaoan-3;
 test_every_page yongren-1; test_monitor_page dayao-2, yongren-2; test_places_page
-wuding-2, wuding-3 (proposals only). Pick an unused one for a new test and add it here.
+wuding-2, wuding-3 (proposals only); test_account_pages none (it creates its own
+accounts, acct-*, totp-* and locked-1, and changes no demo account). Pick an unused one
+for a new test and add it here.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         "CODIST_ENV": "development",
         "CODIST_HOME": str(home),
         "CODIST_PLAN_TIME_LIMIT": os.environ.get("CODIST_TEST_PLAN_TIME_LIMIT", "2"),
+        "CODIST_LOGIN_ACCOUNT_FAILURES": "3",  # a lockout reached without waiting a minute
     }
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
