@@ -28,34 +28,35 @@ APPEND_ONLY = "audit_log is append-only"
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("users") as batch:
-        batch.add_column(
-            sa.Column(
-                "display_name",
-                sqlmodel.sql.sqltypes.AutoString(),
-                nullable=False,
-                server_default="",
-            )
-        )
-        batch.add_column(sa.Column("phone", sqlmodel.sql.sqltypes.AutoString(), nullable=True))
-        batch.add_column(
-            sa.Column("token_version", sa.Integer(), nullable=False, server_default="0")
-        )
-        batch.add_column(
-            sa.Column("password_changed_at", sa.DateTime(timezone=True), nullable=True)
-        )
-        batch.add_column(
-            sa.Column(
-                "must_change_password", sa.Boolean(), nullable=False, server_default=sa.false()
-            )
-        )
-        batch.add_column(
-            sa.Column("totp_secret", sqlmodel.sql.sqltypes.AutoString(), nullable=True)
-        )
-        batch.add_column(
-            sa.Column("totp_enabled", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
-        batch.add_column(sa.Column("totp_last_step", sa.Integer(), nullable=True))
+    # plain ALTER TABLE ADD COLUMN (no batch copy of the table: on SQLite that would drop
+    # and recreate ``users``, which the other tables' foreign keys refer to)
+    op.add_column(
+        "users",
+        sa.Column(
+            "display_name",
+            sqlmodel.sql.sqltypes.AutoString(),
+            nullable=False,
+            server_default="",
+        ),
+    )
+    op.add_column("users", sa.Column("phone", sqlmodel.sql.sqltypes.AutoString(), nullable=True))
+    op.add_column(
+        "users", sa.Column("token_version", sa.Integer(), nullable=False, server_default="0")
+    )
+    op.add_column(
+        "users", sa.Column("password_changed_at", sa.DateTime(timezone=True), nullable=True)
+    )
+    op.add_column(
+        "users",
+        sa.Column("must_change_password", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
+    op.add_column(
+        "users", sa.Column("totp_secret", sqlmodel.sql.sqltypes.AutoString(), nullable=True)
+    )
+    op.add_column(
+        "users", sa.Column("totp_enabled", sa.Boolean(), nullable=False, server_default=sa.false())
+    )
+    op.add_column("users", sa.Column("totp_last_step", sa.Integer(), nullable=True))
     op.create_table(
         "audit_log",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -103,15 +104,14 @@ def downgrade() -> None:
     for column in ("at", "actor_id", "action", "entity", "entity_id"):
         op.drop_index(f"ix_audit_log_{column}", table_name="audit_log")
     op.drop_table("audit_log")
-    with op.batch_alter_table("users") as batch:
-        for column in (
-            "totp_last_step",
-            "totp_enabled",
-            "totp_secret",
-            "must_change_password",
-            "password_changed_at",
-            "token_version",
-            "phone",
-            "display_name",
-        ):
-            batch.drop_column(column)
+    for column in (
+        "totp_last_step",
+        "totp_enabled",
+        "totp_secret",
+        "must_change_password",
+        "password_changed_at",
+        "token_version",
+        "phone",
+        "display_name",
+    ):
+        op.drop_column("users", column)
