@@ -19,4 +19,4 @@ RUN pip install --no-cache-dir . \
     && chown -R codist /app/data /var/cache/codist
 USER codist
 EXPOSE 8000
-CMD ["codist", "serve", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["codist", "serve", "--host", "0.0.0.0", "--port", "8000", "--workers", "2"]

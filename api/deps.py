@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hmac
 import math
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import anyio.to_thread
 from fastapi import Depends, Header, HTTPException, Path, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
@@ -16,7 +17,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from api.core.config import Settings
-from api.core.db import engine_for
+from api.core.db import engine_for_settings
 from api.core.security import TokenError, read_token
 from api.models import User
 from api.services.idempotency import perhaps_once, request_hash, scope_of
@@ -40,9 +41,19 @@ def settings_of(request: Request) -> Settings:
     return settings
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    with Session(engine_for(settings_of(request).database_url)) as session:
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """The request's database session, on the pool of :func:`engine_for_settings` (its
+    size, checkout timeout and PostgreSQL's statement and lock timeouts come from the
+    settings; an exhausted pool or a timeout answers 503, see :mod:`api.errors`).
+
+    Opened on the event loop (no I/O: a connection is taken at the first query, in the
+    thread that runs it) and closed in a worker thread (closing returns the connection
+    to the pool, a round trip to the server): one thread hop a request, not two."""
+    session = Session(engine_for_settings(request.app.state.settings))
+    try:
         yield session
+    finally:
+        await anyio.to_thread.run_sync(session.close)
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -171,8 +182,9 @@ PageDep = Annotated[PageParams, Depends(page_params)]
 def paginate(
     session: Session, query: Any, model: Any, page: PageParams, sortable: Sequence[str]
 ) -> tuple[list[Any], int]:
-    """Apply sorting (checked against ``sortable``) and paging; return (items, total)."""
-    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    """Apply sorting (checked against ``sortable``) and paging; return (items, total).
+    The total is counted only when the page does not tell it: a page that is not full and
+    not past the end holds the last items (``total = offset + len(items)``)."""
     if page.sort:
         field = page.sort.lstrip("-")
         if field not in sortable:
@@ -191,6 +203,9 @@ def paginate(
     else:
         query = query.order_by(model.id)
     items = list(session.exec(query.offset(page.offset).limit(page.limit)).all())
+    if len(items) < page.limit and (items or page.offset == 0):
+        return items, page.offset + len(items)
+    total = session.exec(select(func.count()).select_from(query.order_by(None).subquery())).one()
     return items, int(total)
 
 
@@ -233,9 +248,10 @@ def _query_names(route: Any) -> frozenset[str]:
     return _QUERY_NAMES.setdefault(id(route), frozenset(names))
 
 
-def known_query(request: Request) -> None:
+async def known_query(request: Request) -> None:
     """Refuse query parameters the endpoint does not take (a misspelt filter such as
-    ``?county=`` for ``?county_code=`` must not silently return everything): 422 naming it."""
+    ``?county=`` for ``?county_code=`` must not silently return everything): 422 naming it.
+    Async: no I/O, so it runs on the event loop instead of costing a thread hop."""
     route = request.scope.get("route")
     if getattr(route, "dependant", None) is None:
         return

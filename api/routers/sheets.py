@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 
+import pydantic_core
 from fastapi import (
     APIRouter,
     Body,
@@ -46,7 +47,15 @@ from api.schemas.sheets import (
 from api.services import plans, users
 from api.services.convert import local, local_value
 from api.services.photos import PHOTO_MEDIA, read_photo, store_photo
-from api.services.sheets import CLIENT_EVENT_ID_MAX, apply_event, stop_states
+from api.services.sheets import (
+    CLIENT_EVENT_ID_MAX,
+    WITHOUT_CONTENT,
+    SheetJson,
+    apply_event,
+    sheet_content,
+    sheet_json,
+    stop_states,
+)
 from routing.errors import InputError
 
 router = APIRouter(tags=["route sheets"], dependencies=[require("admin", "dispatcher", "courier")])
@@ -72,15 +81,19 @@ def _scoped(query: Any, user: User) -> Any:
 
 
 def _sheet(session: Session, user: User, sheet_id: int) -> RouteSheet:
-    sheet = session.exec(_scoped(select(RouteSheet).where(RouteSheet.id == sheet_id), user)).first()
+    """The sheet, its content not loaded (read it with :func:`_content`)."""
+    query = select(RouteSheet).options(WITHOUT_CONTENT).where(RouteSheet.id == sheet_id)
+    sheet = session.exec(_scoped(query, user)).first()
     if sheet is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no route sheet {sheet_id}")
     assert isinstance(sheet, RouteSheet)
     return sheet
 
 
-def _content(sheet: RouteSheet) -> dict[str, Any]:
-    return dict(sheet.content or {})
+def _content(session: Session, sheet: RouteSheet) -> dict[str, Any]:
+    """The content for reading stops, places and times: each order cut to its id (cached
+    per process; see :mod:`api.services.sheets`). The whole content is ``sheet.content``."""
+    return dict(sheet_content(session, sheet))
 
 
 def _stops(content: dict[str, Any]) -> list[dict[str, Any]]:
@@ -108,8 +121,7 @@ def _state(row: StopStatus | None, seq: int) -> StopState:
     )
 
 
-def _summary(sheet: RouteSheet, plan_date: date | None) -> SheetSummary:
-    content = _content(sheet)
+def _summary(sheet: RouteSheet, plan_date: date | None, content: dict[str, Any]) -> SheetSummary:
     start = content.get("start") if isinstance(content.get("start"), dict) else {}
     distance = content.get("distance_m")
     assert sheet.id is not None
@@ -143,7 +155,7 @@ def list_sheets(
     state: Annotated[SheetState | None, Query(alias="status", description="sheet status")] = None,
     day: Annotated[date | None, Query(alias="date", description="the plan date")] = None,
 ) -> dict[str, Any]:
-    query = _scoped(select(RouteSheet), user)
+    query = _scoped(select(RouteSheet).options(WITHOUT_CONTENT), user)
     if plan_id is not None:
         query = query.where(RouteSheet.plan_id == plan_id)
     if state is not None:
@@ -153,35 +165,50 @@ def list_sheets(
     items, total = paginate(
         session, query, RouteSheet, page, ("id", "plan_id", "route_id", "status", "courier_id")
     )
-    dates = {
-        p.id: p.plan_date
-        for p in session.exec(
-            select(Plan).where(col(Plan.id).in_(sorted({s.plan_id for s in items})))
+    dates: dict[int | None, date] = dict(
+        session.exec(
+            select(col(Plan.id), col(Plan.plan_date)).where(
+                col(Plan.id).in_(sorted({s.plan_id for s in items}))
+            )
         ).all()
-    }
-    return page_body([_summary(s, dates.get(s.plan_id)) for s in items], total, page)
+    )
+    return page_body(
+        [_summary(s, dates.get(s.plan_id), _content(session, s)) for s in items], total, page
+    )
 
 
-@router.get(
-    "/route-sheets/{sheet_id}",
-    summary="one route sheet with each stop's state",
-    responses={404: NOT_FOUND},
+#: The members of the answer for one sheet that come from its row (after the content's own).
+_ROW_MEMBERS = (
+    "id",
+    "plan_id",
+    "route_id",
+    "echelon",
+    "county_code",
+    "vehicle_id",
+    "courier_id",
+    "status",
+    "created_at",
+    "stops",
 )
-def get_sheet(sheet_id: SheetId, session: SessionDep, user: UserDep) -> dict[str, Any]:
-    """The sheet as planned (stops, orders by party, cost shares, geometry) with the sheet's
-    status and, merged into each stop, its state (``status``, ``needs_drop``,
-    ``needs_pickup``, ``delivered``, ``picked_up``, ``updated_at``)."""
-    sheet = _sheet(session, user, sheet_id)
-    assert sheet.id is not None
-    content = _content(sheet)
-    states = stop_states(session, sheet.id)
+
+
+def _pair(key: str, value: Any) -> bytes:
+    return pydantic_core.to_json(key) + b":" + pydantic_core.to_json(value)
+
+
+def _sheet_answer(sheet: RouteSheet, doc: SheetJson, states: dict[int, StopStatus]) -> bytes:
+    """The JSON of ``{**content, <the row's members>, "stops": [{**stop, **state}, ...]}``,
+    put together from the content's cached fragments: the same members in the same order
+    as building that dict and encoding it, without parsing or encoding the content."""
     stops = []
-    for stop in _stops(content):
-        seq = stop.get("seq")
+    for seq, members in doc.stops:
         row = states.get(seq) if isinstance(seq, int) else None
-        stops.append({**stop, **_state(row, seq if isinstance(seq, int) else 0).model_dump()})
-    return {
-        **content,
+        state = _state(row, seq if isinstance(seq, int) else 0).model_dump()
+        parts = [_pair(k, state[k]) if k in state else m for k, m in members]
+        have = {k for k, _ in members}
+        parts += [_pair(k, v) for k, v in state.items() if k not in have]
+        stops.append(b"{" + b",".join(parts) + b"}")
+    values = {
         "id": sheet.id,
         "plan_id": sheet.plan_id,
         "route_id": sheet.route_id,
@@ -191,8 +218,34 @@ def get_sheet(sheet_id: SheetId, session: SessionDep, user: UserDep) -> dict[str
         "courier_id": sheet.courier_id,
         "status": sheet.status,
         "created_at": local(sheet.created_at),
-        "stops": stops,
     }
+    stops_member = b'"stops":[' + b",".join(stops) + b"]"
+
+    def member(key: str, ready: bytes | None) -> bytes:
+        if key == "stops":
+            return stops_member
+        return _pair(key, values[key]) if key in values else ready or b""
+
+    parts = [member(k, m) for k, m in doc.members]
+    have = {k for k, _ in doc.members}
+    parts += [member(k, None) for k in _ROW_MEMBERS if k not in have]
+    return b"{" + b",".join(parts) + b"}"
+
+
+@router.get(
+    "/route-sheets/{sheet_id}",
+    summary="one route sheet with each stop's state",
+    response_model=dict[str, Any],
+    responses={404: NOT_FOUND},
+)
+def get_sheet(sheet_id: SheetId, session: SessionDep, user: UserDep) -> Response:
+    """The sheet as planned (stops, orders by party, cost shares, geometry) with the sheet's
+    status and, merged into each stop, its state (``status``, ``needs_drop``,
+    ``needs_pickup``, ``delivered``, ``picked_up``, ``updated_at``)."""
+    sheet = _sheet(session, user, sheet_id)
+    assert sheet.id is not None
+    body = _sheet_answer(sheet, sheet_json(session, sheet), stop_states(session, sheet.id))
+    return Response(content=body, media_type="application/json")
 
 
 @router.get(
@@ -241,8 +294,8 @@ def set_courier(
     sheet = plans.assign_courier(
         session, sheet=_sheet(session, user, sheet_id), courier_id=body.courier_id
     )
-    plan = session.get(Plan, sheet.plan_id)
-    return _summary(sheet, plan.plan_date if plan else None)
+    day = session.exec(select(col(Plan.plan_date)).where(Plan.id == sheet.plan_id)).first()
+    return _summary(sheet, day, _content(session, sheet))
 
 
 @router.get(
@@ -255,7 +308,7 @@ def sheet_html(sheet_id: SheetId, session: SessionDep, user: UserDep) -> HTMLRes
     from dispatch.report.sheets import render_html
 
     sheet = _sheet(session, user, sheet_id)
-    content = _content(sheet)
+    content = dict(sheet.content or {})  # the whole content, orders and all
     title = f"路单 Route sheet {sheet.route_id}"
     if content.get("plan_date"):
         title += f" · {content['plan_date']}"
@@ -277,7 +330,7 @@ def sheet_geojson(sheet_id: SheetId, session: SessionDep, user: UserDep) -> JSON
     null geometry."""
     sheet = _sheet(session, user, sheet_id)
     assert sheet.id is not None
-    content = _content(sheet)
+    content = _content(session, sheet)
     states = stop_states(session, sheet.id)
     vehicle = content.get("vehicle") if isinstance(content.get("vehicle"), dict) else {}
     features: list[dict[str, Any]] = []
@@ -386,8 +439,9 @@ def post_event(
     )
     if not created:
         response.status_code = status.HTTP_200_OK
-    assert sheet.id is not None
-    row = stop_states(session, sheet.id).get(event.seq)
+    row = session.exec(
+        select(StopStatus).where(StopStatus.sheet_id == sheet_id, StopStatus.seq == event.seq)
+    ).first()
     return EventAnswer(
         event=_event_out(event),
         stop=_state(row, event.seq),
@@ -429,7 +483,7 @@ def upload_photo(
     first bytes must both say JPEG, PNG or WebP."""
     sheet = _sheet(session, user, sheet_id)
     assert sheet.id is not None
-    seqs = {s.get("seq") for s in _stops(_content(sheet))}
+    seqs = {s.get("seq") for s in _stops(_content(session, sheet))}
     if seq not in seqs:
         raise InputError("seq", f"route sheet {sheet.id} has no stop {seq}")
     data, ext = read_photo(file.content_type, file.file, settings.photo_max_bytes)

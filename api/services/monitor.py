@@ -30,17 +30,21 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import or_
+from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
+from api.errors import NotFound
 from api.models import Plan, RoadClosure, RouteSheet, StopEvent, StopStatus, User, aware
 from api.services import closures as closure_rules
 from api.services.convert import local, local_value
-from api.services.plans import get_plan, visible
+from api.services.plans import visible
 from api.services.reference import network, places_by_id
-from api.services.sheets import TERMINAL
+from api.services.sheets import TERMINAL, WITHOUT_CONTENT, sheet_content, sheet_derived
 from routing.errors import InputError
 
 __all__ = ["LATE_AFTER", "RULE_PLANNED", "RULE_WINDOW", "SHOWN_PLANS", "monitor", "photo_url"]
@@ -53,6 +57,8 @@ RULE_PLANNED = "planned_plus_30min"
 #: Plan states whose sheets are on the road (or were, the day being over).
 SHOWN_PLANS = ("published", "completed")
 _PLAN_SCAN = 500
+#: Plans are read without their summary (140 KB of JSON on the sample day): not shown here.
+_NO_SUMMARY = defer(cast(Any, Plan.summary))
 
 
 def photo_url(sheet_id: int, seq: int) -> str:
@@ -80,13 +86,15 @@ def _parse(value: Any) -> datetime | None:
 def _plans(session: Session, user: User, plan_date: date | None, plan_id: int | None) -> list[Plan]:
     """The plan asked for; or the day's published plans; or the newest published one."""
     if plan_id is not None:
-        plan = get_plan(session, user=user, plan_id=plan_id)
+        plan = session.exec(select(Plan).options(_NO_SUMMARY).where(Plan.id == plan_id)).first()
+        if plan is None or not visible(user, plan):  # as api.services.plans.get_plan
+            raise NotFound(f"no plan {plan_id}")
         if plan_date is not None and plan.plan_date != plan_date:
             raise InputError(
                 "plan_date", f"plan {plan_id} is of {plan.plan_date}, not of {plan_date}"
             )
         return [plan]
-    query = select(Plan).where(col(Plan.status).in_(SHOWN_PLANS))
+    query = select(Plan).options(_NO_SUMMARY).where(col(Plan.status).in_(SHOWN_PLANS))
     if plan_date is not None:
         query = query.where(Plan.plan_date == plan_date)
     rows = session.exec(query.order_by(col(Plan.id).desc()).limit(_PLAN_SCAN)).all()
@@ -100,12 +108,19 @@ def _sheets(session: Session, user: User, plans: Sequence[Plan]) -> list[RouteSh
     ids = [p.id for p in plans if p.id is not None]
     if not ids:
         return []
-    rows = session.exec(
+    query = (
         select(RouteSheet)
+        .options(WITHOUT_CONTENT)  # read through sheet_content (parsed once per process)
         .where(col(RouteSheet.plan_id).in_(ids), RouteSheet.status != "superseded")
         .order_by(col(RouteSheet.plan_id), col(RouteSheet.id))
-    ).all()
-    shown = [r for r in rows if user.role == "admin" or r.county_code in (None, user.county_code)]
+    )
+    if user.role != "admin":  # their county's sheets and the trunk's
+        trunk = col(RouteSheet.county_code).is_(None)
+        mine = (
+            trunk if user.county_code is None else col(RouteSheet.county_code) == user.county_code
+        )
+        query = query.where(or_(trunk, mine))
+    shown = session.exec(query).all()
     # each plan's county routes first (by route id), then its trunk routes
     return sorted(shown, key=lambda r: (r.plan_id, r.county_code is None, r.route_id, r.id or 0))
 
@@ -143,37 +158,100 @@ def _place(stop: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _forecast(
-    stop: Mapping[str, Any], delay_s: int | None, arrived: datetime | None
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Stop:
+    """What the monitor reads of a content stop, parsed once per cached sheet."""
+
+    seq: int
+    place: dict[str, Any]
+    planned: Any  # the planned arrival as answered
+    planned_departure: Any
+    arrival: datetime | None
+    arrival_iso: str | None
+    rule: str
+    reference: datetime | None  # lateness is counted from here
+    deadline: datetime | None
+    window_end_iso: str | None
+    deadline_iso: str | None
+
+
+@dataclass(frozen=True)
+class _Digest:
+    stops: tuple[_Stop, ...]
+    by_seq: dict[int, _Stop]
+    vehicle_name: Any
+    start: Any
+    end: Any
+
+
+def _digest(content: Mapping[str, Any]) -> _Digest:
+    """The monitor's view of a sheet's content (see :func:`sheet_derived`)."""
+    stops = []
+    for stop in content.get("stops") or ():
+        if not isinstance(stop, dict) or "seq" not in stop:
+            continue
+        arrival = _parse(stop.get("arrival"))
+        window_end = _window_end(stop) if arrival is not None else None
+        if window_end is not None:
+            rule, reference, deadline = RULE_WINDOW, window_end, window_end
+        elif arrival is not None:
+            rule, reference, deadline = RULE_PLANNED, arrival, arrival + LATE_AFTER
+        else:
+            rule, reference, deadline = RULE_PLANNED, None, None
+        stops.append(
+            _Stop(
+                seq=int(stop["seq"]),
+                place=_place(stop),
+                planned=local_value(stop.get("arrival")),
+                planned_departure=local_value(stop.get("departure")),
+                arrival=arrival,
+                arrival_iso=_iso(arrival),
+                rule=rule,
+                reference=reference,
+                deadline=deadline,
+                window_end_iso=_iso(window_end),
+                deadline_iso=_iso(deadline),
+            )
+        )
+    vehicle = content.get("vehicle") if isinstance(content.get("vehicle"), dict) else {}
+    return _Digest(
+        stops=tuple(stops),
+        by_seq={s.seq: s for s in stops},
+        vehicle_name=(vehicle or {}).get("name"),
+        start=local_value((content.get("start") or {}).get("time")),
+        end=local_value((content.get("end") or {}).get("time")),
+    )
+
+
+def _forecast(stop: _Stop, delay_s: int | None, arrived: datetime | None) -> dict[str, Any]:
     """ETA and lateness of a stop not yet done, given the vehicle's delay (s): the planned
     arrival plus the delay when positive; the reported arrival where the vehicle is there."""
-    planned = _parse(stop.get("arrival"))
-    if planned is None:
+    if stop.arrival is None or stop.deadline is None or stop.reference is None:
         return {
             "eta": None, "late": False, "rule": None, "window_end": None, "deadline": None,
             "late_min": None,
         }  # fmt: skip
-    eta = arrived or planned + timedelta(seconds=max(0, delay_s or 0))
-    window_end = _window_end(stop)
-    if window_end is not None:
-        rule, reference, deadline = RULE_WINDOW, window_end, window_end
+    if arrived is None and (delay_s or 0) <= 0:
+        eta, eta_iso = stop.arrival, stop.arrival_iso
     else:
-        rule, reference, deadline = RULE_PLANNED, planned, planned + LATE_AFTER
-    late = eta > deadline
+        eta = arrived or stop.arrival + timedelta(seconds=max(0, delay_s or 0))
+        eta_iso = _iso(eta)
+    late = eta > stop.deadline
     return {
-        "eta": _iso(eta),
+        "eta": eta_iso,
         "late": late,
-        "rule": rule,
-        "window_end": _iso(window_end),
-        "deadline": _iso(deadline),
-        "late_min": round((eta - reference).total_seconds() / 60) if late else 0,
+        "rule": stop.rule,
+        "window_end": stop.window_end_iso,
+        "deadline": stop.deadline_iso,
+        "late_min": round((eta - stop.reference).total_seconds() / 60) if late else 0,
     }
 
 
 # ---- one sheet --------------------------------------------------------------------------------
-def _last_report(events: Sequence[StopEvent]) -> StopEvent | None:
-    def key(e: StopEvent) -> tuple[datetime, int]:
+# Events, stop states and users are read as rows of the columns used here, not as ORM
+# objects (the admin's view of the sample day: 322 stops and up to ~800 events a poll).
+def _last_report(events: Sequence[Any]) -> Any:
+    def key(e: Any) -> tuple[datetime, int]:
         moment = aware(e.occurred_at) or aware(e.recorded_at)
         assert moment is not None
         return moment, e.id or 0
@@ -183,23 +261,21 @@ def _last_report(events: Sequence[StopEvent]) -> StopEvent | None:
 
 def _sheet(
     sheet: RouteSheet,
-    states: Mapping[int, StopStatus],
-    events: Sequence[StopEvent],
-    users: Mapping[int, User],
+    digest: _Digest,
+    states: Mapping[int, str],
+    events: Sequence[Any],
+    users: Mapping[int, Any],
 ) -> dict[str, Any]:
     """One vehicle's progress, last report, delay and per-stop forecast."""
-    content = sheet.content or {}
-    stops = [s for s in content.get("stops") or () if isinstance(s, dict) and "seq" in s]
-    by_seq = {int(s["seq"]): s for s in stops}
     last = _last_report(events)
     report, delay_s = None, None
     if last is not None:
-        stop = by_seq.get(last.seq, {})
         moment = aware(last.occurred_at) or aware(last.recorded_at)
-        planned = _parse(stop.get("arrival"))
+        at = digest.by_seq.get(last.seq)
+        planned = at.arrival if at is not None else None
         if moment is not None and planned is not None:
             delay_s = round((moment - planned).total_seconds())
-        place = _place(stop)
+        place = at.place if at is not None else _place({})
         report = {
             "time": _iso(moment),
             "type": last.type,
@@ -212,15 +288,15 @@ def _sheet(
         e.seq: aware(e.occurred_at) or aware(e.recorded_at) for e in events if e.type == "arrived"
     }
     rows = []
-    for stop in stops:
-        seq = int(stop["seq"])
-        state = states[seq].status if seq in states else "pending"
+    for stop in digest.stops:
+        seq = stop.seq
+        state = states.get(seq, "pending")
         row = {
             "seq": seq,
-            "place": _place(stop),
+            "place": dict(stop.place),
             "status": state,
-            "planned": local_value(stop.get("arrival")),
-            "planned_departure": local_value(stop.get("departure")),
+            "planned": stop.planned,
+            "planned_departure": stop.planned_departure,
             "done": state in TERMINAL,
         }
         if state not in TERMINAL:
@@ -228,7 +304,6 @@ def _sheet(
             # still pending behind the stop last reported: the vehicle went past it
             row["passed"] = last is not None and state == "pending" and seq < last.seq
         rows.append(row)
-    vehicle = content.get("vehicle") if isinstance(content.get("vehicle"), dict) else {}
     courier = users.get(sheet.courier_id) if sheet.courier_id is not None else None
     return {
         "sheet_id": sheet.id,
@@ -236,15 +311,15 @@ def _sheet(
         "route_id": sheet.route_id,
         "echelon": sheet.echelon,
         "county_code": sheet.county_code,
-        "vehicle": {"id": sheet.vehicle_id, "name": (vehicle or {}).get("name")},
+        "vehicle": {"id": sheet.vehicle_id, "name": digest.vehicle_name},
         "courier": {"id": courier.id, "username": courier.username} if courier else None,
         "status": sheet.status,
         "stops_total": len(rows),
         "stops_done": sum(1 for r in rows if r["done"]),
         "stops_completed": sum(1 for r in rows if r["status"] == "completed"),
         "stops_failed": sum(1 for r in rows if r["status"] == "failed"),
-        "start": local_value((content.get("start") or {}).get("time")),
-        "end": local_value((content.get("end") or {}).get("time")),
+        "start": digest.start,
+        "end": digest.end,
         "last_report": report,
         "delay_s": delay_s,
         "late_stops": sum(1 for r in rows if r.get("late")),
@@ -277,7 +352,10 @@ def _late(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _off_point(
-    sheets: Mapping[int, RouteSheet], events: Iterable[StopEvent], users: Mapping[int, User]
+    sheets: Mapping[int, RouteSheet],
+    contents: Mapping[int, Mapping[str, Any]],
+    events: Iterable[Any],
+    users: Mapping[int, Any],
 ) -> list[dict[str, Any]]:
     """The events recorded off the stop's planned point, newest first."""
     out = []
@@ -285,7 +363,7 @@ def _off_point(
         if not e.off_point:
             continue
         sheet = sheets[e.sheet_id]
-        stops = (sheet.content or {}).get("stops") or ()
+        stops = contents[e.sheet_id].get("stops") or ()
         stop = next((s for s in stops if isinstance(s, dict) and s.get("seq") == e.seq), {})
         place = _place(stop)
         who = users.get(e.user_id) if e.user_id is not None else None
@@ -310,15 +388,18 @@ def _off_point(
 def _failed_and_photos(
     user: User,
     sheets: Mapping[int, RouteSheet],
-    events: Iterable[StopEvent],
-    users: Mapping[int, User],
+    contents: Mapping[int, Mapping[str, Any]],
+    events: Iterable[Any],
+    users: Mapping[int, Any],
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The failed stops (reason, time, courier) and the latest photo of each stop."""
     failed, photos = [], {}
     for e in events:
         sheet = sheets[e.sheet_id]
-        content = sheet.content or {}
-        stops = content.get("stops") or ()
+        photo = bool(e.photo_path) and _photo_readable(user, sheet)
+        if e.type != "failed" and not photo:
+            continue  # neither listed
+        stops = contents[e.sheet_id].get("stops") or ()
         stop = next((s for s in stops if isinstance(s, dict) and s.get("seq") == e.seq), {})
         place = {k: v for k, v in _place(stop).items() if k in ("id", "name_zh", "name_pinyin")}
         who = users.get(e.user_id) if e.user_id is not None else None
@@ -332,7 +413,7 @@ def _failed_and_photos(
         if e.type == "failed":
             courier = {"id": who.id, "username": who.username} if who else None
             failed.append({**base, "reason": e.reason, "courier": courier})
-        if e.photo_path and _photo_readable(user, sheet):
+        if photo:
             photos[(e.sheet_id, e.seq)] = {
                 **base,
                 "event_id": e.id,
@@ -402,24 +483,42 @@ def _place_ref(place_id: str, place: Any) -> dict[str, Any]:
 
 
 # ---- the answer ---------------------------------------------------------------------------------
-def _by_sheet(session: Session, sheet_ids: list[int]) -> tuple[list[StopStatus], list[StopEvent]]:
+def _by_sheet(session: Session, sheet_ids: list[int]) -> tuple[list[Any], list[Any]]:
+    """The sheets' stop states (sheet_id, seq, status) and events, as rows."""
     if not sheet_ids:
         return [], []
-    states = session.exec(select(StopStatus).where(col(StopStatus.sheet_id).in_(sheet_ids))).all()
+    states = session.exec(
+        select(col(StopStatus.sheet_id), col(StopStatus.seq), col(StopStatus.status)).where(
+            col(StopStatus.sheet_id).in_(sheet_ids)
+        )
+    ).all()
     events = session.exec(
-        select(StopEvent)
+        select(*_EVENT_COLUMNS)
         .where(col(StopEvent.sheet_id).in_(sheet_ids))
         .order_by(col(StopEvent.occurred_at), col(StopEvent.id))
     ).all()
     return list(states), list(events)
 
 
-def _users(session: Session, ids: Iterable[int | None]) -> dict[int, User]:
+#: The columns of an event the monitor reads.
+_EVENT_COLUMNS = tuple(
+    col(getattr(StopEvent, name))
+    for name in (
+        "id", "sheet_id", "seq", "type", "occurred_at", "recorded_at", "user_id", "reason",
+        "photo_path", "off_point", "lon", "lat", "distance_m", "accuracy_m",
+    )
+)  # fmt: skip
+
+
+def _users(session: Session, ids: Iterable[int | None]) -> dict[int, Any]:
+    """id -> (id, username) of these users."""
     wanted = sorted({i for i in ids if i is not None})
     if not wanted:
         return {}
-    rows = session.exec(select(User).where(col(User.id).in_(wanted))).all()
-    return {u.id: u for u in rows if u.id is not None}
+    rows = session.exec(
+        select(col(User.id), col(User.username)).where(col(User.id).in_(wanted))
+    ).all()
+    return {int(u[0]): u for u in rows if u[0] is not None}  # rows: u.id, u.username
 
 
 def monitor(
@@ -439,18 +538,26 @@ def monitor(
     sheets = _sheets(session, user, plans)
     ids = [s.id for s in sheets if s.id is not None]
     states, events = _by_sheet(session, ids)
-    state_of: dict[int, dict[int, StopStatus]] = {}
-    for st in states:
-        state_of.setdefault(st.sheet_id, {})[st.seq] = st
-    events_of: dict[int, list[StopEvent]] = {}
+    state_of: dict[int, dict[int, str]] = {}
+    for sheet_id, seq, status in states:
+        state_of.setdefault(sheet_id, {})[seq] = status
+    events_of: dict[int, list[Any]] = {}
     for e in events:
         events_of.setdefault(e.sheet_id, []).append(e)
     users = _users(session, [s.courier_id for s in sheets] + [e.user_id for e in events])
+    contents = {s.id or 0: sheet_content(session, s) for s in sheets}
     rows = [
-        _sheet(s, state_of.get(s.id or 0, {}), events_of.get(s.id or 0, []), users) for s in sheets
+        _sheet(
+            s,
+            sheet_derived(session, s, "monitor", _digest),
+            state_of.get(s.id or 0, {}),
+            events_of.get(s.id or 0, []),
+            users,
+        )
+        for s in sheets
     ]
     by_id = {s.id or 0: s for s in sheets}
-    failed, photos = _failed_and_photos(user, by_id, events, users)
+    failed, photos = _failed_and_photos(user, by_id, contents, events, users)
     days = sorted({p.plan_date for p in plans})
     day = days[0] if days else plan_date
     shown = _closures(session, user, days, now)
@@ -476,7 +583,7 @@ def monitor(
         "late": late,
         "failed": failed,
         "photos": photos,
-        "off_point": _off_point(by_id, events, users),
+        "off_point": _off_point(by_id, contents, events, users),
         "closures": shown,
         "totals": _totals(rows, late, failed, shown),
     }

@@ -27,16 +27,37 @@ dispatcher to look at. The accuracy is used generously: the phone may be anywher
 accuracy radius, so an event is flagged only when even the nearest place the phone may have
 been is farther than :data:`OFF_POINT_M` (``distance_m - accuracy_m > OFF_POINT_M``); a
 reading with no accuracy counts as exact.
+
+**The content, read once per process.** A sheet's content (its stops with every order and
+tracking number: about 150 KB of JSON on a county route of the sample day, up to 400 KB)
+is written once, by the planning job, and never changed; parsing it again on every request
+cost more than the rest of the request. So the hot paths load sheets without it
+(:data:`WITHOUT_CONTENT`) and read it through :func:`sheet_content` (the content with each
+order reduced to ``order_id`` and ``final_destination``, all that the rules here and the
+monitor read) or :func:`sheet_json` (the content as ready JSON fragments, for answering the
+whole sheet), both kept in a per-process cache keyed by the database, the sheet's id and
+its creation time, bounded by :data:`CACHE_MAX_BYTES`. A change of a sheet's content made
+through the ORM in this process (tests do that) drops its entry; one made outside the
+application is not seen by processes that cached the sheet: do not edit contents.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import func
+import pydantic_core
+from sqlalchemy import event as sa_event
+from sqlalchemy import func, update
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from api.errors import Conflict
@@ -45,11 +66,17 @@ from routing.errors import InputError
 from routing.network.geometry import haversine_m
 
 __all__ = [
+    "CACHE_MAX_BYTES",
     "OFF_POINT_M",
     "TERMINAL",
+    "WITHOUT_CONTENT",
+    "SheetJson",
     "apply_event",
     "distance_from_stop",
     "init_stops",
+    "sheet_content",
+    "sheet_derived",
+    "sheet_json",
     "stop_states",
 ]
 
@@ -68,9 +95,163 @@ _REPORTABLE_PLANS = ("published", "completed")
 OFF_POINT_M = 300.0
 
 
+# ---- the sheet's content, read once per process ---------------------------------------------
+#: A loader option: the sheet's row without its content (read with :func:`sheet_content`).
+WITHOUT_CONTENT = defer(cast(Any, RouteSheet.content))
+#: The cache holds at most this much JSON (the sample day's 52 sheets: 7.7 MB).
+CACHE_MAX_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class SheetJson:
+    """A sheet's content as JSON fragments, to answer it without parsing or encoding it
+    again: ``members`` are the content's members in order, ``(key, b'"key":value')``
+    (``stops`` without its value); ``stops`` the content's stops that are objects, each
+    ``(its seq, its members likewise)``. Values are encoded as the API encodes answers
+    (pydantic)."""
+
+    members: tuple[tuple[str, bytes | None], ...]
+    stops: tuple[tuple[Any, tuple[tuple[str, bytes], ...]], ...]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    light: dict[str, Any]
+    json: SheetJson
+    size: int
+    derived: dict[str, Any] = field(default_factory=dict)  # see sheet_derived
+
+
+_CACHE: OrderedDict[tuple[Any, ...], _Entry] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+_cache_size = 0
+_URLS: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+T = TypeVar("T")
+
+
+def _member(key: str, value: Any) -> bytes:
+    return pydantic_core.to_json(key) + b":" + pydantic_core.to_json(value)
+
+
+def _light_orders(groups: Any) -> Any:
+    """A stop's ``drop`` or ``pickup`` groups with each order cut to what the rules read."""
+    if not isinstance(groups, list):
+        return groups
+    return [
+        {
+            "orders": [
+                {k: o[k] for k in ("order_id", "final_destination") if k in o}
+                for o in g.get("orders") or ()
+                if isinstance(o, dict)
+            ]
+        }
+        for g in groups
+        if isinstance(g, dict)
+    ]
+
+
+def _build(content: dict[str, Any]) -> _Entry:
+    raw_stops = content.get("stops")
+    stops = [s for s in raw_stops or () if isinstance(s, dict)]
+    members = tuple((k, None if k == "stops" else _member(k, v)) for k, v in content.items())
+    json_stops = tuple(
+        (s.get("seq"), tuple((k, _member(k, v)) for k, v in s.items())) for s in stops
+    )
+    light = dict(content)
+    if isinstance(raw_stops, list):
+        light["stops"] = [
+            {k: _light_orders(v) if k in ("drop", "pickup") else v for k, v in s.items()}
+            if isinstance(s, dict)
+            else s
+            for s in raw_stops
+        ]
+    size = sum(len(m or b"") for _, m in members) + sum(
+        len(m) for _, ms in json_stops for _, m in ms
+    )
+    return _Entry(light, SheetJson(members, json_stops), size)
+
+
+def _url(engine: Engine) -> str:
+    """The engine's URL as text (rendering it is not free: kept per engine)."""
+    found = _URLS.get(engine)
+    if found is None:
+        found = _URLS[engine] = str(engine.url)
+    return found
+
+
+def _entry(session: Session, sheet: RouteSheet) -> _Entry:
+    global _cache_size
+    key = (_url(session.get_bind().engine), sheet.id, sheet.created_at)
+    with _CACHE_LOCK:
+        found = _CACHE.get(key)
+        if found is not None:
+            _CACHE.move_to_end(key)
+            return found
+    if "content" in sa_inspect(sheet).unloaded:
+        content = session.exec(select(RouteSheet.content).where(RouteSheet.id == sheet.id)).one()
+    else:
+        content = sheet.content
+    entry = _build(dict(content or {}))
+    with _CACHE_LOCK:
+        if key not in _CACHE:
+            _CACHE[key] = entry
+            _cache_size += entry.size
+            while _cache_size > CACHE_MAX_BYTES and len(_CACHE) > 1:
+                _, old = _CACHE.popitem(last=False)
+                _cache_size -= old.size
+    return entry
+
+
+def _evict(engine: Engine, sheet: RouteSheet) -> None:
+    global _cache_size
+    url = _url(engine)
+    with _CACHE_LOCK:
+        for key in [k for k in _CACHE if k[0] == url and k[1] == sheet.id]:
+            _cache_size -= _CACHE.pop(key).size
+
+
+@sa_event.listens_for(RouteSheet, "after_update")
+def _content_changed(_mapper: Any, connection: Any, target: RouteSheet) -> None:
+    if sa_inspect(target).attrs.content.history.has_changes():
+        _evict(connection.engine, target)
+
+
+@sa_event.listens_for(RouteSheet, "after_delete")
+def _sheet_deleted(_mapper: Any, connection: Any, target: RouteSheet) -> None:
+    _evict(connection.engine, target)
+
+
+def sheet_content(session: Session, sheet: RouteSheet) -> dict[str, Any]:
+    """The sheet's content for reading its stops: as loaded when the row was loaded with
+    it, else from the cache (each order cut to ``order_id`` and ``final_destination``).
+    Shared: never change it."""
+    if "content" not in sa_inspect(sheet).unloaded:
+        return sheet.content or {}
+    return _entry(session, sheet).light
+
+
+def sheet_derived(
+    session: Session, sheet: RouteSheet, name: str, build: Callable[[dict[str, Any]], T]
+) -> T:
+    """``build(content)`` (of :func:`sheet_content`), computed once per cached sheet and
+    kept with it under ``name``: what a reader derives from the content alone (parsed
+    times, say). Shared: never change it."""
+    if "content" not in sa_inspect(sheet).unloaded:
+        return build(sheet.content or {})
+    entry = _entry(session, sheet)
+    if name not in entry.derived:
+        entry.derived[name] = build(entry.light)
+    value: T = entry.derived[name]
+    return value
+
+
+def sheet_json(session: Session, sheet: RouteSheet) -> SheetJson:
+    """The sheet's whole content as JSON fragments (cached, see :class:`SheetJson`)."""
+    return _entry(session, sheet).json
+
+
 # ---- the sheet's stops --------------------------------------------------------------------
-def _stops(sheet: RouteSheet) -> list[dict[str, Any]]:
-    content = sheet.content or {}
+def _stops(content: dict[str, Any]) -> list[dict[str, Any]]:
     stops = content.get("stops") or []
     return [s for s in stops if isinstance(s, dict) and isinstance(s.get("seq"), int)]
 
@@ -101,7 +282,7 @@ def init_stops(session: Session, sheet: RouteSheet) -> None:
     assert sheet.id is not None
     have = set(session.exec(select(StopStatus.seq).where(StopStatus.sheet_id == sheet.id)).all())
     added = False
-    for stop in _stops(sheet):
+    for stop in _stops(sheet_content(session, sheet)):
         seq = int(stop["seq"])
         if seq in have:
             continue
@@ -188,6 +369,7 @@ def _same_or_conflict(stored: StopEvent, seq: int, type: str) -> tuple[StopEvent
 
 def _check_input(
     sheet: RouteSheet,
+    stops: list[dict[str, Any]],
     *,
     seq: int,
     type: str,
@@ -199,7 +381,7 @@ def _check_input(
         raise InputError("type", f"must be one of {', '.join(EVENT_TYPES)}, got {type!r}")
     if not client_event_id or len(client_event_id) > CLIENT_EVENT_ID_MAX:
         raise InputError("client_event_id", f"must be 1 to {CLIENT_EVENT_ID_MAX} characters")
-    seqs = sorted(int(s["seq"]) for s in _stops(sheet))
+    seqs = sorted(int(s["seq"]) for s in stops)
     if seq not in seqs:
         known = f"{seqs[0]}..{seqs[-1]}" if seqs else "none"
         raise InputError("seq", f"route sheet {sheet.id} has no stop {seq} (its stops: {known})")
@@ -227,8 +409,8 @@ def _check_reportable(session: Session, sheet: RouteSheet) -> None:
             f"{where} was superseded by a replan and accepts no more events; "
             "report on the new plan's sheet"
         )
-    plan = session.get(Plan, sheet.plan_id, populate_existing=True)
-    state = plan.status if plan is not None else "missing"
+    found = session.exec(select(Plan.status).where(Plan.id == sheet.plan_id)).first()
+    state = found if found is not None else "missing"
     if state == "superseded":
         raise Conflict(
             f"{where} belongs to plan {sheet.plan_id}, superseded by a replan; it accepts "
@@ -285,31 +467,39 @@ def _mark_orders(session: Session, stop: StopStatus, content_stop: dict[str, Any
         held = {str(o["order_id"]) for o in drops if o.get("final_destination")}
         ids = [str(o["order_id"]) for o in drops if o.get("order_id") is not None]
         if ids:
-            for order in session.exec(select(Order).where(col(Order.order_id).in_(ids))).all():
-                # the final drop: the order's destination, or the township where a parcel
-                # for an unlocated village is held for collection
-                final = order.destination == stop.place_id or order.order_id in held
-                if final and order.status != "cancelled":
-                    order.status = "delivered"
-                    session.add(order)
+            # the columns only: an order row holds its tracking numbers (hundreds of them)
+            rows = session.exec(
+                select(col(Order.id), col(Order.order_id), col(Order.destination))
+                .where(col(Order.order_id).in_(ids))
+                .where(col(Order.status) != "cancelled")
+            ).all()
+            # the final drop: the order's destination, or the township where a parcel
+            # for an unlocated village is held for collection
+            final = [i for i, oid, dest in rows if dest == stop.place_id or oid in held]
+            if final:
+                session.exec(
+                    update(Order).where(col(Order.id).in_(final)).values(status="delivered")
+                )
     else:
         failed_ids += [str(o["order_id"]) for o in drops if o.get("order_id") is not None]
     if not stop.picked_up:
         failed_ids += [str(o["order_id"]) for o in pickups if o.get("order_id") is not None]
     if stop.status == "failed" and failed_ids:
-        rows = session.exec(
-            select(Order).where(
-                col(Order.order_id).in_(failed_ids), col(Order.status).in_(_FAILABLE_ORDERS)
-            )
-        ).all()
-        for order in rows:
-            order.status = "failed"
-            session.add(order)
+        session.exec(
+            update(Order)
+            .where(col(Order.order_id).in_(failed_ids), col(Order.status).in_(_FAILABLE_ORDERS))
+            .values(status="failed")
+        )
 
 
-def _follow_up(session: Session, sheet: RouteSheet, states: Iterable[StopStatus]) -> None:
+def _follow_up(session: Session, sheet: RouteSheet) -> None:
     """The sheet follows its stops, the plan its sheets."""
-    if all(s.status in TERMINAL for s in states):
+    open_stops = session.exec(
+        select(func.count())
+        .select_from(StopStatus)
+        .where(StopStatus.sheet_id == sheet.id, col(StopStatus.status).not_in(TERMINAL))
+    ).one()
+    if open_stops == 0:
         sheet.status = "completed"
     elif sheet.status in ("draft", "assigned"):
         sheet.status = "in_progress"
@@ -319,6 +509,7 @@ def _follow_up(session: Session, sheet: RouteSheet, states: Iterable[StopStatus]
     session.flush()
     plan = session.exec(
         select(Plan)
+        .options(defer(cast(Any, Plan.summary)))  # 140 KB of JSON on the sample day: not needed
         .where(Plan.id == sheet.plan_id)
         .with_for_update()
         .execution_options(populate_existing=True)
@@ -333,6 +524,32 @@ def _follow_up(session: Session, sheet: RouteSheet, states: Iterable[StopStatus]
     if open_sheets == 0:
         plan.status = "completed"
         session.add(plan)
+
+
+def _lock_stop(session: Session, sheet: RouteSheet, seq: int) -> StopStatus:
+    """The stop's status row, locked (made first for a sheet whose stops were never
+    initialised, or a stop added since)."""
+    locked = (
+        select(StopStatus)
+        .where(StopStatus.sheet_id == sheet.id, StopStatus.seq == seq)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    stop = session.exec(locked).first()
+    if stop is None:
+        init_stops(session, sheet)
+        stop = session.exec(locked).one()
+    return stop
+
+
+def _commit_unexpired(session: Session) -> None:
+    """Commit, keeping the objects' values: what was written is what the answer shows,
+    with no reading it all back after the commit."""
+    keep, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = keep
 
 
 def apply_event(
@@ -362,8 +579,10 @@ def apply_event(
     position (both coordinates or neither) is kept with ``distance_m`` and ``off_point``.
     """
     _check_position(lon, lat)
+    stops = _stops(sheet_content(session, sheet))
     reason = _check_input(
         sheet,
+        stops,
         seq=seq,
         type=type,
         client_event_id=client_event_id,
@@ -380,6 +599,7 @@ def apply_event(
         # lock the sheet, then the stop (PostgreSQL; SQLite serialises writers anyway)
         session.exec(
             select(RouteSheet)
+            .options(WITHOUT_CONTENT)
             .where(RouteSheet.id == sheet_id)
             .with_for_update()
             .execution_options(populate_existing=True)
@@ -390,17 +610,11 @@ def apply_event(
             session.rollback()
             return _same_or_conflict(stored, seq, type)
         _check_reportable(session, sheet)
-        init_stops(session, sheet)
-        stop = session.exec(
-            select(StopStatus)
-            .where(StopStatus.sheet_id == sheet_id, StopStatus.seq == seq)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).one()
+        stop = _lock_stop(session, sheet, seq)
         _transition(stop, type)
         session.add(stop)
         recorded = now()
-        content_stop = next(s for s in _stops(sheet) if int(s["seq"]) == seq)
+        content_stop = next(s for s in stops if int(s["seq"]) == seq)
         event = StopEvent(
             sheet_id=sheet_id,
             seq=seq,
@@ -419,8 +633,8 @@ def apply_event(
         session.flush()  # a concurrent duplicate fails here, before any other work
         if stop.status in TERMINAL:
             _mark_orders(session, stop, content_stop)
-        _follow_up(session, sheet, stop_states(session, sheet_id).values())
-        session.commit()
+        _follow_up(session, sheet)
+        _commit_unexpired(session)
     except IntegrityError:
         session.rollback()
         stored = _stored(session, sheet_id, client_event_id)
@@ -430,5 +644,4 @@ def apply_event(
     except BaseException:
         session.rollback()
         raise
-    session.refresh(event)
     return event, True

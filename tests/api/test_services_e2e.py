@@ -168,7 +168,7 @@ def stack(services: None, tmp_path: Path) -> Iterator[Stack]:
     s = Stack(tmp_path, schema)
     out = s.run("db", "upgrade")
     assert out.returncode == 0, out.stderr
-    s.start("serve", "--port", str(s.port), "--log-level", "warning")
+    s.start("serve", "--dev", "--port", str(s.port), "--log-level", "warning")
     s.wait_healthy()
     try:
         yield s
