@@ -292,7 +292,7 @@ def set_courier(
     without a county) and must not drive another route of that day at the same time (409).
     A sheet under way can be handed to another courier, not taken back."""
     sheet = plans.assign_courier(
-        session, sheet=_sheet(session, user, sheet_id), courier_id=body.courier_id
+        session, sheet=_sheet(session, user, sheet_id), courier_id=body.courier_id, actor=user
     )
     day = session.exec(select(col(Plan.plan_date)).where(Plan.id == sheet.plan_id)).first()
     return _summary(sheet, day, _content(session, sheet))

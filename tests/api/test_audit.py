@@ -136,6 +136,7 @@ def test_sheet_assignments_and_plan_publishing_are_audited(
     assert given[1]["after"]["courier_id"] == accounts["courier1"]
     assert given[0]["before"]["courier_id"] == accounts["courier1"]
     assert given[0]["after"]["courier_id"] == accounts["courier2"]
+    assert {g["actor"] for g in given} == {"dayao"}
 
 
 def test_replan_and_settle_are_audited(
