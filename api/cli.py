@@ -76,18 +76,6 @@ def worker_app() -> Any:
     return create_app(run_migrations=False)
 
 
-def _log_config(level: str) -> dict[str, Any] | None:
-    """uvicorn's ``log_config``: the service's JSON logs (api.services.observability)."""
-    try:
-        from api.services.observability import configure_logging
-    except ImportError:  # pragma: no cover - the module ships with the service
-        return None
-    try:
-        return configure_logging(level)
-    except ValueError as e:
-        raise CliError(f"--log-level: {e}") from None
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the API. One worker: the application in this process. Several: uvicorn starts
     ``--workers`` processes, each importing :func:`worker_app`, with the settings in the
@@ -104,15 +92,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings = _demo(settings)  # migrates the demo's database
     elif not args.no_migrate:
         migrate(settings.database_url)
-    log_config = _log_config(args.log_level)
+    from api.services.observability import configure_logging
+
     options: dict[str, Any] = {
         "host": args.host,
         "port": args.port,
         "log_level": args.log_level,
+        "log_config": configure_logging(args.log_level),  # JSON lines with the request id
         "access_log": False,  # the service logs each request itself, with its request id
     }
-    if log_config is not None:
-        options["log_config"] = log_config
     workers = f"{args.workers} workers" if args.workers > 1 else "1 worker"
     print(
         f"codist: serving on http://{args.host}:{args.port}/ ({settings.env}; database "

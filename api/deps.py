@@ -126,10 +126,8 @@ def user_of_token(
 
 
 def throttle_of(request: Request) -> Throttle:
-    """The app's sign-in throttle (made on first use: Redis when configured)."""
-    throttle: Throttle | None = getattr(request.app.state, "throttle", None)
-    if throttle is None:
-        throttle = request.app.state.throttle = Throttle(settings_of(request))
+    """The app's sign-in throttle (made with the app: Redis when configured)."""
+    throttle: Throttle = request.app.state.throttle
     return throttle
 
 

@@ -15,6 +15,7 @@ from api.core.db import migrate
 from api.deps import known_query
 from api.errors import install
 from api.services.observability import MetricsEndpoint, RequestObservability
+from api.services.throttle import Throttle
 
 log = logging.getLogger("codist.api")
 API = "/api/v1"
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.throttle = Throttle(settings)  # sign-in counters, shared by its requests
     install(app)
 
     from api.routers import ROUTERS

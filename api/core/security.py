@@ -63,7 +63,7 @@ def totp_uri(secret: str, username: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=TOTP_ISSUER)
 
 
-def totp_step(secret: str, code: str, *, after: int | None, at: float | None = None) -> int | None:
+def totp_step(secret: str, code: str, *, after: int | None) -> int | None:
     """The 30 s step ``code`` belongs to (the current one or one either side, for clock
     drift), or None when it matches none of them or was used already (a step not later
     than ``after``, the last accepted one: a code works once)."""
@@ -71,7 +71,7 @@ def totp_step(secret: str, code: str, *, after: int | None, at: float | None = N
     if not (len(code) == 6 and code.isdigit()):
         return None
     totp = pyotp.TOTP(secret)
-    current = int((time.time() if at is None else at) // TOTP_STEP_S)
+    current = int(time.time() // TOTP_STEP_S)
     for step in (current, current - 1, current + 1):
         if hmac.compare_digest(totp.at(step * TOTP_STEP_S), code):
             return step if after is None or step > after else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
@@ -43,6 +44,6 @@ def audit_log(
     if until is not None:
         query = query.where(col(AuditEntry.at) < until)
     if page.sort is None:
-        page = type(page)(page.limit, page.offset, "-id")
+        page = replace(page, sort="-id")
     items, total = paginate(session, query, AuditEntry, page, ("id", "at"))
     return page_body([AuditOut.model_validate(e) for e in items], total, page)

@@ -8,8 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
-from api.core.security import issue_token
+from api.core.config import Settings
 from api.deps import SessionDep, SettingsDep, ThrottleDep, UserDep, client_address
+from api.models import User
 from api.schemas.users import (
     MeUpdate,
     PasswordChange,
@@ -24,9 +25,7 @@ router = APIRouter(tags=["auth"])
 
 
 def _refused(e: accounts.SignInRefused) -> HTTPException:
-    headers = {"WWW-Authenticate": "Bearer"} if e.status_code == 401 else {}
-    if e.retry_after is not None:
-        headers["Retry-After"] = str(e.retry_after)
+    headers = {**e.headers, **({"WWW-Authenticate": "Bearer"} if e.status_code == 401 else {})}
     return HTTPException(e.status_code, detail=e.detail, headers=headers or None)
 
 
@@ -64,12 +63,9 @@ def token(
     return _token_for(user, settings)
 
 
-def _token_for(user: Any, settings: Any) -> Token:
-    access = issue_token(
-        str(user.id), settings.secret_key, settings.token_minutes, **accounts.token_claims(user)
-    )
+def _token_for(user: User, settings: Settings) -> Token:
     return Token(
-        access_token=access,
+        access_token=accounts.access_token(user, settings),
         expires_in=settings.token_minutes * 60,
         must_change_password=user.must_change_password,
     )

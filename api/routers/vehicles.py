@@ -214,17 +214,15 @@ def change_vehicle(
         setattr(row, name, value)
     row.county_code = depot_county(row.depot)
     session.add(row)
-    old, new = audit.changed(before, row.model_dump())
-    if new:
-        audit.record(
-            session,
-            actor=user,
-            action="vehicle.update",
-            entity="vehicle",
-            entity_id=row.id,
-            before=old,
-            after=new,
-        )
+    audit.record_change(
+        session,
+        actor=user,
+        action="vehicle.update",
+        entity="vehicle",
+        entity_id=row.id,
+        before=before,
+        after=row.model_dump(),
+    )
     session.commit()
     session.refresh(row)
     return row

@@ -61,12 +61,31 @@ def snapshot(row: Any, fields: tuple[str, ...]) -> dict[str, Any]:
     return {f: _plain(getattr(row, f)) for f in fields if f not in _SECRET_FIELDS}
 
 
-def changed(
-    before: Mapping[str, Any], after: Mapping[str, Any]
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Only the fields whose value differs (both sides), for compact rows."""
+def record_change(
+    session: Session,
+    *,
+    actor: User | None,
+    action: str,
+    entity: str,
+    entity_id: object,
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+    context: Mapping[str, Any] | None = None,
+) -> AuditEntry | None:
+    """A row with only the fields whose value differs (both sides), or none when nothing
+    changed; ``context`` (e.g. the route id of a sheet) is added to ``after``."""
     keys = [k for k in after if before.get(k) != after.get(k)]
-    return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
+    if not keys:
+        return None
+    return record(
+        session,
+        actor=actor,
+        action=action,
+        entity=entity,
+        entity_id=entity_id,
+        before={k: before.get(k) for k in keys},
+        after={**{k: after[k] for k in keys}, **(context or {})},
+    )
 
 
 def record(

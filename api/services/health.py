@@ -18,11 +18,12 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from api.core.config import Settings
+from api.errors import DB_RETRY_AFTER_S
 
 __all__ = ["CHECK_TIMEOUT_S", "RETRY_AFTER_S", "readiness"]
 
 CHECK_TIMEOUT_S = 2.0  # each dependency answers within this, or is not ready
-RETRY_AFTER_S = 5  # what a 503 asks the caller to wait
+RETRY_AFTER_S = DB_RETRY_AFTER_S  # what a 503 asks the caller to wait (as api.errors)
 
 # checks run in daemon-like worker threads: one that hangs past its timeout is abandoned,
 # never waited for (its connection has its own timeouts and ends on its own)

@@ -324,17 +324,16 @@ def assign_courier(
         sheet.courier_id = courier_id
         if sheet.status == "draft":
             sheet.status = "assigned"
-    old, new = audit.changed(before, {"courier_id": sheet.courier_id, "status": sheet.status})
-    if new:
-        audit.record(
-            session,
-            actor=actor,
-            action="route_sheet.assign",
-            entity="route_sheet",
-            entity_id=sheet.id,
-            before=old,
-            after={**new, "route_id": sheet.route_id},
-        )
+    audit.record_change(
+        session,
+        actor=actor,
+        action="route_sheet.assign",
+        entity="route_sheet",
+        entity_id=sheet.id,
+        before=before,
+        after={"courier_id": sheet.courier_id, "status": sheet.status},
+        context={"route_id": sheet.route_id},
+    )
     session.add(sheet)
     session.commit()
     session.refresh(sheet)

@@ -19,8 +19,10 @@ from typing import Any
 from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
+from api.core.config import Settings
 from api.core.security import (
     hash_password,
+    issue_token,
     new_totp_secret,
     totp_step,
     totp_uri,
@@ -193,7 +195,7 @@ class SignInRefused(Exception):
         if self.reason == "locked":
             return (
                 f"signing in is locked after too many failures: try again in "
-                f"{_minutes(self.retry_after or 0)} min or ask an administrator to unlock"
+                f"{self.minutes} min or ask an administrator to unlock"
             )
         if self.reason == "totp_required":
             return "enter the one-time code from your authenticator app (totp)"
@@ -201,9 +203,14 @@ class SignInRefused(Exception):
             return "wrong or already used one-time code"
         return "wrong username or password"
 
+    @property
+    def minutes(self) -> int:
+        """``retry_after`` in whole minutes, rounded up."""
+        return max(1, -(-(self.retry_after or 0) // 60))
 
-def _minutes(seconds: int) -> int:
-    return max(1, -(-seconds // 60))
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)} if self.retry_after is not None else {}
 
 
 def sign_in(
@@ -284,9 +291,16 @@ def _use_totp(session: Session, user: User, code: str) -> bool:
     return bool(done.rowcount)
 
 
-def token_claims(user: User) -> dict[str, Any]:
-    """What an access token says besides the subject: the role and the token version."""
-    return {"role": user.role, "ver": user.token_version}
+def access_token(user: User, settings: Settings) -> str:
+    """An access token of ``user`` (the API's bearer token, the pages' session cookie): the
+    role and the token version besides the subject."""
+    return issue_token(
+        str(user.id),
+        settings.secret_key,
+        settings.token_minutes,
+        role=user.role,
+        ver=user.token_version,
+    )
 
 
 # ---- account management ----------------------------------------------------------------
@@ -328,8 +342,27 @@ def change_password(
         raise InputError("new_password", "must differ from the current password")
     _set_password(user, new)
     user.must_change_password = False
+    return _save(session, user, actor=user, action="user.password_change")
+
+
+def _save(
+    session: Session,
+    user: User,
+    *,
+    actor: User | None,
+    action: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> User:
+    """Commit a change of ``user`` with its audit row (in the same transaction)."""
     audit.record(
-        session, actor=user, action="user.password_change", entity="user", entity_id=user.id
+        session,
+        actor=actor,
+        action=action,
+        entity="user",
+        entity_id=user.id,
+        before=before,
+        after=after,
     )
     session.add(user)
     session.commit()
@@ -364,17 +397,7 @@ def reset_password(
         user.totp_secret = None
         user.totp_last_step = None
         after["totp_enabled"] = False
-    audit.record(
-        session,
-        actor=actor,
-        action="user.password_reset",
-        entity="user",
-        entity_id=user.id,
-        after=after,
-    )
-    session.add(user)
-    session.commit()
-    session.refresh(user)
+    _save(session, user, actor=actor, action="user.password_reset", after=after)
     return password
 
 
@@ -387,21 +410,15 @@ def set_active(session: Session, *, actor: User, user: User, active: bool) -> Us
             raise InputError("user_id", "you cannot deactivate your own account")
         _keep_an_admin(session, user, "user_id")
         _revoke_tokens(user)
-    before = audit.snapshot(user, ("active",))
     user.active = active
-    audit.record(
+    return _save(
         session,
+        user,
         actor=actor,
         action="user.reactivate" if active else "user.deactivate",
-        entity="user",
-        entity_id=user.id,
-        before=before,
-        after=audit.snapshot(user, ("active",)),
+        before={"active": not active},
+        after={"active": active},
     )
-    session.add(user)
-    session.commit()
-    session.refresh(user)
-    return user
 
 
 def update_user(session: Session, *, actor: User, user: User, changes: dict[str, Any]) -> User:
@@ -426,17 +443,15 @@ def update_user(session: Session, *, actor: User, user: User, changes: dict[str,
         user.display_name = (changes["display_name"] or "").strip()
     if "phone" in changes:
         user.phone = changes["phone"]
-    old, new = audit.changed(before, audit.snapshot(user, AUDITED))
-    if new:
-        audit.record(
-            session,
-            actor=actor,
-            action="user.update",
-            entity="user",
-            entity_id=user.id,
-            before=old,
-            after=new,
-        )
+    audit.record_change(
+        session,
+        actor=actor,
+        action="user.update",
+        entity="user",
+        entity_id=user.id,
+        before=before,
+        after=audit.snapshot(user, AUDITED),
+    )
     session.add(user)
     session.commit()
     session.refresh(user)
@@ -473,11 +488,7 @@ def confirm_totp(session: Session, *, user: User, code: str) -> User:
     if not _use_totp(session, user, code):
         raise InputError("code", "wrong one-time code; check the phone's clock and try again")
     user.totp_enabled = True
-    audit.record(session, actor=user, action="user.totp_enable", entity="user", entity_id=user.id)
-    session.add(user)
-    session.commit()
-    session.refresh(user)
-    return user
+    return _save(session, user, actor=user, action="user.totp_enable")
 
 
 def disable_totp(session: Session, *, user: User, code: str) -> User:
@@ -487,11 +498,7 @@ def disable_totp(session: Session, *, user: User, code: str) -> User:
         raise InputError("code", "wrong or already used one-time code")
     user.totp_enabled = False
     user.totp_secret = None
-    audit.record(session, actor=user, action="user.totp_disable", entity="user", entity_id=user.id)
-    session.add(user)
-    session.commit()
-    session.refresh(user)
-    return user
+    return _save(session, user, actor=user, action="user.totp_disable")
 
 
 def courier_county(session: Session, user: User) -> str | None:

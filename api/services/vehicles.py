@@ -38,17 +38,15 @@ def import_bundled(session: Session, actor: User | None = None) -> tuple[int, in
         before = row.model_dump()
         for name, value in fresh.model_dump(exclude={"id", "courier_id", "active"}).items():
             setattr(row, name, value)
-        old, new = audit.changed(before, row.model_dump())
-        if new:
-            audit.record(
-                session,
-                actor=actor,
-                action="vehicle.update",
-                entity="vehicle",
-                entity_id=spec.id,
-                before=old,
-                after=new,
-            )
+        audit.record_change(
+            session,
+            actor=actor,
+            action="vehicle.update",
+            entity="vehicle",
+            entity_id=spec.id,
+            before=before,
+            after=row.model_dump(),
+        )
         session.add(row)
         updated += 1
     session.commit()

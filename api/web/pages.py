@@ -227,13 +227,10 @@ def login(
                     totp=totp or None,
                 )
         except accounts.SignInRefused as e:
-            error = words[f"login_{e.reason}"].format(
-                seconds=e.retry_after, minutes=-(-(e.retry_after or 0) // 60)
-            )
+            error = words[f"login_{e.reason}"].format(seconds=e.retry_after, minutes=e.minutes)
             ask_totp = e.reason in ("totp_required", "totp_wrong")
             status_code = e.status_code
-            if e.retry_after is not None:
-                headers["Retry-After"] = str(e.retry_after)
+            headers = e.headers
     if user is None:
         response = render(
             request,
@@ -252,14 +249,16 @@ def login(
         )
         response.headers.update(headers)
         return response
-    token = issue_token(
-        str(user.id), settings.secret_key, settings.token_minutes, **accounts.token_claims(user)
-    )
     target = "/me" if user.must_change_password else _safe_next(next, _home(user))
-    response = RedirectResponse(target, status.HTTP_303_SEE_OTHER)
+    return _start_session(RedirectResponse(target, status.HTTP_303_SEE_OTHER), user, settings)
+
+
+def _start_session(response: Response, user: User, settings: Settings) -> Response:
+    """Set the session cookie of ``user`` on ``response`` (HttpOnly, SameSite=Lax, Secure
+    outside development)."""
     response.set_cookie(
         SESSION_COOKIE,
-        token,
+        accounts.access_token(user, settings),
         max_age=settings.token_minutes * 60,
         httponly=True,
         samesite="lax",
@@ -410,22 +409,9 @@ def change_my_password(
             address=client_address(request),
         )
     except accounts.SignInRefused as e:
-        headers = {"Retry-After": str(e.retry_after)} if e.retry_after is not None else None
-        raise HTTPException(e.status_code, detail=e.detail, headers=headers) from None
-    token = issue_token(
-        str(user.id), settings.secret_key, settings.token_minutes, **accounts.token_claims(user)
-    )
+        raise HTTPException(e.status_code, detail=e.detail, headers=e.headers or None) from None
     response = JSONResponse({"home": _home(user), "must_change_password": False})
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=settings.token_minutes * 60,
-        httponly=True,
-        samesite="lax",
-        secure=not settings.development,
-        path="/",
-    )
-    return _secure_headers(response)
+    return _secure_headers(_start_session(response, user, settings))
 
 
 @router.get("/me/totp.svg")

@@ -14,29 +14,14 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
+from test_resources import new_vehicle
 
 from api.models import Plan, RouteSheet
 
 API = "/api/v1"
 DAY = date(2026, 9, 15)
 Login = Callable[[str], dict[str, str]]
-VAN = {
-    "id": "HUB-532326-T77",
-    "owner": "HUB",
-    "depot": "HUB-532326",
-    "kind": "van",
-    "profile": "van",
-    "capacity_kg": 1500,
-    "capacity_m3": 9.0,
-    "fixed_fen": 6500,
-    "per_km_fen": 95,
-    "per_hour_fen": 2800,
-    "shift_start": "07:00",
-    "shift_end": "19:00",
-    "max_shift_h": 12,
-    "max_driving_h": 8,
-    "name": "大姚 厢式货车 77",
-}
+VAN = new_vehicle(id="HUB-532326-T77", name="大姚 厢式货车 77")
 
 
 def _rows(client: TestClient, login: Login, **filters: Any) -> list[dict[str, Any]]:

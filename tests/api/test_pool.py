@@ -18,6 +18,7 @@ import logging
 import socket
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 
 import pytest
@@ -93,12 +94,16 @@ def test_an_exhausted_pool_is_a_503_then_serves_again(
     engine_for_settings(small).dispose()
 
 
-def _locked(pg_url: str, sql: str) -> tuple[object, object]:
-    """A connection of the test's own holding a lock (until it is closed)."""
+@contextmanager
+def _locked(pg_url: str, sql: str) -> Iterator[None]:
+    """A connection of the test's own holding a lock while the block runs."""
     engine = make_engine(pg_url)
-    conn = engine.connect()
-    conn.execute(text(sql))  # the transaction stays open: the lock is held
-    return engine, conn
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(sql))  # the transaction stays open: the lock is held
+            yield
+    finally:
+        engine.dispose()
 
 
 def test_a_table_lock_is_a_503_after_lock_timeout_not_a_500(
@@ -107,12 +112,8 @@ def test_a_table_lock_is_a_503_after_lock_timeout_not_a_500(
     quick = replace(settings, database_url=pg_url, db_lock_timeout_ms=200)
     with TestClient(create_app(quick, run_migrations=False)) as client:
         bearer = {"Authorization": f"Bearer {_token(client, 'courier1')}"}
-        engine, conn = _locked(pg_url, "LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
-        try:
+        with _locked(pg_url, "LOCK TABLE users IN ACCESS EXCLUSIVE MODE"):
             answers = [client.get("/api/v1/me", headers=bearer) for _ in range(4)]
-        finally:
-            conn.close()  # type: ignore[attr-defined]
-            engine.dispose()  # type: ignore[attr-defined]
         assert Counter(r.status_code for r in answers) == Counter({503: 4})
         assert all(_unavailable(r, "lock_timeout") for r in answers), answers[0].text
         assert client.get("/api/v1/me", headers=bearer).status_code == 200
@@ -126,15 +127,11 @@ def test_a_row_lock_on_a_user_is_a_503_after_lock_timeout(
     courier = pg_people["courier1"]
     with TestClient(create_app(quick, run_migrations=False)) as client:
         admin = {"Authorization": f"Bearer {_token(client, 'admin')}"}
-        engine, conn = _locked(pg_url, f"SELECT id FROM users WHERE id = {courier} FOR UPDATE")
-        try:
+        with _locked(pg_url, f"SELECT id FROM users WHERE id = {courier} FOR UPDATE"):
             answers = [
                 client.post(f"/api/v1/users/{courier}/deactivate", headers=admin) for _ in range(2)
             ]
             reads = [client.get("/api/v1/me", headers=admin) for _ in range(2)]  # not blocked
-        finally:
-            conn.close()  # type: ignore[attr-defined]
-            engine.dispose()  # type: ignore[attr-defined]
         assert Counter(r.status_code for r in answers) == Counter({503: 2}), answers[0].text
         assert all(_unavailable(r, "lock_timeout") for r in answers)
         assert Counter(r.status_code for r in reads) == Counter({200: 2})
@@ -152,12 +149,8 @@ def test_a_statement_cut_off_is_a_503(
     )
     with TestClient(create_app(short, run_migrations=False)) as client:
         bearer = {"Authorization": f"Bearer {_token(client, 'courier1')}"}
-        engine, conn = _locked(pg_url, "LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
-        try:
+        with _locked(pg_url, "LOCK TABLE users IN ACCESS EXCLUSIVE MODE"):
             answers = [client.get("/api/v1/me", headers=bearer) for _ in range(2)]
-        finally:
-            conn.close()  # type: ignore[attr-defined]
-            engine.dispose()  # type: ignore[attr-defined]
         assert Counter(r.status_code for r in answers) == Counter({503: 2})
         assert all(_unavailable(r, "statement_timeout") for r in answers), answers[0].text
     engine_for_settings(short).dispose()
