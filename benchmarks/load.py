@@ -44,8 +44,9 @@ the published database as a template and serve a fresh copy each time (PostgreSQ
         --duration 30 --concurrency 32 --pid $! --postgres
 
 Measured (issue 14, this 2-core machine, PostgreSQL 15 on the same machine, the default
-mix): 60 req/s with p99 47 ms; 100 req/s p50 14 ms, p99 166 ms; saturated at about
-150-160 req/s (about 8-10 ms of the server's CPU, 1.4 ms of PostgreSQL's a request).
+mix, ``--workers 2``, 30 s runs): 60 req/s p50 9.7 ms, p99 41 ms; 100 req/s p50 10.6 ms,
+p99 70 ms; a 300 req/s target achieved 189 req/s, saturated (about 9 ms of the server's
+CPU and 1.35 ms of PostgreSQL's a request). A busier machine gave p99 47 and 166 ms.
 """
 
 from __future__ import annotations
