@@ -289,8 +289,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
     migrate(settings.database_url)
     reap_stale(settings)
     connection = Redis.from_url(settings.redis_url)
-    worker = Worker([Queue(settings.queue, connection=connection)], connection=connection)
-    print(f"codist: worker {worker.name} waiting for plans", file=sys.stderr)
+    from simulations.run import QUEUE as SIMULATIONS
+
+    # planning jobs first: a dispatcher waits for them; simulated days fill the gaps
+    queues = [Queue(name, connection=connection) for name in (settings.queue, SIMULATIONS)]
+    worker = Worker(queues, connection=connection)
+    print(f"codist: worker {worker.name} waiting for plans and simulated days", file=sys.stderr)
     worker.work(burst=args.burst, with_scheduler=False)
     return 0
 
@@ -383,9 +387,15 @@ def extend(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     serve.set_defaults(func=cmd_serve)
 
-    worker = sub.add_parser("worker", help="run an RQ worker for planning jobs (REDIS_URL)")
-    worker.add_argument("--burst", action="store_true", help="stop when the queue is empty")
+    worker = sub.add_parser(
+        "worker", help="run an RQ worker for planning jobs and simulated days (REDIS_URL)"
+    )
+    worker.add_argument("--burst", action="store_true", help="stop when the queues are empty")
     worker.set_defaults(func=cmd_worker)
+
+    from simulations.cli import add_simulate_command
+
+    add_simulate_command(sub, common)
 
     db = sub.add_parser("db", help="the service database")
     dsub = db.add_subparsers(dest="db_command", required=True, parser_class=type(db))

@@ -365,6 +365,7 @@ class _Generator:
         self.day = plan_date
         self.rng = np.random.default_rng(np.random.SeedSequence([seed, plan_date.toordinal()]))
         self.scale = scale
+        self.produce_scale = scale
         self.geo = geo
         self.parties = parties
         self.a = a
@@ -486,7 +487,7 @@ class _Generator:
         )
 
     def _lots(self, mean: float) -> int:
-        return int(self.rng.poisson(mean * self.scale)) if mean > 0 else 0
+        return int(self.rng.poisson(mean * self.produce_scale)) if mean > 0 else 0
 
     def up(self) -> None:
         """The produce of the day, bound for the hubs and WH-CX: wild mushrooms and walnuts
@@ -684,10 +685,13 @@ def generate_day(
     parties: Mapping[str, Party] | None = None,
     population: Mapping[str, int] | None = None,
     assumptions: Assumptions | None = None,
+    produce_scale: float | None = None,
 ) -> list[Order]:
     """The orders of one plan day: parcels down first, then produce up.
 
-    ``scale`` multiplies every expected count (1.0 = the stated demand). ``places``,
+    ``scale`` multiplies every expected count (1.0 = the stated demand);
+    ``produce_scale``, when given, the produce lots' instead (a parcel peak such as
+    双十一 does not bring more goats down the mountain). ``places``,
     ``parties`` and ``population`` default to the bundled data (places.csv,
     data/dispatch/parties.csv, data/demand/population.csv by township id).
     """
@@ -703,6 +707,10 @@ def generate_day(
         parties = load_parties()
     geo = _geography(places, load_population() if population is None else population)
     gen = _Generator(plan_date, seed, scale, geo, parties, assumptions or load_assumptions())
+    if produce_scale is not None:
+        if not (math.isfinite(produce_scale) and produce_scale > 0):
+            raise InputError("produce_scale", f"must be a number > 0, got {produce_scale!r}")
+        gen.produce_scale = produce_scale
     gen.down()
     gen.up()
     return gen.orders

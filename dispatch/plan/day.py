@@ -54,7 +54,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from dispatch.costs.shares import allocate_routes
-from dispatch.domain import Day, VehicleSpec
+from dispatch.domain import Day, Order, VehicleSpec
 from dispatch.plan.echelon import Stage, StageResult
 from dispatch.plan.lastmile import VIA_SUFFIX, choose, station_legs, station_times
 from dispatch.plan.outcomes import number_routes, order_outcomes
@@ -118,8 +118,13 @@ def plan_day(
     options: PlanOptions | None = None,
     *,
     progress: Progress | None = None,
+    separate_orders: Sequence[Order] | None = None,
 ) -> Plan:
-    """Plan one day: shared routes over both echelons, the separate plans, allocations."""
+    """Plan one day: shared routes over both echelons, the separate plans, allocations.
+
+    ``separate_orders`` (simulations): the orders the parties alone carry that day, when
+    they differ from the shared plan's (a carrier that serves a township on fewer days
+    than daily carries the parcels held since its last round); default ``day.orders``."""
     from dispatch.io.day import served_counties
 
     options = options or PlanOptions()
@@ -127,9 +132,13 @@ def plan_day(
     t0 = time.perf_counter()
     counties = tuple(options.counties) or tuple(sorted(served_counties()))
     paths, rejected, _outside = order_paths(day, network, counties)
-    runs = _runs(paths, options.separate)
+    alone = paths
+    if separate_orders is not None:
+        alone = order_paths(replace(day, orders=list(separate_orders)), network, counties)[0]
+    every = {**paths, **alone}
+    runs = _runs(alone, options.separate)
     collects, backs = collection_times(network, day.fleet, counties, options)
-    latest = latest_at_hub(network, day.fleet, paths, options)
+    latest = latest_at_hub(network, day.fleet, every, options)
     warm_hierarchies(network, day.fleet)
     from routing.sisr import warm_up
 
@@ -137,18 +146,18 @@ def plan_day(
     workers = worker_count(options)
     pool = start_pool(network, workers) if workers > 1 else None
     try:
-        phases = _Phases(day, network, options, _by_party(paths), pool, progress)
+        phases = _Phases(day, network, options, _by_party(paths, alone), pool, progress)
         wh_fleet = {
             run.name: vehicles_for(day.fleet, day.parties, WAREHOUSE, run.party) for run in runs
         }
         phases.trunk_down(runs, wh_fleet, latest)
         phases.county_echelons(runs, counties, collects, backs)
-        phases.trunk_up(runs, wh_fleet, paths)
+        phases.trunk_up(runs, wh_fleet, every)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
 
-    plan = _assemble(day, network, options, paths, rejected, runs, collects)
+    plan = _assemble(day, network, options, (paths, alone), rejected, runs, collects)
     progress.phase("cost allocation", 1)
     plan.allocations = allocate_routes(plan)
     progress.step()
@@ -165,12 +174,14 @@ def _runs(paths: Mapping[str, OrderPath], separate: bool) -> list[PlanRun]:
     return runs
 
 
-def _by_party(paths: Mapping[str, OrderPath]) -> dict[str | None, list[OrderPath]]:
-    """The paths each run plans: all of them under ``None`` (the shared run), and each
-    party's own under the party."""
+def _by_party(
+    paths: Mapping[str, OrderPath], alone: Mapping[str, OrderPath]
+) -> dict[str | None, list[OrderPath]]:
+    """The paths each run plans: all of ``paths`` under ``None`` (the shared run), and
+    each party's own of ``alone`` under the party."""
     by_party: dict[str | None, list[OrderPath]] = defaultdict(list)
-    for p in paths.values():
-        by_party[None].append(p)
+    by_party[None].extend(paths.values())
+    for p in alone.values():
         by_party[p.order.party].append(p)
     return by_party
 
@@ -372,21 +383,23 @@ def _assemble(
     day: Day,
     network: RoadNetwork,
     options: PlanOptions,
-    paths: dict[str, OrderPath],
+    both: tuple[dict[str, OrderPath], dict[str, OrderPath]],
     rejected: dict[str, tuple[str, str]],
     runs: Sequence[PlanRun],
     collects: dict[str, int],
 ) -> Plan:
     """The plan of the solved runs (the shared one first): route ids, every order's
-    outcome, and which orders the parties alone get through. No allocations yet."""
+    outcome, and which orders the parties alone get through (``both``: the shared plan's
+    paths, the parties' alone). No allocations yet."""
+    paths, alone = both
     shared, separate = runs[0], {r.party or "": r for r in runs[1:]}
     route_ids = number_routes(runs)
     outcomes = order_outcomes(paths, rejected, shared, route_ids)
     separate_served: set[str] = set()
     for party, run in separate.items():
-        mine = {oid: p for oid, p in paths.items() if p.order.party == party}
-        alone = order_outcomes(mine, {}, run, route_ids)
-        separate_served.update(oid for oid, oc in alone.items() if oc.assigned)
+        mine = {oid: p for oid, p in alone.items() if p.order.party == party}
+        served = order_outcomes(mine, {}, run, route_ids)
+        separate_served.update(oid for oid, oc in served.items() if oc.assigned)
     return Plan(
         day=day,
         options=options,

@@ -316,8 +316,17 @@ def build_problem(
     return b.build(), places
 
 
-def time_limit_for(n_lots: int, per_lot: float, cap: float) -> float:
-    return max(0.3, min(cap, per_lot * n_lots))
+def time_limit_for(n_lots: int, per_lot: float, cap: float, floor: float = 0.3) -> float:
+    return max(floor, min(cap, per_lot * n_lots))
+
+
+@dataclass(frozen=True)
+class Effort:
+    """How hard a stage's search works beyond its time limit: an iteration bound (0: none,
+    the time limit alone) and OR-Tools' polish of its routes."""
+
+    iterations: int = 0
+    polish: str = "descent"
 
 
 def stage_file_name(key: str) -> str:
@@ -358,12 +367,15 @@ def solve_stage(
     time_limit: float,
     seed: int,
     dump_to: Path | None = None,
+    effort: Effort | None = None,
 ) -> StageResult:
     """Solve one stage (runs in a worker process) and read the timed routes back; with
-    ``dump_to``, its problem is written there first (:func:`dump_problem`)."""
+    ``dump_to``, its problem is written there first (:func:`dump_problem`); ``effort``
+    bounds the search by iterations (reproducible) and chooses the polish."""
     import time as _time
 
-    from routing.solver import solve
+    from routing.solver import SearchConfig, solve
+    from routing.stop import FirstOf, MaxIterations, converged
 
     t0 = _time.perf_counter()
     if not stage.lots:
@@ -371,7 +383,13 @@ def solve_stage(
     problem, places = build_problem(stage, network, times)
     if dump_to is not None:
         dump_problem(problem, places, stage, time_limit, seed, dump_to)
-    solution = solve(problem, time_limit, seed)
+    effort = effort or Effort()
+    stop = None
+    if effort.iterations > 0:
+        units = sum(1 for t in problem.tasks if t.kind != "delivery")
+        stop = FirstOf(MaxIterations(effort.iterations), converged(units))
+    config = SearchConfig(polish=effort.polish)
+    solution = solve(problem, time_limit, seed, stop=stop, config=config)
     routes = tuple(
         _timed(stage, problem, places, evaluate_route(problem, plan), plan)
         for plan in solution.routes

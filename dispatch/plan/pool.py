@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dispatch.domain import VehicleSpec
-from dispatch.plan.echelon import ServiceTimes, Stage, StageResult, solve_stage, time_limit_for
+from dispatch.plan.echelon import (
+    Effort,
+    ServiceTimes,
+    Stage,
+    StageResult,
+    solve_stage,
+    time_limit_for,
+)
 from dispatch.plan.progress import Progress
 from dispatch.plan.types import PlanOptions, PlanRun
 
@@ -54,11 +61,16 @@ def _die_with(parent: int) -> None:
 
 
 def _work(
-    stage: Stage, times: ServiceTimes, limit: float, seed: int, dump_to: Path | None
+    stage: Stage,
+    times: ServiceTimes,
+    limit: float,
+    seed: int,
+    dump_to: Path | None,
+    effort: Effort,
 ) -> StageResult:
     """Solve one stage in a worker process, on the network it started with."""
     assert _NETWORK is not None
-    return solve_stage(stage, _NETWORK, times, limit, seed, dump_to)
+    return solve_stage(stage, _NETWORK, times, limit, seed, dump_to, effort)
 
 
 def _run_stages(
@@ -80,7 +92,13 @@ def _run_stages(
     cap = max(1.0, budget * 0.6)
 
     def limit(i: int) -> float:
-        return time_limit_for(len(stages[i].lots), per_unit * weights[i], cap)
+        if options.iterations_per_lot:  # bounded by iterations: the phase's budget caps it
+            return max(budget, options.min_stage_s)
+        return time_limit_for(len(stages[i].lots), per_unit * weights[i], cap, options.min_stage_s)
+
+    def effort(i: int) -> Effort:
+        iterations = round(options.iterations_per_lot * weights[i] * len(stages[i].lots))
+        return Effort(iterations, options.polish)
 
     progress.phase(label, len(stages))
     if pool is None:
@@ -88,7 +106,13 @@ def _run_stages(
         for i, s in enumerate(stages):
             out.append(
                 solve_stage(
-                    s, network, options.service, limit(i), options.seed, options.dump_problems
+                    s,
+                    network,
+                    options.service,
+                    limit(i),
+                    options.seed,
+                    options.dump_problems,
+                    effort(i),
                 )
             )
             progress.step()
@@ -105,6 +129,7 @@ def _run_stages(
             limit(i),
             options.seed,
             options.dump_problems,
+            effort(i),
         )
         fut.add_done_callback(lambda _f: progress.step())
         futures[i] = fut

@@ -34,6 +34,7 @@ WAREHOUSE = "WH-CX"
 NO_DUE = MAX_TIME // 2
 
 
+POLISH_MODES = ("descent", "gls", "none")
 LAST_MILE_MODES = ("auto", "direct", "stations")
 
 
@@ -72,12 +73,27 @@ class PlanOptions:
     # costs less; "direct" only on the county routes; "stations" by the last mile wherever
     # a station has vehicles (what-ifs).
     last_mile: str = "auto"
+    # Reproducible effort (simulations of many days): every stage's search stops after
+    # this many iterations per lot (shared lots weigh ``shared_weight``), so a seed gives
+    # the same plan on any machine; ``time_limit`` then only caps it (a stage that hits
+    # the cap is counted in ``StageResult.stats``). 0: the wall-clock budget alone.
+    iterations_per_lot: int = 0
+    # OR-Tools' polish of the search's routes ("descent", "gls" or "none"; see
+    # routing.solver.SearchConfig.polish). Simulations use "none": it is time-bound.
+    polish: str = "descent"
+    min_stage_s: float = 0.3  # no stage gets less of the budget than this
 
     def __post_init__(self) -> None:
         if self.last_mile not in LAST_MILE_MODES:
             raise InputError(
                 "last_mile", f"one of {', '.join(LAST_MILE_MODES)}, not {self.last_mile!r}"
             )
+        if self.polish not in POLISH_MODES:
+            raise InputError("polish", f"one of {', '.join(POLISH_MODES)}, not {self.polish!r}")
+        if self.iterations_per_lot < 0:
+            raise InputError("iterations_per_lot", "must be >= 0")
+        if not self.min_stage_s > 0:
+            raise InputError("min_stage_s", "must be > 0 seconds")
 
 
 @dataclass(frozen=True)
