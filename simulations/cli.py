@@ -57,7 +57,7 @@ class _Bar:
         if fresh and done < total:
             left = f", about {(total - done) * spent / fresh / 60:.1f} min left"
         sys.stderr.write(
-            f"\r{label:<22} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} days"
+            f"\r{label:<22} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} day plans"
             f"  {spent:5.0f} s{left}   "
         )
         if done >= total:
@@ -102,23 +102,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     html = write_report(out, names)
     doc: dict[str, Any] = {
         "report": str(html),
-        "runs": [
-            {
-                k: r[k]
-                for k in (
-                    "scenario",
-                    "from",
-                    "to",
-                    "days_done",
-                    "days_total",
-                    "computed",
-                    "resumed_days",
-                    "seconds",
-                    "fan_out",
-                )
-            }
-            for r in runs
-        ],
+        "runs": [{k: r[k] for k in RUN_KEYS} for r in runs],
     }
     if args.json:
         print(json.dumps(doc, ensure_ascii=False, indent=2))

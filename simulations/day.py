@@ -31,7 +31,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -85,6 +85,7 @@ class World:
     calendar: Calendar
     names: Mapping[str, tuple[str, str]]  # county -> (zh, en)
     closed: dict[tuple[int, ...], RoadNetwork]
+    recent: dict[int, list[Order]] = field(default_factory=dict)  # ordinal day -> orders
 
     def network_on(self, day: date) -> RoadNetwork:
         """The network of ``day``, the scenario's closures of that day shut."""
@@ -253,7 +254,18 @@ def _sparse(
 
 
 # ---- the day's orders ----------------------------------------------------------------------
-def _orders_of(world: World, day: date) -> list[Order]:
+def orders_of(world: World, day: date) -> list[Order]:
+    """The day's orders of the scenario's counties (the last few days' kept: a sparse
+    round gathers the parcels of the days before it)."""
+    key = day.toordinal()
+    if key not in world.recent:
+        world.recent[key] = _generate(world, day)
+        while len(world.recent) > 8:
+            world.recent.pop(min(world.recent))
+    return list(world.recent[key])
+
+
+def _generate(world: World, day: date) -> list[Order]:
     from simulations.sample_day import generate_day
 
     demand = day_demand(day, world.calendar)
@@ -322,7 +334,7 @@ def _alone_orders(world: World, day: date, today: Sequence[Order]) -> tuple[list
     held = 0
     back = day - timedelta(days=1)
     while back.weekday() not in world.scenario.sparse_days and (day - back).days < 7:
-        for o in _orders_of(world, back):
+        for o in orders_of(world, back):
             if _held(world, o):
                 out.append(_moved(o, day))
                 held += 1
@@ -519,7 +531,7 @@ def simulate_day(
         )
     world = world_for(scenario)
     network = world.network_on(day)
-    today = _orders_of(world, day)
+    today = orders_of(world, day)
     alone, held = alone_orders(world, day, today)
     shared = [o for o in today if in_scope(world, o)]
     out_of_scope = frozenset(o.id for o in alone if not in_scope(world, o))
