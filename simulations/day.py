@@ -493,18 +493,23 @@ def _by_county(
     return out
 
 
-def _parties(world: World, plan: Plan) -> dict[str, Any]:
+def _parties(world: World, plan: Plan, today: Sequence[Order]) -> dict[str, Any]:
     allocated: dict[str, int] = defaultdict(int)
     for alloc in plan.allocations.values():
         for s in alloc.shares:
             allocated[s.party] += s.shapley_fen
+    orders: dict[str, int] = defaultdict(int)
+    for o in today:
+        orders[o.party] += 1
     out = {}
     for party in sorted(set(allocated) | set(plan.separate)):
         info = world.parties.get(party)
         run = plan.separate.get(party)
         out[party] = {
             "name_zh": info.name_zh if info else party,
+            "name_en": info.name_en if info else party,
             "kind": info.kind if info else "",
+            "orders": orders.get(party, 0),
             "allocated_fen": allocated.get(party, 0),
             "alone_fen": run.cost_fen() if run else 0,
         }
@@ -573,7 +578,7 @@ def simulate_day(
         "villages": {
             k: cover[k] for k in ("villages", "located", "synthetic", "pct", "target_pct")
         },
-        "parties": _parties(world, plan),
+        "parties": _parties(world, plan, today),
         "solve": {
             "seconds": round(time.perf_counter() - t0, 2),
             "capped_stages": capped,
