@@ -339,6 +339,7 @@ class CapacityPosting(SQLModel, table=True):
     price_per_tkm_fen: int | None = None
     stops: list[dict[str, Any]] | None = _json()  # [{place, lon, lat, time}], in order
     status: str = Field(default="open", index=True)  # open | closed | cancelled
+    public: bool = False  # shown on the information board to readers not signed in
     idempotency_key: str | None = Field(default=None, unique=True, index=True)  # retry: one row
     created_at: datetime | None = _ts()
 
@@ -384,6 +385,7 @@ class CargoPosting(SQLModel, table=True):
     deliver_by: datetime | None = _ts(nullable=False)
     offered_price_fen: int
     status: str = Field(default="open", index=True)  # open | booked | cancelled
+    public: bool = False  # shown on the information board to readers not signed in
     idempotency_key: str | None = Field(default=None, unique=True, index=True)  # retry: one row
     created_at: datetime | None = _ts()
 

@@ -4,36 +4,45 @@ reserves the room atomically."""
 
 from __future__ import annotations
 
-from datetime import UTC
-from typing import Annotated, Any
+from datetime import UTC, date
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
+from sqlalchemy import or_
 from sqlmodel import col, select
 
 from api.deps import (
+    SESSION_COOKIE,
     Id,
     OptionalKey,
     PageDep,
     SessionDep,
+    SettingsDep,
     UserDep,
     answer_once,
+    invalid,
     page_body,
     paginate,
     require,
+    user_of_token,
 )
 from api.models import CapacityLeg, CapacityPosting, CargoPosting, FreightBooking, User, now
 from api.schemas.common import shanghai
 from api.schemas.freight import BookIn, CapacityIn, CapacityPatch, CargoIn
 from api.services.convert import local, local_json
 from api.services.freight import (
+    BoardFilter,
+    board,
     book_once,
     booking_out,
     create_capacity,
     legs_by_posting,
     legs_of,
-    matches,
+    match_route,
+    match_rows,
 )
 from api.services.idempotency import request_hash, scope_of
+from routing.errors import InputError
 
 router = APIRouter(tags=["freight marketplace"])
 TRADERS = require("admin", "dispatcher", "carrier")
@@ -129,11 +138,17 @@ def _answer(
 
 @router.get("/capacity", dependencies=[TRADERS], summary="open capacity postings")
 def list_capacity(
-    session: SessionDep, page: PageDep, status_: Annotated[str | None, Query(alias="status")] = None
+    session: SessionDep,
+    user: UserDep,
+    page: PageDep,
+    status_: Annotated[str | None, Query(alias="status", max_length=20)] = None,
+    mine: Annotated[bool, Query(description="only your organisation's postings")] = False,
 ) -> dict[str, Any]:
     query = select(CapacityPosting)
     if status_:
         query = query.where(CapacityPosting.status == status_)
+    if mine:
+        query = query.where(CapacityPosting.org_id == user.org_id)
     items, total = paginate(session, query, CapacityPosting, page, ("id", "created_at"))
     legs = legs_by_posting(session, [p.id or 0 for p in items])
     return page_body([_capacity_out(session, p, legs[p.id or 0]) for p in items], total, page)
@@ -194,11 +209,17 @@ def post_cargo(
 
 @router.get("/cargo", dependencies=[TRADERS], summary="cargo postings")
 def list_cargo(
-    session: SessionDep, page: PageDep, status_: Annotated[str | None, Query(alias="status")] = None
+    session: SessionDep,
+    user: UserDep,
+    page: PageDep,
+    status_: Annotated[str | None, Query(alias="status", max_length=20)] = None,
+    mine: Annotated[bool, Query(description="only your organisation's cargo")] = False,
 ) -> dict[str, Any]:
     query = select(CargoPosting)
     if status_:
         query = query.where(CargoPosting.status == status_)
+    if mine:
+        query = query.where(CargoPosting.org_id == user.org_id)
     items, total = paginate(session, query, CargoPosting, page, ("id", "created_at", "weight_kg"))
     return page_body([_cargo_out(c) for c in items], total, page)
 
@@ -210,21 +231,40 @@ def list_cargo(
 def cargo_matches(
     cargo_id: Id, session: SessionDep, limit: Annotated[int, Query(ge=1, le=50)] = 10
 ) -> list[dict[str, Any]]:
+    """Each match: the detour (km, minutes) and suggested price, where the cargo rides
+    (``legs``: the first and last leg of the truck's route it is on board for), the truck
+    (vehicle type, fittings, prices, its firm) and the room left on those legs."""
     cargo = session.get(CargoPosting, cargo_id)
     if cargo is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no cargo {cargo_id}")
-    return [
-        {
-            "capacity_id": m.truck,
-            "detour_km": round(m.detour_m / 1000, 1),
-            "detour_min": round(m.detour_s / 60),
-            "suggested_price_fen": m.suggested_price_fen,
-            "pickup_position": m.pickup_pos,
-            "delivery_position": m.delivery_pos,
-            "legs": [m.first_leg, m.last_leg],
-        }
-        for m in matches(session, cargo, limit=limit)
-    ]
+    return [local_json(row) for row in match_rows(session, cargo, limit=limit)]
+
+
+@router.get("/cargo/{cargo_id}", dependencies=[TRADERS], summary="a cargo posting")
+def get_cargo(cargo_id: Id, session: SessionDep) -> dict[str, Any]:
+    cargo = session.get(CargoPosting, cargo_id)
+    if cargo is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no cargo {cargo_id}")
+    return _cargo_out(cargo)
+
+
+@router.get(
+    "/cargo/{cargo_id}/matches/{capacity_id}/route", dependencies=[TRADERS],
+    summary="a match on the map: the truck's planned route and the route with the cargo",
+)  # fmt: skip
+def cargo_match_route(cargo_id: Id, capacity_id: Id, session: SessionDep) -> dict[str, Any]:
+    """GeoJSON LineStrings (lon, lat) on the road network: ``planned`` through the
+    truck's stops, ``with_cargo`` through them with the pickup and the delivery inserted
+    where the booking put them (or the best insertion now); a cargo that no longer fits
+    the truck is a 409."""
+    cargo = session.get(CargoPosting, cargo_id)
+    if cargo is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no cargo {cargo_id}")
+    try:
+        out = match_route(session, cargo, capacity_id)
+    except InputError as e:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=e.reason) from None
+    return dict(local_json(out))
 
 
 @router.post(
@@ -262,11 +302,34 @@ def book_cargo(
 
 
 @router.get("/freight-bookings", dependencies=[TRADERS], summary="freight bookings")
-def list_bookings(session: SessionDep, user: UserDep, page: PageDep) -> dict[str, Any]:
+def list_bookings(
+    session: SessionDep,
+    user: UserDep,
+    page: PageDep,
+    side: Annotated[
+        Literal["shipper", "carrier"] | None,
+        Query(description="shipper: of your cargo; carrier: on your trucks; default both"),
+    ] = None,
+    capacity_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    cargo_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+) -> dict[str, Any]:
+    """Admins see every booking (``side`` then filters by nothing); others the bookings
+    of their organisation's cargo and on its trucks."""
     query = select(FreightBooking)
-    if user.role != "admin":
-        mine = select(CargoPosting.id).where(CargoPosting.org_id == user.org_id)
-        query = query.where(col(FreightBooking.cargo_id).in_(mine))
+    shipped = col(FreightBooking.cargo_id).in_(
+        select(CargoPosting.id).where(CargoPosting.org_id == user.org_id)
+    )
+    carried = col(FreightBooking.capacity_id).in_(
+        select(CapacityPosting.id).where(CapacityPosting.org_id == user.org_id)
+    )
+    if side == "shipper" or (side is None and user.role != "admin"):
+        query = query.where(shipped if side == "shipper" else or_(shipped, carried))
+    elif side == "carrier":
+        query = query.where(carried)
+    if capacity_id is not None:
+        query = query.where(FreightBooking.capacity_id == capacity_id)
+    if cargo_id is not None:
+        query = query.where(FreightBooking.cargo_id == cargo_id)
     items, total = paginate(session, query, FreightBooking, page, ("id", "created_at"))
     return page_body([local_json(booking_out(b)) for b in items], total, page)
 
@@ -305,3 +368,56 @@ def cancel_cargo(cargo_id: Id, session: SessionDep, user: UserDep) -> dict[str, 
     session.commit()
     session.refresh(cargo)
     return _cargo_out(cargo)
+
+
+def _reader(request: Request, session: SessionDep, settings: SettingsDep) -> User | None:
+    """Who reads the board: a signed-in account (bearer token or the pages' cookie), or
+    nobody (never a 401: the board is open, showing less)."""
+    auth = request.headers.get("authorization", "")
+    token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
+    token = token or request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    try:
+        return user_of_token(session, settings, token, request.url.path)
+    except HTTPException:
+        return None
+
+
+@router.get(
+    "/market/{kind}",
+    summary="the information board (物流信息发布): open capacity or cargo, filterable",
+)
+def market(
+    kind: Literal["capacity", "cargo"],
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    page: PageDep,
+    county: Annotated[
+        str | None,
+        Query(pattern=r"^\d{6}$", description="a stop, the origin or the destination in it"),
+    ] = None,
+    day: Annotated[
+        date | None, Query(description="a stop that day; a pickup window over it")
+    ] = None,
+    vehicle_type: Annotated[str | None, Query(min_length=1, max_length=40)] = None,
+    temperature: Annotated[Literal["ambient", "chilled", "frozen"] | None, Query()] = None,
+) -> dict[str, Any]:
+    """Readable without signing in: a reader not signed in (or a courier) sees only the
+    postings their firm made public (``public: true``); traders see every open one.
+    Newest first."""
+    reader = _reader(request, session, settings)
+    public_only = reader is None or reader.role not in ("admin", "dispatcher", "carrier")
+    if day is not None and not 2000 <= day.year <= 2100:
+        raise invalid(["query", "day"], "must be between 2000 and 2100")
+    items = board(
+        session,
+        kind,
+        BoardFilter(county=county, day=day, vehicle_type=vehicle_type, temperature=temperature),
+        public_only=public_only,
+    )
+    window = items[page.offset : page.offset + page.limit]
+    body = page_body([local_json(i) for i in window], len(items), page)
+    body["public_only"] = public_only
+    return body

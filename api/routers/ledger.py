@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
+from fastapi.responses import JSONResponse
 from sqlalchemy import false, or_
 from sqlmodel import Session, col, select
 
@@ -51,6 +52,7 @@ MEMBER = require("admin", "dispatcher", "carrier")
 ENTRY_SORTS = ("id", "created_at", "amount_fen", "kind")
 ACCOUNT_SORTS = ("id", "name", "created_at")
 Kind = Literal["freight_booking", "lease", "shared_route", "reversal", "adjustment"]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 State = Literal["pending", "confirmed", "settled", "disputed", "reversed"]
 
 IdempotencyKey = Annotated[
@@ -203,9 +205,18 @@ def get_account(account_id: Id, session: SessionDep, user: UserDep) -> Any:
 @router.get(
     "/accounts/{account_id}/statement",
     response_class=Response,
-    responses={200: {"content": {"text/csv": {}}, "description": "the statement as CSV"}},
+    responses={
+        200: {
+            "content": {
+                "text/csv": {},
+                XLSX: {},
+                "application/json": {},
+            },
+            "description": "the statement as CSV (default), XLSX or JSON (rows and totals)",
+        }
+    },
     dependencies=[MEMBER],
-    summary="an account's monthly statement (CSV)",
+    summary="an account's monthly statement (CSV, XLSX or JSON)",
 )
 def account_statement(
     account_id: Id,
@@ -217,28 +228,43 @@ def account_statement(
     month: Annotated[
         int | None, Query(ge=1, le=12, description="default: this month (Asia/Shanghai)")
     ] = None,
+    format: Annotated[
+        Literal["csv", "xlsx", "json"], Query(description="csv (UTF-8 with BOM), xlsx or json")
+    ] = "csv",
 ) -> Response:
     """The entries whose service date (the plan's date, the cargo's pickup day, the
     lease's first day; a reversal's is its original's; else the day it was recorded) falls
     in one Asia/Shanghai calendar month, ordered by it, between an opening and a closing
     balance row: service_date, recorded_at (+08:00), the counterparty's code and name,
     debit_fen paid, credit_fen received, the running balance, each entry's state; amounts
-    also in yuan with two decimals."""
-    _account(session, user, account_id)
+    also in yuan with two decimals. ``xlsx`` adds a totals row; ``json`` answers
+    ``{rows, totals}`` (totals: opening, debit, credit, closing, entries)."""
+    account = _account(session, user, account_id)
     today = now().astimezone(ledger.TZ)
     year = year or today.year
     month = month or today.month
+    name = f"statement-{account_id}-{year}-{month:02d}"
     with _ledger_errors("query"):
+        if format == "json":
+            rows = ledger.statement(session, account_id, year, month)
+            return JSONResponse(
+                {"account_id": account_id, "year": year, "month": month, "rows": rows,
+                 "totals": ledger.statement_totals(rows)}
+            )  # fmt: skip
+        if format == "xlsx":
+            title = f"{ledger.account_label(session, account)} · {year}-{month:02d}"
+            data = ledger.statement_xlsx(session, account_id, year, month, title=title)
+            return Response(
+                content=data,
+                media_type=XLSX,
+                headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
+            )
         text = ledger.statement_csv(session, account_id, year, month)
     return Response(
         # a byte order mark first, or Excel (zh-CN) reads the UTF-8 as GBK and garbles it
         content=("\ufeff" + text).encode("utf-8"),
         media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": (
-                f'attachment; filename="statement-{account_id}-{year}-{month:02d}.csv"'
-            )
-        },
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
     )
 
 

@@ -29,6 +29,9 @@ class CapacityIn(BaseModel):
     price_per_km_fen: int | None = Field(default=None, ge=0, le=100_000)
     price_per_tkm_fen: int | None = Field(default=None, ge=0, le=100_000)
     stops: list[Stop] = Field(min_length=2, max_length=12)
+    public: bool = Field(
+        default=False, description="show it on the information board without signing in"
+    )
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -71,6 +74,9 @@ class CargoIn(BaseModel):
     pickup_end: MomentIn
     deliver_by: MomentIn
     offered_price_fen: int = Field(ge=0, le=100_000_000)
+    public: bool = Field(
+        default=False, description="show it on the information board without signing in"
+    )
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -104,3 +110,4 @@ class CapacityPatch(BaseModel):
     price_per_km_fen: int | None = Field(default=None, ge=0, le=100_000)
     price_per_tkm_fen: int | None = Field(default=None, ge=0, le=100_000)
     vehicle_type: str | None = Field(default=None, min_length=1, max_length=40)
+    public: bool | None = Field(default=None, description="show it on the information board")

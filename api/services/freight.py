@@ -14,9 +14,10 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 from sqlalchemy import update
@@ -24,10 +25,21 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from api.errors import Conflict
-from api.models import CapacityLeg, CapacityPosting, CargoPosting, FreightBooking, aware, now
+from api.models import (
+    CapacityLeg,
+    CapacityPosting,
+    CargoPosting,
+    FreightBooking,
+    Organisation,
+    aware,
+    now,
+)
 from api.services.idempotency import Answer, once, scope_of
 from api.services.ledger import account_for_org, add_in_transaction
+from api.services.reference import places_by_id
 from routing.errors import InputError
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def seconds(moment: datetime | None) -> int:
@@ -369,3 +381,259 @@ def book_once(
         return 201, booking_out(booking)
 
     return once(session, scope=scope_of(user_id), key=key, request_hash=request_hash, work=work)
+
+
+# ---- what the trading pages show (the JSON API answers the same) ----------------------
+#: Vehicle types the pages offer (a posting may name any other, up to 40 characters).
+VEHICLE_TYPES = (
+    "van", "box_4_2m", "box_6_8m", "box_9_6m", "flatbed_13m", "reefer_4_2m", "reefer_6_8m",
+    "livestock",
+)  # fmt: skip
+TEMPERATURES = ("ambient", "chilled", "frozen")
+
+
+def org_names(session: Session, ids: Iterable[int]) -> dict[int, str]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = session.exec(select(Organisation).where(col(Organisation.id).in_(wanted))).all()
+    return {o.id: o.name for o in rows if o.id is not None}
+
+
+def match_rows(session: Session, cargo: CargoPosting, *, limit: int = 10) -> list[dict[str, Any]]:
+    """The ranked matches of a cargo as ``GET /cargo/{id}/matches`` answers them: the
+    detour (km, minutes), the suggested price, where the cargo rides, the truck and its
+    firm, and the room left on the legs it would ride."""
+    found = matches(session, cargo, limit=limit)
+    ids = [m.truck for m in found]
+    postings = {
+        p.id: p
+        for p in session.exec(select(CapacityPosting).where(col(CapacityPosting.id).in_(ids))).all()
+    }
+    legs = legs_by_posting(session, ids)
+    names = org_names(session, [p.org_id for p in postings.values()])
+    rows = []
+    for m in found:
+        p = postings[m.truck]
+        ridden = legs[m.truck][m.first_leg : m.last_leg + 1] or legs[m.truck]
+        stops = p.stops or []
+        rows.append(
+            {
+                "capacity_id": m.truck,
+                "detour_km": round(m.detour_m / 1000, 1),
+                "detour_min": round(m.detour_s / 60),
+                "suggested_price_fen": m.suggested_price_fen,
+                "pickup_position": m.pickup_pos,
+                "delivery_position": m.delivery_pos,
+                "legs": [m.first_leg, m.last_leg],
+                "org_id": p.org_id,
+                "org_name": names.get(p.org_id),
+                "vehicle_type": p.vehicle_type,
+                "refrigerated": p.refrigerated,
+                "livestock": p.livestock,
+                "price_per_km_fen": p.price_per_km_fen,
+                "price_per_tkm_fen": p.price_per_tkm_fen,
+                "room_kg": min(leg.remaining_kg for leg in ridden) if ridden else 0,
+                "room_m3": min(leg.remaining_l for leg in ridden) / 1000 if ridden else 0.0,
+                "departs_at": stops[0]["time"] if stops else None,
+                "arrives_at": stops[-1]["time"] if stops else None,
+            }
+        )
+    return rows
+
+
+@functools.lru_cache(maxsize=512)
+def _road_line(points: tuple[tuple[float, float], ...]) -> tuple[list[list[float]], int, int]:
+    """The fastest truck roads through ``points`` in order: coordinates, metres, seconds."""
+    from routing.network import resolve, shortest_route
+    from routing.network.matrix import Waypoint
+
+    net = travel().network
+    wps: list[Waypoint] = resolve(net, [list(p) for p in points])
+    coords: list[list[float]] = []
+    metres = seconds_ = 0
+    for a, b in itertools.pairwise(wps):
+        if (a.lon, a.lat) == (b.lon, b.lat):
+            continue
+        route = shortest_route(net, a, b, "truck")
+        coords.extend([float(x), float(y)] for x, y in route.geometry["coordinates"])
+        metres += int(route.distance_m)
+        seconds_ += int(route.duration_s)
+    return coords, metres, seconds_
+
+
+def match_route(session: Session, cargo: CargoPosting, capacity_id: int) -> dict[str, Any]:
+    """The truck's planned route and the route with the cargo on board (the detour), on
+    the road network, for the map: where the cargo is picked up and delivered is the
+    booking's if it was booked on this truck, else the best insertion now."""
+    from dispatch.freight import best_insertion
+
+    posting = session.get(CapacityPosting, capacity_id)
+    if posting is None:
+        raise InputError("capacity_id", f"no capacity posting {capacity_id}")
+    booking = session.exec(
+        select(FreightBooking).where(
+            FreightBooking.cargo_id == cargo.id,
+            FreightBooking.capacity_id == capacity_id,
+            FreightBooking.status == "confirmed",
+        )
+    ).first()
+    if booking is not None:
+        i, j = booking.pickup_seq, booking.delivery_seq
+    else:
+        wanted, truck = cargo_of(cargo), truck_route(session, posting)
+        found = best_insertion(wanted, truck, travel())
+        if found is None:
+            raise Conflict("the cargo does not fit this truck's route (room, times or equipment)")
+        placed = on_board(found, wanted, truck, travel())
+        i, j = int(placed.pickup_pos), int(placed.delivery_pos)
+    stops = [(float(s["lon"]), float(s["lat"])) for s in posting.stops or []]
+    pickup = (float(cargo.origin_lon), float(cargo.origin_lat))
+    delivery = (float(cargo.destination_lon), float(cargo.destination_lat))
+    detoured = [*stops[:i], pickup, *stops[i:j], delivery, *stops[j:]]
+    planned, planned_m, planned_s = _road_line(tuple(stops))
+    loaded, loaded_m, loaded_s = _road_line(tuple(detoured))
+    return {
+        "capacity_id": capacity_id,
+        "cargo_id": cargo.id,
+        "booked": booking is not None,
+        "pickup_position": i,
+        "delivery_position": j,
+        "stops": [{**s, "time": s["time"]} for s in posting.stops or []],
+        "pickup": list(pickup),
+        "delivery": list(delivery),
+        "planned": {"type": "LineString", "coordinates": planned},
+        "with_cargo": {"type": "LineString", "coordinates": loaded},
+        "planned_km": round(planned_m / 1000, 1),
+        "with_cargo_km": round(loaded_m / 1000, 1),
+        "detour_km": round((loaded_m - planned_m) / 1000, 1),
+        "detour_min": round((loaded_s - planned_s) / 60),
+    }
+
+
+# ---- the information board (物流信息发布) ------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class BoardFilter:
+    """What the board shows: open capacity or cargo, of a county (a stop, the origin or
+    the destination in it), on a day (Asia/Shanghai: a stop that day, a pickup window
+    over it), of a vehicle type (capacity), for a temperature class (cargo of it; trucks
+    that can carry it: refrigerated for chilled and frozen)."""
+
+    county: str | None = None
+    day: date | None = None
+    vehicle_type: str | None = None
+    temperature: str | None = None
+
+
+def where(place_id: str | None, lon: float, lat: float) -> dict[str, Any]:
+    """A point as the board names it: the place (if any), its names and its county."""
+    from routing.network.snap import load_boundary
+
+    place = places_by_id().get(place_id) if place_id else None
+    county = place.county_code if place is not None else None
+    if county is None:
+        county = load_boundary().county_of(float(lon), float(lat))
+    return {
+        "place": place_id,
+        "name_zh": place.name_zh if place is not None else None,
+        "name_pinyin": getattr(place, "name_pinyin", None) if place is not None else None,
+        "county_code": county,
+        "lon": lon,
+        "lat": lat,
+    }
+
+
+def _local_day(moment: datetime | str | None) -> date | None:
+    if moment is None:
+        return None
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    aware_moment = aware(moment)
+    return aware_moment.astimezone(SHANGHAI).date() if aware_moment is not None else None
+
+
+def _capacity_item(p: CapacityPosting, legs: list[CapacityLeg], org: str | None) -> dict[str, Any]:
+    stops = [
+        {**where(s.get("place"), s["lon"], s["lat"]), "time": s["time"]} for s in p.stops or []
+    ]
+    return {
+        "kind": "capacity",
+        "id": p.id,
+        "org_name": org,
+        "vehicle_type": p.vehicle_type,
+        "refrigerated": p.refrigerated,
+        "livestock": p.livestock,
+        "capacity_kg": p.capacity_kg,
+        "capacity_m3": p.capacity_m3,
+        "room_kg": max((leg.remaining_kg for leg in legs), default=0),
+        "room_m3": max((leg.remaining_l for leg in legs), default=0) / 1000,
+        "price_per_km_fen": p.price_per_km_fen,
+        "price_per_tkm_fen": p.price_per_tkm_fen,
+        "stops": stops,
+        "counties": sorted({s["county_code"] for s in stops if s["county_code"]}),
+        "public": p.public,
+    }
+
+
+def _cargo_item(c: CargoPosting, org: str | None) -> dict[str, Any]:
+    origin = where(c.origin, c.origin_lon, c.origin_lat)
+    destination = where(c.destination, c.destination_lon, c.destination_lat)
+    return {
+        "kind": "cargo",
+        "id": c.id,
+        "org_name": org,
+        "origin": origin,
+        "destination": destination,
+        "weight_kg": c.weight_kg,
+        "volume_m3": c.volume_m3,
+        "temperature": c.temperature,
+        "live_animal": c.live_animal,
+        "pickup_start": aware(c.pickup_start),
+        "pickup_end": aware(c.pickup_end),
+        "deliver_by": aware(c.deliver_by),
+        "offered_price_fen": c.offered_price_fen,
+        "counties": sorted({x for x in (origin["county_code"], destination["county_code"]) if x}),
+        "public": c.public,
+    }
+
+
+def _capacity_fits(item: dict[str, Any], f: BoardFilter) -> bool:
+    if f.vehicle_type and item["vehicle_type"] != f.vehicle_type:
+        return False
+    if f.temperature in ("chilled", "frozen") and not item["refrigerated"]:
+        return False
+    return f.day is None or any(_local_day(s["time"]) == f.day for s in item["stops"])
+
+
+def _cargo_fits(item: dict[str, Any], f: BoardFilter) -> bool:
+    if f.temperature and item["temperature"] != f.temperature:
+        return False
+    if f.day is None:
+        return True
+    first, last = _local_day(item["pickup_start"]), _local_day(item["pickup_end"])
+    return first is not None and last is not None and first <= f.day <= last
+
+
+def board(
+    session: Session, kind: str, f: BoardFilter, *, public_only: bool
+) -> list[dict[str, Any]]:
+    """Open capacity (``kind`` "capacity") or cargo ("cargo") on the information board,
+    newest first; ``public_only`` (a reader not signed in): only what the posting firm
+    made public."""
+    model: Any = CapacityPosting if kind == "capacity" else CargoPosting
+    query = select(model).where(model.status == "open").order_by(col(model.id).desc())
+    if public_only:
+        query = query.where(model.public == True)  # noqa: E712 (SQL)
+    rows = session.exec(query).all()
+    names = org_names(session, [r.org_id for r in rows])
+    items: list[dict[str, Any]] = []
+    if kind == "capacity":
+        legs = legs_by_posting(session, [r.id or 0 for r in rows])
+        items = [_capacity_item(r, legs[r.id or 0], names.get(r.org_id)) for r in rows]
+        items = [i for i in items if _capacity_fits(i, f)]
+    else:
+        items = [_cargo_item(r, names.get(r.org_id)) for r in rows]
+        items = [i for i in items if _cargo_fits(i, f)]
+    if f.county:
+        items = [i for i in items if f.county in i["counties"]]
+    return items

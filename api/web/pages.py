@@ -41,6 +41,7 @@ from api.services import audit, plans, qrcode
 from api.services import users as accounts
 from api.services.basemap import counties
 from api.services.passwords import MIN_LENGTH
+from api.web import trading
 from api.web.i18n import LANG_COOKIE, LANGS, lang_of, strings
 
 HERE = Path(__file__).parent
@@ -105,12 +106,14 @@ def render(
     page: str,
     boot: dict[str, Any] | None = None,
     status_code: int = 200,
+    words_of: str | None = None,
     **context: Any,
 ) -> Response:
-    """A page with the shared context: language and strings, the user, the navigation,
-    the CSRF token and the page script's boot data (JSON in the page, read by the script)."""
+    """A page with the shared context: language and strings (of ``words_of``, else of
+    ``page``), the user, the navigation, the CSRF token and the page script's boot data
+    (JSON in the page, read by the script)."""
     lang = lang_of(request)
-    words = strings(lang, page)
+    words = strings(lang, words_of or page)
     token = _csrf(request)
     data = {
         "lang": lang,
@@ -133,6 +136,9 @@ def render(
         for name, roles in CONSOLE_PAGES
         if user is not None and user.role in roles and not user.must_change_password
     ]
+    if user is not None and user.role in trading.ROLES and not user.must_change_password:
+        label = strings(lang, trading.STRINGS)["nav_trade"]
+        nav.append({"page": "trade", "href": "/trade", "label": label})
     response = templates.TemplateResponse(
         request,
         template,
@@ -348,6 +354,44 @@ def console(page: str, request: Request, session: SessionDep, settings: Settings
         page=page,
         boot=boot,
         password_min=MIN_LENGTH,
+    )
+
+
+# ---- the trading centre (交易中心) ----------------------------------------------------
+@router.get("/trade")
+def trade_home(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    user = signed_in(request, session, settings)
+    if user is None:
+        return RedirectResponse("/trade/market", status.HTTP_303_SEE_OTHER)
+    if user.role not in trading.ROLES:
+        return RedirectResponse(_home(user), status.HTTP_303_SEE_OTHER)
+    return RedirectResponse(trading.home(session, user), status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/trade/{page}")
+def trade(page: str, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """The trading pages (admins, dispatchers, carrier and cooperative users); the
+    information board also without signing in (what the posting firms made public)."""
+    if page not in trading.PAGES:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such page")
+    user = signed_in(request, session, settings)
+    if user is None and page not in trading.OPEN_PAGES:
+        return _sign_in_first(request)
+    if user is not None and user.must_change_password:
+        return _change_password_first()
+    if user is not None and user.role not in trading.ROLES and page not in trading.OPEN_PAGES:
+        return RedirectResponse(_home(user), status.HTTP_303_SEE_OTHER)
+    return render(
+        request,
+        f"trading-{page}.html",
+        settings=settings,
+        user=user,
+        page=f"trade-{page}",
+        words_of=trading.STRINGS,
+        boot=trading.boot(session, user, page),
+        trade_pages=trading.PAGES,
+        trade_page=page,
+        trader=user is not None and user.role in trading.ROLES,
     )
 
 

@@ -10,8 +10,10 @@ own (their sheets and proposals must not meet): test_board_page dayao-1, dayao-4
 wuding-3; test_closures_page dayao-3; test_courier_app mouding-1, yaoan-2, yaoan-3;
 test_every_page yongren-1; test_monitor_page dayao-2, yongren-2; test_places_page
 wuding-2, wuding-3 (proposals only); test_account_pages none (it creates its own
-accounts, acct-*, totp-* and locked-1, and changes no demo account). Pick an unused one
-for a new test and add it here.
+accounts, acct-*, totp-* and locked-1, and changes no demo account); test_trading_pages
+no courier (the trading accounts sf-2, hetao-2, ems, and admin for a competing booking;
+test_every_page opens the trading pages as sf). Pick an unused one for a new test and add
+it here.
 """
 
 from __future__ import annotations

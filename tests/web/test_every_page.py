@@ -9,6 +9,7 @@ import pytest
 from browser_support import VIEWPORTS, Demo, OpenPage, shot
 
 CONSOLE = ("board", "orders", "closures", "monitor", "places")
+TRADE = ("cargo", "capacity", "leasing", "accounts", "market")
 
 
 def _ready(page: Any, name: str) -> None:
@@ -31,12 +32,23 @@ def test_a_dispatcher_console_and_the_courier_page(
 ) -> None:
     page = open_page("yongren", "/console/monitor", viewport=viewport)
     _ready(page, "monitor")
-    assert page.locator("nav a").count() == len(CONSOLE)
+    assert page.locator("nav a").count() == len(CONSOLE) + 1  # and the trading centre
     shot(page, f"page-monitor-dispatcher-{viewport}")
     courier = open_page("yongren-1", "/me", viewport=viewport)
     courier.wait_for_selector("#my-sheets li")
     assert courier.locator("nav a").count() == 0  # no console for couriers
     shot(courier, f"page-me-{viewport}")
+
+
+@pytest.mark.parametrize("viewport", sorted(VIEWPORTS))
+@pytest.mark.parametrize("name", TRADE)
+def test_trading_page(demo: Demo, open_page: OpenPage, name: str, viewport: str) -> None:
+    page = open_page("sf", f"/trade/{name}", viewport=viewport)
+    page.wait_for_selector("body[data-trade-ready]", timeout=60_000)
+    assert page.locator("nav a[data-page=trade]").get_attribute("aria-current") == "page"
+    assert page.locator(f"a[data-trade={name}]").get_attribute("aria-current") == "page"
+    assert page.locator("nav a").count() == 1 + len(TRADE)  # a carrier: no console
+    shot(page, f"page-trade-{name}-{viewport}")
 
 
 @pytest.mark.parametrize("viewport", sorted(VIEWPORTS))
