@@ -121,7 +121,10 @@ PUBLISHED = (
     ),
     PublishedRange(
         cite="TU Delft",
-        reference="A TU Delft study of carrier collaboration: mean saving 14.4 %.",
+        reference=(
+            "A TU Delft study of carrier collaboration, mean saving 14.4 % (as the office's "
+            "brief cites it; the full reference could not be confirmed here)."
+        ),
         what_zh="承运商协作平均",
         what_en="carrier collaboration, mean",
         low_pct=14.4,
@@ -438,10 +441,15 @@ def load_scenario(folder: Path) -> tuple[dict[str, Any], list[dict[str, Any]], A
         raise ReportInputError(f"{folder}: no run.json (not a scenario folder)")
     run = _read_json(run_path)
     records = []
+    first, last = str(run.get("from") or ""), str(run.get("to") or "9999")
     for path in sorted((folder / "days").glob("*.json")):
+        if not first <= path.stem <= last:
+            continue  # a day of an earlier run over another range
         record = _read_json(path)
         if not isinstance(record, dict):
             raise ReportInputError(f"{path}: not a JSON object")
+        if run.get("digest") and record.get("digest", run["digest"]) != run["digest"]:
+            continue  # made by another version of the scenario
         record.setdefault("_file", str(path))
         records.append(record)
     sens_path = folder / "sensitivity.json"

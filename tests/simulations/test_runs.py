@@ -222,3 +222,14 @@ def test_every_bundled_scenario_loads() -> None:
         assert scenario.title_zh and scenario.title_en
     assert load_scenario("carriers-3").joined == 3
     assert load_scenario("phase1").townships == "largest:38"
+
+
+def test_the_report_reads_the_days_of_the_last_run_only(tmp_path: Path) -> None:
+    from simulations.report import load_scenario as read_folder
+
+    scenario = load_scenario(str(_scenario(tmp_path)))
+    run_scenario(scenario, tmp_path, end=date(2026, 9, 15), workers=1)
+    info = run_scenario(scenario, tmp_path, end=date(2026, 9, 14), workers=1)
+    assert info["computed"] == 0 and info["resumed_days"] == 1
+    _, records, _ = read_folder(tmp_path / "small")
+    assert [r["date"] for r in records] == ["2026-09-14"]
