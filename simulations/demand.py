@@ -8,7 +8,8 @@ number is in :class:`Calendar` with its source or marked as an assumption:
 * **Weekdays** (assumption, no Chuxiong figure): Monday 1.10 (the weekend's parcels),
   Tuesday to Friday 1.00, Saturday 0.95, Sunday 0.85.
 * **双十一** (Singles' Day): on 11 November 2023 the couriers of China collected
-  6.39 亿 parcels, 1.77 times an ordinary day (国家邮政局, 2023-11-12). Those parcels
+  6.39 亿 parcels, 1.77 times an ordinary day (国家邮政局's release of 2023-11-12; not
+  among the gathered facts in data/demand, so to be checked against it). Those parcels
   reach the mountain villages in the following days: the delivery peak is taken as
   1.77 on 13 November, falling linearly to 1.0 by the 20th, 1.3 on the 12th
   (the days: assumption).
