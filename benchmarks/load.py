@@ -44,9 +44,11 @@ the published database as a template and serve a fresh copy each time (PostgreSQ
         --duration 30 --concurrency 32 --pid $! --postgres
 
 Measured (issue 14, this 2-core machine, PostgreSQL 15 on the same machine, the default
-mix, ``--workers 2``, 30 s runs): 60 req/s p50 9.7 ms, p99 41 ms; 100 req/s p50 10.6 ms,
-p99 70 ms; a 300 req/s target achieved 189 req/s, saturated (about 9 ms of the server's
-CPU and 1.35 ms of PostgreSQL's a request). A busier machine gave p99 47 and 166 ms.
+mix, ``--workers 2``, 30 s runs, quiet, 2026-12-03 evening): without uvloop/httptools
+150 req/s p99 38.6 ms, 200 req/s p99 233 ms, a 300 req/s target achieved 240 req/s
+(5.8 ms of the server's CPU a request, 1.0 ms of PostgreSQL's); with them (uvicorn picks
+them up) 150 req/s p99 32.8 ms, 200 req/s p99 75 ms, 300 -> 288 req/s (4.9 ms a request).
+Earlier, on a busier machine: 60 req/s p99 41 ms, 100 req/s p99 70 ms, 189 req/s at most.
 """
 
 from __future__ import annotations
