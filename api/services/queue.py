@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -160,8 +161,13 @@ def enqueue_plan(settings: Settings, plan_id: int) -> str | None:
         if _local is None:
             import multiprocessing
 
+            # the child stops with the service, even one killed (no orphan holding a
+            # database connection after a restart)
             _local = ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("spawn")
+                max_workers=1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_watch_parent,
+                initargs=(os.getpid(),),
             )
         try:
             _local.submit(run_job, plan_id, settings.database_url, settings, _log_setup())
@@ -170,6 +176,19 @@ def enqueue_plan(settings: Settings, plan_id: int) -> str | None:
             return enqueue_plan(settings, plan_id)
         _submitted.add(plan_id)
     return None
+
+
+def _watch_parent(parent: int, every_s: float = 1.0) -> None:
+    """In the in-process job child: exit once the service that started it is gone. A
+    thread polls the parent id (the kernel's parent-death signal would follow the thread
+    that forked, one of the service's short-lived worker threads, not the process)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every_s)
+        os._exit(1)  # the job, if any, is reaped by the heartbeat check and queued again
+
+    threading.Thread(target=watch, name="codist-parent-watch", daemon=True).start()
 
 
 def _log_reaped(plan: Plan, status: str) -> None:

@@ -221,3 +221,65 @@ def test_serve_with_two_workers_for_real(tmp_path: Path) -> None:
     assert code == 0, text
     assert "production" in text and "2 workers" in text
     assert text.count("Application startup complete") == 2, text  # two workers served
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux /proc)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == pid:
+            out.append(int(entry.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc: Linux")
+def test_the_in_process_job_child_stops_with_a_killed_service(tmp_path: Path) -> None:
+    """`codist serve --demo` plans in a child process; killed with SIGKILL (no shutdown
+    at all), the service leaves no orphan child holding a database connection."""
+    port = _free_port()
+    environ = {
+        k: v for k, v in os.environ.items() if k not in ("CODIST_ENV", "DATABASE_URL", "REDIS_URL")
+    }
+    environ |= {"CODIST_HOME": str(tmp_path / "var"), "CODIST_PLAN_TIME_LIMIT": "30"}
+    codist = Path(sys.executable).with_name("codist")
+    command = [str(codist), "serve", "--demo", "--port", str(port), "--log-level", "warning"]
+    with open(tmp_path / "serve.log", "w") as out:
+        proc = subprocess.Popen(command, cwd=ROOT, env=environ, stdout=out, stderr=out)
+    try:
+        kids: list[int] = []
+        for _ in range(240):  # the demo submits its day's plan when it starts
+            kids = [k for k in _children(proc.pid) if "spawn_main" in _cmdline(k)]
+            if kids or proc.poll() is not None:
+                break
+            time.sleep(0.25)
+        assert kids, (tmp_path / "serve.log").read_text()
+    finally:
+        proc.kill()
+        proc.wait()
+    for _ in range(40):
+        if not any(_alive(k) for k in kids):
+            break
+        time.sleep(0.25)
+    assert not any(_alive(k) for k in kids), "the job child outlived the killed service"
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
