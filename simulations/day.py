@@ -319,27 +319,32 @@ def _at_station(world: World, order: Order) -> Order:
     return replace(order, origin=place.township_code)
 
 
-def alone_orders(world: World, day: date, today: Sequence[Order]) -> tuple[list[Order], int]:
-    """What the parties alone carry on ``day``, and how many of them were held back."""
+def alone_orders(
+    world: World, day: date, today: Sequence[Order]
+) -> tuple[list[Order], frozenset[str]]:
+    """What the parties alone carry on ``day``, and the ids of those held back from the
+    days before (late by then)."""
     orders, held = _alone_orders(world, day, today)
     if world.scenario.village_coverage > 0:
         orders = [_at_station(world, o) for o in orders]
     return orders, held
 
 
-def _alone_orders(world: World, day: date, today: Sequence[Order]) -> tuple[list[Order], int]:
+def _alone_orders(
+    world: World, day: date, today: Sequence[Order]
+) -> tuple[list[Order], frozenset[str]]:
     if day.weekday() not in world.scenario.sparse_days:
-        return [o for o in today if not _held(world, o)], 0
+        return [o for o in today if not _held(world, o)], frozenset()
     out = list(today)
-    held = 0
+    held: set[str] = set()
     back = day - timedelta(days=1)
     while back.weekday() not in world.scenario.sparse_days and (day - back).days < 7:
         for o in orders_of(world, back):
             if _held(world, o):
                 out.append(_moved(o, day))
-                held += 1
+                held.add(o.id)
         back -= timedelta(days=1)
-    return out, held
+    return out, frozenset(held)
 
 
 def in_scope(world: World, order: Order) -> bool:
@@ -354,11 +359,9 @@ class _Tally:
     m: float = 0.0
     s: float = 0.0
     co2: float = 0.0
-    vehicles: set[tuple[str, str]] | None = None
+    vehicles: set[tuple[str, str]] = field(default_factory=set)
 
     def add_route(self, run: str, route: TimedRoute, keep: Sequence[bool] | None = None) -> None:
-        if self.vehicles is None:
-            self.vehicles = set()
         if keep is None:
             cost, m, s = route.cost_fen, route.distance_m, route.end_s - route.start_s
         else:
@@ -381,7 +384,7 @@ class _Tally:
             "parcels_served": parcels,
             "km": round(self.m / 1000, 1),
             "vehicle_hours": round(self.s / 3600, 1),
-            "vehicles": len(self.vehicles or ()),
+            "vehicles": len(self.vehicles),
             "co2_kg": round(self.co2, 1),
             "on_time_orders": on_time,
             "deferred_orders": deferred,
@@ -393,14 +396,15 @@ def _keep(run: PlanRun, route: TimedRoute, orders: frozenset[str]) -> list[bool]
 
 
 def _figures(
-    world: World, plan: Plan, alone: Sequence[Order], held: int, out_of_scope: frozenset[str]
+    world: World,
+    plan: Plan,
+    alone: Sequence[Order],
+    late: frozenset[str],
+    out_of_scope: frozenset[str],
 ) -> dict[str, Any]:
-    by_id = {o.id: o for o in alone}
+    """The three baselines' figures and the counties' (see the module's notes)."""
     served_alone = plan.separate_served
     served_shared = {oid for oid, oc in plan.outcomes.items() if oc.assigned}
-    late_alone = {
-        o.id for o in alone if o.ready is not None and o.id[:8] != plan.day.date.strftime("%Y%m%d")
-    }
     pieces = {o.id: o.pieces if o.direction == "down" else 0 for o in alone}
     pieces.update(
         {oid: p.order.pieces if p.order.direction == "down" else 0 for oid, p in plan.paths.items()}
@@ -435,35 +439,23 @@ def _figures(
         if r.echelon != "trunk":
             tallies["county_pool"].add_route("shared", r)
             county[r.county or ""]["county_pool_fen"] += r.cost_fen
-    served_pool = served_shared | (served_alone & out_of_scope)
-    n_alone = len(served_alone)
-    return {
-        "baselines": {
-            "alone": tallies["alone"].as_dict(
-                n_alone,
-                sum(pieces.get(o, 0) for o in served_alone),
-                len(served_alone - late_alone),
-                held,
-            ),
-            "county_pool": tallies["county_pool"].as_dict(
-                len(served_pool),
-                sum(pieces.get(o, 0) for o in served_pool),
-                len(served_pool - late_alone),
-                0,
-            ),
-            "shared": tallies["shared"].as_dict(
-                len(served_pool),
-                sum(pieces.get(o, 0) for o in served_pool),
-                len(served_pool - late_alone),
-                0,
-            ),
-        },
-        "by_county": _by_county(world, plan, county, by_id),
+    # both pooled baselines serve the shared plan's orders and leave the rest alone
+    served = {"alone": served_alone, "county_pool": served_shared | (served_alone & out_of_scope)}
+    served["shared"] = served["county_pool"]
+    baselines = {
+        name: tally.as_dict(
+            len(served[name]),
+            sum(pieces.get(o, 0) for o in served[name]),
+            len(served[name] - late),
+            len(late) if name == "alone" else 0,
+        )
+        for name, tally in tallies.items()
     }
+    return {"baselines": baselines, "by_county": _by_county(world, plan, county)}
 
 
 def _by_county(
-    world: World, plan: Plan, county: Mapping[str, Mapping[str, float]], alone: Mapping[str, Order]
+    world: World, plan: Plan, county: Mapping[str, Mapping[str, float]]
 ) -> dict[str, Any]:
     """Per county: its routes' costs, and the line-haul shared out by its orders."""
     orders: dict[str, int] = defaultdict(int)
@@ -537,7 +529,7 @@ def simulate_day(
     world = world_for(scenario)
     network = world.network_on(day)
     today = orders_of(world, day)
-    alone, held = alone_orders(world, day, today)
+    alone, late = alone_orders(world, day, today)
     shared = [o for o in today if in_scope(world, o)]
     out_of_scope = frozenset(o.id for o in alone if not in_scope(world, o))
     plan_input = Day(date=day, parties=dict(world.parties), orders=shared, fleet=list(world.fleet))
@@ -556,7 +548,7 @@ def simulate_day(
         last_mile="direct",
     )
     plan = plan_day(plan_input, network, options, separate_orders=alone)
-    figures = _figures(world, plan, alone, held, out_of_scope)
+    figures = _figures(world, plan, alone, late, out_of_scope)
     mushrooms = [o for o in today if MUSHROOM in o.goods and in_scope(world, o)]
     stages = [r for run in (plan.shared, *plan.separate.values()) for r in run.stage_results()]
     capped = sum(1 for r in stages if (r.stats or {}).get("stopped_by") == "max_runtime")
